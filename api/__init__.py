@@ -1,0 +1,70 @@
+"""The REST API under /api/v1: one blueprint module per resource."""
+
+from importlib import import_module
+
+from api.errors import EnvelopeApi, register_error_handlers
+
+BLUEPRINT_MODULES = (
+    "api.health",
+    "api.auth",
+    "api.me",
+    "api.staff",
+    "api.regions",
+    "api.units",
+    "api.reports",
+)
+
+api = EnvelopeApi()
+
+
+def register_api(app):
+    api.init_app(app, spec_kwargs={
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "security": [{"bearerAuth": []}],
+        "info": {"description": "baodao (报到): double reporting and community volunteer service. "
+                                "Errors always come as {\"error\": {\"code\", \"message\", \"details\"}}."},
+    })
+    for name in BLUEPRINT_MODULES:
+        api.register_blueprint(import_module(name).blp)
+    register_error_handlers(app)
+    register_jwt_callbacks()
+
+
+def register_jwt_callbacks():
+    from api.errors import envelope
+    from extensions import db, jwt
+    from models import User
+    from services.auth import session_is_revoked
+
+    @jwt.user_lookup_loader
+    def load_user(_header, payload):
+        user = db.session.get(User, int(payload["sub"]))
+        return user if user is not None and user.is_active else None
+
+    @jwt.token_in_blocklist_loader
+    def is_revoked(_header, payload):
+        return session_is_revoked(payload.get("sid"))
+
+    @jwt.unauthorized_loader
+    def missing(reason):
+        return envelope(401, "token_missing", "缺少登录凭证")
+
+    @jwt.invalid_token_loader
+    def invalid(reason):
+        return envelope(401, "token_invalid", "登录凭证无效")
+
+    @jwt.expired_token_loader
+    def expired(_header, _payload):
+        return envelope(401, "token_expired", "登录已过期，请重新登录")
+
+    @jwt.revoked_token_loader
+    def revoked(_header, _payload):
+        return envelope(401, "token_revoked", "登录凭证已注销")
+
+    @jwt.user_lookup_error_loader
+    def unknown_user(_header, _payload):
+        return envelope(401, "token_invalid", "账号不存在或已停用")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(_header, _payload):
+        return envelope(401, "token_not_fresh", "请重新登录")

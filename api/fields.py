@@ -1,0 +1,46 @@
+"""Fields shared by every schema: local-time datetimes and hours."""
+
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from marshmallow import fields
+
+from services.clock import as_utc, to_local
+
+
+class LocalDateTime(fields.DateTime):
+    """ISO 8601 with an offset, shown in TIMEZONE; a request time without an offset is local time."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return to_local(value).isoformat() if value is not None else None
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return as_utc(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Hours(fields.Field):
+    """Hours as a JSON number with at most two decimal places."""
+
+    default_error_messages = {"invalid": "请输入数字，最多两位小数", "range": "不能为负数，且不超过 10000"}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).update({"type": "number", "format": "decimal", "multipleOf": 0.01})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return float(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.make_error("invalid")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not number.is_finite() or number != number.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
+            raise self.make_error("invalid")
+        if number < 0 or number > 10000:
+            raise self.make_error("range")
+        return number
+

@@ -1,0 +1,53 @@
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.security import current_actor
+from api.users import MeSchema
+from models.user import POLITICAL_STATUSES
+from services import members
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
+
+
+class ProfileChangeSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=50))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=20))
+    id_number = fields.String(allow_none=True, validate=validate.Length(max=32), load_only=True)
+    political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
+    in_service = fields.Boolean()
+    unit_id = fields.Integer(allow_none=True)
+
+
+class UnavailabilitySchema(Schema):
+    weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), load_default=list,
+                           validate=validate.Length(max=7))
+    dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=366))
+
+
+@blp.route("")
+@jwt_required()
+@blp.response(200, MeSchema)
+def get_me():
+    """The caller's profile, approved hours, star level (100/300/600/1000/1500 h) and points."""
+    return members.Profile(current_actor().user)
+
+
+@blp.route("", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(ProfileChangeSchema)
+@blp.response(200, MeSchema)
+@blp.alt_response(409, description="The ID number belongs to another member (id_number_taken)")
+def patch_me(changes):
+    """Change the profile. Phone and ID number are validated; neither is ever returned whole."""
+    return members.Profile(members.update_profile(current_actor().user, changes))
+
+
+@blp.route("/unavailability", methods=["PUT"])
+@jwt_required()
+@blp.arguments(UnavailabilitySchema)
+@blp.response(200, UnavailabilitySchema)
+def put_unavailability(body):
+    """Weekdays (1 = Monday) and dates on which the scheduler must not put the caller on a shift."""
+    user = members.set_unavailability(current_actor().user, body["weekdays"], body["dates"])
+    return {"weekdays": user.unavailable_weekdays, "dates": user.unavailable_dates}

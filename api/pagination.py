@@ -1,0 +1,35 @@
+"""The contract's list envelope: {"items", "page", "per_page", "total"}."""
+
+from functools import cache
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from extensions import db
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+@cache
+def page_of(item_schema):
+    """A list schema named after its item schema, so the OpenAPI document shows each list's items."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+        "total": fields.Integer(required=True),
+    })
+
+
+def paginate(query, args, transform=None):
+    page, per_page = args.get("page", 1), args.get("per_page", 20)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    if transform is not None:
+        items = transform(items)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+

@@ -1,0 +1,101 @@
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import LocalDateTime
+from api.pagination import PageArgs, page_of, paginate
+from api.security import current_actor
+from models.report import REPORT_KINDS, REPORT_STATUSES
+from services import reports
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Double reporting (双报到)")
+
+
+class ReportSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    member_id = fields.Integer(dump_only=True, allow_none=True)
+    unit_id = fields.Integer(allow_none=True, load_default=None)
+    community_id = fields.Integer(required=True)
+    reason = fields.String(dump_only=True, allow_none=True)
+    created_at = LocalDateTime(dump_only=True)
+    decided_at = LocalDateTime(dump_only=True, allow_none=True)
+
+
+class ReportListArgs(PageArgs):
+    community_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
+    kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
+
+
+class RejectSchema(Schema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class FeedbackSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    report_id = fields.Integer(dump_only=True)
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    created_at = LocalDateTime(dump_only=True)
+
+
+@blp.route("", methods=["POST"])
+@jwt_required()
+@blp.arguments(ReportSchema)
+@blp.response(201, ReportSchema)
+@blp.alt_response(409, description="Already a pending or approved report (already_reported)")
+def create_report(body):
+    """A member reports to a community; with `unit_id`, that unit's admin reports the unit."""
+    actor = current_actor()
+    if body.get("unit_id") is not None:
+        return reports.report_unit(actor, body["community_id"], body["unit_id"])
+    return reports.report_member(actor, body["community_id"])
+
+
+@blp.route("")
+@jwt_required()
+@blp.arguments(ReportListArgs, location="query")
+@blp.response(200, page_of(ReportSchema))
+def list_reports(args):
+    """Reports within the caller's scope (staff only)."""
+    filters = {k: args.get(k) for k in ("community_id", "status", "kind")}
+    return paginate(reports.list_reports(current_actor(), **filters), args)
+
+
+@blp.route("/<int:report_id>/approve", methods=["POST"])
+@jwt_required()
+@blp.response(200, ReportSchema)
+@blp.alt_response(409, description="Not pending (invalid_state)")
+def approve(report_id):
+    return reports.decide(current_actor(), report_id, approve=True)
+
+
+@blp.route("/<int:report_id>/reject", methods=["POST"])
+@jwt_required()
+@blp.arguments(RejectSchema)
+@blp.response(200, ReportSchema)
+@blp.alt_response(409, description="Not pending (invalid_state)")
+def reject(body, report_id):
+    return reports.decide(current_actor(), report_id, approve=False, reason=body.get("reason"))
+
+
+@blp.route("/<int:report_id>/withdraw", methods=["POST"])
+@jwt_required()
+@blp.response(200, ReportSchema)
+@blp.alt_response(409, description="Already rejected or withdrawn (invalid_state)")
+def withdraw(report_id):
+    """The member withdraws its report and may then report elsewhere."""
+    return reports.withdraw(current_actor(), report_id)
+
+
+@blp.route("/<int:report_id>/feedback", methods=["POST"])
+@jwt_required()
+@blp.arguments(FeedbackSchema)
+@blp.response(201, FeedbackSchema)
+@blp.alt_response(409, description="Feedback for that year exists (feedback_exists), or report not approved")
+def give_feedback(body, report_id):
+    """The community's yearly word on a reported member or unit, read by the unit."""
+    return reports.give_feedback(current_actor(), report_id, **body)

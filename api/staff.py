@@ -1,0 +1,28 @@
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.security import current_actor
+from api.users import UserSchema
+from services import staff
+
+blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="Staff accounts")
+
+
+class StaffCreateSchema(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    role = fields.String(required=True, validate=validate.OneOf(
+        ("district_admin", "street_admin", "community_admin", "unit_admin")))
+    scope_id = fields.Integer(required=True)
+
+
+@blp.route("", methods=["POST"])
+@jwt_required()
+@blp.arguments(StaffCreateSchema)
+@blp.response(201, UserSchema)
+@blp.alt_response(409, description="The username is taken (username_taken)")
+def create_staff(body):
+    """A staff account scoped to a region of the role's kind, or to a unit, within the caller's region."""
+    return staff.create_staff(current_actor(), **body)

@@ -1,0 +1,72 @@
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import Hours
+from api.pagination import PageArgs, page_of, paginate
+from api.reports import FeedbackSchema
+from api.security import current_actor
+from models.region import UNIT_KINDS
+from services import regions, reports
+
+blp = Blueprint("units", __name__, url_prefix="/api/v1/units", description="Work units (单位)")
+
+
+class UnitSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    community_id = fields.Integer(required=True)
+
+
+class UnitListArgs(PageArgs):
+    q = fields.String(validate=validate.Length(max=100))
+    community_id = fields.Integer()
+
+
+class UnitMemberSchema(Schema):
+    member_id = fields.Integer(required=True)
+    name = fields.String(allow_none=True)
+    report_status = fields.String(allow_none=True)
+    community_id = fields.Integer(allow_none=True)
+    approved_hours_this_year = Hours()
+    points_this_year = fields.Integer()
+    feedback = fields.Nested(FeedbackSchema, allow_none=True)
+
+
+class UnitMembersArgs(PageArgs):
+    year = fields.Integer(validate=validate.Range(2000, 2100))
+
+
+@blp.route("", methods=["POST"])
+@jwt_required()
+@blp.arguments(UnitSchema)
+@blp.response(201, UnitSchema)
+def create_unit(body):
+    return regions.create_unit(current_actor(), **body)
+
+
+@blp.route("")
+@jwt_required()
+@blp.arguments(UnitListArgs, location="query")
+@blp.response(200, page_of(UnitSchema))
+def list_units(args):
+    """Search units by name, for members picking their unit."""
+    return paginate(regions.search_units(args.get("q"), args.get("community_id")), args)
+
+
+@blp.route("/<int:unit_id>")
+@jwt_required()
+@blp.response(200, UnitSchema)
+def get_unit(unit_id):
+    return regions.get_unit(unit_id)
+
+
+@blp.route("/<int:unit_id>/members")
+@jwt_required()
+@blp.arguments(UnitMembersArgs, location="query")
+@blp.response(200, page_of(UnitMemberSchema))
+def unit_members(args, unit_id):
+    """The unit's members: where they reported, their hours and points this year, and the community's feedback."""
+    query, year = reports.unit_members(current_actor(), unit_id, args.get("year"))
+    return paginate(query, args, lambda page: reports.unit_member_rows(page, year))

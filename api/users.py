@@ -1,0 +1,35 @@
+"""How a user is shown: the schemas shared by /auth, /me and /staff."""
+
+from marshmallow import Schema, fields, validate
+
+from api.fields import Hours
+from models.user import POLITICAL_STATUSES
+from services import pii
+
+
+class RoleSchema(Schema):
+    role = fields.String(required=True)
+    scope_type = fields.String(allow_none=True)
+    scope_id = fields.Integer(allow_none=True)
+
+
+class UserSchema(Schema):
+    """A user as anyone may see it: phone and ID number only masked."""
+
+    id = fields.Integer(required=True)
+    volunteer_number = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    username = fields.String(allow_none=True)
+    phone_masked = fields.Function(lambda user: pii.mask_phone(user.phone), allow_none=True)
+    id_number_masked = fields.String(allow_none=True)
+    political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
+    in_service = fields.Boolean()
+    unit_id = fields.Integer(allow_none=True)
+    roles = fields.List(fields.Nested(RoleSchema))
+
+
+class MeSchema(UserSchema):
+    community_id = fields.Integer(allow_none=True)
+    approved_hours = Hours()
+    star_level = fields.Integer(validate=validate.Range(0, 5))
+    points = fields.Integer()

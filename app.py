@@ -1,0 +1,75 @@
+"""The application factory."""
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+
+from config import load_config
+from extensions import db, jwt, limiter, migrate
+
+
+def create_app(config=None):
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+    register_settings(app)
+    register_extensions(app)
+    register_api(app)
+    register_commands(app)
+    register_logging(app)
+    return app
+
+
+def register_settings(app):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    engine_options = {"pool_pre_ping": True}
+    if uri.startswith("sqlite"):
+        engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    app.config.update(
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=app.config["JWT_ACCESS_MINUTES"]),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=app.config["JWT_REFRESH_DAYS"]),
+        JWT_TOKEN_LOCATION=["headers"],
+        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        API_TITLE="baodao",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    )
+    app.json.ensure_ascii = False
+
+
+def register_extensions(app):
+    import models  # noqa: F401  (every table on the metadata)
+    from services import database
+
+    db.init_app(app)
+    database.configure_engine_events(app)
+    migrate.init_app(app, db, directory="migrations", render_as_batch=True, compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+
+
+def register_api(app):
+    from api import register_api as register
+
+    register(app)
+
+
+def register_commands(app):
+    from commands import register_commands as register
+
+    register(app)
+
+
+def register_logging(app):
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,0 +1,51 @@
+"""The command line: ``flask --app wsgi ...``."""
+
+import click
+from flask.cli import with_appcontext
+
+from errors import DomainError
+
+
+def register_commands(app):
+    from commands import jobs
+
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed_demo)
+    jobs.register(app)
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--name", default=None)
+@with_appcontext
+def create_admin(username, password, name):
+    """Create a sysadmin account."""
+    from services.staff import create_sysadmin
+
+    if len(password) < 8:
+        raise click.BadParameter("at least 8 characters", param_hint="--password")
+    try:
+        user = create_sysadmin(username, password, name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"sysadmin {user.username} created (id {user.id})")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
+@with_appcontext
+def seed_demo(if_empty):
+    """Fill the database with a small demo district (refused in production)."""
+    from flask import current_app
+
+    from demo import database_is_empty, seed
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("seed-demo is refused in production")
+    if if_empty and not database_is_empty():
+        click.echo("database already has data; demo not seeded")
+        return
+    summary = seed()
+    click.echo("demo seeded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    click.echo("sign in as demo / demo12345")

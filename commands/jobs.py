@@ -1,0 +1,39 @@
+"""``run-job`` and ``scheduler``: the scheduled jobs, once now or on their schedule."""
+
+import click
+from flask.cli import with_appcontext
+
+from schedulers.registry import all_jobs
+
+
+def register(app):
+    app.cli.add_command(run_job)
+    app.cli.add_command(scheduler)
+
+
+@click.command("run-job")
+@click.argument("name", required=False)
+@click.option("--list", "list_jobs", is_flag=True, help="Name every job and exit.")
+@with_appcontext
+def run_job(name, list_jobs):
+    """Run one scheduled job once, now."""
+    jobs = all_jobs()
+    if list_jobs or not name:
+        for job in jobs.values():
+            click.echo(f"{job.name:28} {job.description}")
+        return
+    if name not in jobs:
+        raise click.BadParameter(f"unknown job; known: {', '.join(jobs)}", param_hint="NAME")
+    result = jobs[name].func()
+    click.echo(f"{name}: {result if result is not None else 'done'}")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run the scheduler alone (one active instance; others wait as standbys)."""
+    from flask import current_app
+
+    from schedulers.runner import run_scheduler
+
+    run_scheduler(current_app._get_current_object())

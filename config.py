@@ -1,0 +1,83 @@
+"""Configuration read once from the environment.
+
+Development needs no variables at all: a SQLite file and keys generated into ``instance/``.
+Production (``APP_ENV=production``) refuses to start without its secrets.
+"""
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent / "instance"))
+
+PRODUCTION_REQUIRED = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY")
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(value, default):
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _instance_secret(name, make):
+    """A secret generated once per instance and kept in instance/ (development only)."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text().strip()
+
+
+def normalise_database_url(url):
+    """Accept plain postgresql:// URLs and drive them with psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(env=None):
+    env = dict(os.environ if env is None else env)
+    app_env = env.get("APP_ENV", "development")
+    production = app_env == "production"
+    if production:
+        missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
+        if missing:
+            raise ConfigError("APP_ENV=production needs these environment variables: " + ", ".join(missing))
+
+    def secret(name, make):
+        return env.get(name) or _instance_secret(name.lower(), make)
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'baodao.sqlite3'}"
+    if database_url.startswith("sqlite:///") and not production:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    return {
+        "APP_ENV": app_env,
+        "TESTING": False,
+        "SECRET_KEY": secret("SECRET_KEY", lambda: secrets.token_urlsafe(48)),
+        "JWT_SECRET_KEY": secret("JWT_SECRET_KEY", lambda: secrets.token_urlsafe(48)),
+        "PII_ENCRYPTION_KEY": secret("PII_ENCRYPTION_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode()),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "WECHAT_APPID": env.get("WECHAT_APPID") or None,
+        "WECHAT_SECRET": env.get("WECHAT_SECRET") or None,
+        "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
+        "WECHAT_TIMEOUT_SECONDS": float(env.get("WECHAT_TIMEOUT_SECONDS", "5")),
+        "WECHAT_REMINDER_TEMPLATE_ID": env.get("WECHAT_REMINDER_TEMPLATE_ID", ""),
+        "TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
+        "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), not production),
+        "QR_ROTATE_SECONDS": int(env.get("QR_ROTATE_SECONDS", "30")),
+        "CHECKIN_DEBOUNCE_SECONDS": int(env.get("CHECKIN_DEBOUNCE_SECONDS", "60")),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "https://baodao.example.org").rstrip("/"),
+        "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),
+        "JWT_REFRESH_DAYS": int(env.get("JWT_REFRESH_DAYS", "30")),
+        "LOGIN_FAILURE_LIMIT": env.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes"),
+    }

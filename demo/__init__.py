@@ -1,0 +1,25 @@
+"""The demo district that ``seed-demo`` builds, one module per part of the product."""
+
+from importlib import import_module
+
+from sqlalchemy import func, select
+
+from extensions import db
+from models import User
+
+DEMO_STEPS = (
+    "demo.foundation",
+)
+
+
+def database_is_empty():
+    return db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def seed():
+    """Run every step in order; each adds to ``ctx`` what later steps build on and commits its own work."""
+    ctx = {}
+    summary = {}
+    for name in DEMO_STEPS:
+        summary.update(import_module(name).seed(ctx))
+    return summary

@@ -1,0 +1,22 @@
+"""All models, imported so that metadata and Alembic see every table."""
+
+from models.activity import Activity, Signup
+from models.attendance import Attendance
+from models.certificate import Certificate
+from models.lists import Need, Project, Resource
+from models.notification import Notification, OutboundMessage
+from models.points import PointsEntry
+from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate
+from models.record import CorrectionRequest, RecordChange, ServiceRecord
+from models.region import Region, Unit
+from models.report import Feedback, Report
+from models.shared_value import SharedValue
+from models.user import AuthSession, RoleAssignment, User
+from models.wish import Wish
+
+__all__ = [
+    "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "Need",
+    "Notification", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange",
+    "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
+    "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "User", "Wish",
+]

@@ -1,0 +1,32 @@
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+
+
+class Attendance(db.Model):
+    """One check-in and check-out at an activity or a shift."""
+
+    __tablename__ = "attendances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
+    checked_in_at = mapped_column(UTCDateTime, nullable=False)
+    checked_out_at = mapped_column(UTCDateTime)
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    check_in_lat: Mapped[float | None] = mapped_column(Float)
+    check_in_lng: Mapped[float | None] = mapped_column(Float)
+    # Closed by the scheduler at the scheduled end, not by the member: staff must review it.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("uq_attendances_open_activity", "member_id", "activity_id", unique=True,
+              postgresql_where=text("checked_out_at is null and activity_id is not null"),
+              sqlite_where=text("checked_out_at is null and activity_id is not null")),
+        Index("uq_attendances_open_shift", "member_id", "shift_id", unique=True,
+              postgresql_where=text("checked_out_at is null and shift_id is not null"),
+              sqlite_where=text("checked_out_at is null and shift_id is not null")),
+    )

@@ -1,0 +1,24 @@
+from sqlalchemy import JSON, Date, ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+
+class Certificate(db.Model):
+    """A volunteer service certificate. Immutable once issued: ``snapshot`` holds what it certifies."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    verify_code: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    period_from = mapped_column(Date, nullable=False)
+    period_to = mapped_column(Date, nullable=False)
+    total_hours = mapped_column(Numeric(9, 2), nullable=False)
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

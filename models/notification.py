@@ -1,0 +1,41 @@
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+
+class Notification(db.Model):
+    """Something that happened to a member, shown in ``GET /me/notifications``. ``key`` deduplicates."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    read_at = mapped_column(UTCDateTime)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (Index("ix_notifications_member_created", "member_id", "created_at"),)
+
+
+class OutboundMessage(db.Model):
+    """A WeChat subscribe message waiting to be sent; retried until sent, never sent twice (``key``)."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at = mapped_column(UTCDateTime)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,19 @@
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+
+class PointsEntry(db.Model):
+    """One line of the points ledger (积分). ``ref`` is unique: no event is ever credited twice."""
+
+    __tablename__ = "points_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,68 @@
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+RECORD_STATUSES = ("pending", "approved", "rejected")
+
+
+class ServiceRecord(db.Model):
+    """Hours of service credited to a member, from an attendance or entered by staff."""
+
+    __tablename__ = "service_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"), unique=True)
+    category: Mapped[str | None] = mapped_column(String(16))
+    started_at = mapped_column(UTCDateTime, nullable=False)
+    ended_at = mapped_column(UTCDateTime, nullable=False)
+    hours = mapped_column(Numeric(7, 2), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        Index("ix_service_records_member_status_started", "member_id", "status", "started_at"),
+        Index("ix_service_records_community_status_started", "community_id", "status", "started_at"),
+    )
+
+
+class RecordChange(db.Model):
+    """Append-only history of a service record: who, when, before, after and why."""
+
+    __tablename__ = "record_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_records.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class CorrectionRequest(db.Model):
+    __tablename__ = "correction_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_records.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    hours = mapped_column(Numeric(7, 2), nullable=False)
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,63 @@
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+POLITICAL_STATUSES = ("party_member", "probationary_member", "league_member", "masses")
+STAFF_ROLES = ("sysadmin", "district_admin", "street_admin", "community_admin", "unit_admin")
+
+
+class User(db.Model):
+    """Anyone who signs in: a member through WeChat, staff with a username and password (or both)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    volunteer_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(11))
+    id_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_number_masked: Mapped[str | None] = mapped_column(String(18))
+    political_status: Mapped[str] = mapped_column(String(24), default="masses")
+    in_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unavailable_weekdays: Mapped[list] = mapped_column(JSON, default=list)
+    unavailable_dates: Mapped[list] = mapped_column(JSON, default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    roles = relationship("RoleAssignment", back_populates="user", lazy="selectin", cascade="all, delete-orphan")
+
+
+class RoleAssignment(db.Model):
+    """A staff role; ``scope_type`` is ``region`` or ``unit`` (none for sysadmin)."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(24))
+    scope_type: Mapped[str | None] = mapped_column(String(8))
+    scope_id: Mapped[int | None] = mapped_column(Integer)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    user = relationship("User", back_populates="roles")
+
+    __table_args__ = (UniqueConstraint("user_id", "role", "scope_type", "scope_id"),)
+
+
+class AuthSession(db.Model):
+    """One sign-in: its access and refresh tokens carry this id; logout revokes both at once."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    revoked_at = mapped_column(UTCDateTime)

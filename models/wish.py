@@ -1,0 +1,32 @@
+from sqlalchemy import Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.types import UTCDateTime
+from services.clock import utcnow
+
+WISH_STATUSES = ("open", "claimed", "fulfilled", "completed", "cancelled")
+
+
+class Wish(db.Model):
+    """A resident's small wish (微心愿), claimed by one member or one unit."""
+
+    __tablename__ = "wishes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    beneficiary: Mapped[str | None] = mapped_column(String(200))
+    deadline = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    claimer_member_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    claimer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at = mapped_column(UTCDateTime)
+    fulfil_note: Mapped[str | None] = mapped_column(Text)
+    fulfilled_at = mapped_column(UTCDateTime)
+    completed_at = mapped_column(UTCDateTime)
+    overdue_notified_at = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,84 @@
+"""Sign-in: WeChat login for members, passwords for staff, tokens bound to a revocable session."""
+
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask_jwt_extended import create_access_token, create_refresh_token
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from errors import Unauthorized
+from extensions import db
+from integrations.wechat import WeChatClient
+from models import AuthSession, User
+from services import members
+from services.clock import utcnow
+
+password_hasher = PasswordHasher()
+
+
+def hash_password(password):
+    return password_hasher.hash(password)
+
+
+def issue_tokens(user):
+    session = AuthSession(id=str(uuid.uuid4()), user_id=user.id)
+    db.session.add(session)
+    claims = {"sid": session.id}
+    return {
+        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+    }
+
+
+def wechat_login(code):
+    """Sign in with a mini-program login code; the first login registers the member."""
+    openid = WeChatClient.from_config().code2session(code)
+    user = db.session.scalar(select(User).where(User.openid == openid))
+    is_new = user is None
+    if is_new:
+        try:
+            with db.session.begin_nested():
+                user = members.register_member(openid=openid)
+        except IntegrityError:
+            # The same code path raced with itself (double tap): the other request registered the member.
+            user = db.session.scalar(select(User).where(User.openid == openid))
+            is_new = False
+    if not user.is_active:
+        raise Unauthorized("account_disabled", "账号已停用")
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return {**tokens, "user": user, "is_new": is_new}
+
+
+def password_login(username, password):
+    user = db.session.scalar(select(User).where(User.username == username))
+    try:
+        if user is None or not user.password_hash or not user.is_active:
+            raise VerifyMismatchError
+        password_hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        raise Unauthorized("invalid_credentials", "用户名或密码错误") from None
+    if password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return {**tokens, "user": user}
+
+
+def refresh(user, session_id):
+    return {"access_token": create_access_token(identity=str(user.id), additional_claims={"sid": session_id})}
+
+
+def logout(session_id):
+    """Revoke the session: its access and refresh tokens are refused from now on."""
+    session = db.session.get(AuthSession, session_id)
+    if session and session.revoked_at is None:
+        session.revoked_at = utcnow()
+    db.session.commit()
+
+
+def session_is_revoked(session_id):
+    session = db.session.get(AuthSession, session_id) if session_id else None
+    return session is None or session.revoked_at is not None

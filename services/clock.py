@@ -1,0 +1,37 @@
+"""The one source of "now", and conversions between UTC and the deployment's local time."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+
+def utcnow():
+    return datetime.now(UTC)
+
+
+def local_zone():
+    name = current_app.config["TIMEZONE"] if has_app_context() else "Asia/Shanghai"
+    return ZoneInfo(name)
+
+
+def to_local(value):
+    return value.astimezone(local_zone()) if value is not None else None
+
+
+def as_utc(value):
+    """A request time without an offset is local time in TIMEZONE."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=local_zone())
+    return value.astimezone(UTC)
+
+
+def local_today():
+    return utcnow().astimezone(local_zone()).date()
+
+
+def local_day_start(day):
+    """The UTC instant at which a local calendar day begins."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)

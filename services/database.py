@@ -1,0 +1,34 @@
+"""Engine settings per database, and the transaction helpers every unit of work uses."""
+
+from flask import current_app
+from sqlalchemy import event
+
+from extensions import db
+
+
+def configure_engine_events(app):
+    """SQLite: WAL, a busy timeout and foreign keys, so several processes writing at once wait instead of failing."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # Let SQLAlchemy's BEGIN decide when a transaction starts (pysqlite's own handling is off).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn):
+            # Take the write lock at BEGIN: no deadlocked upgrade from reader to writer under concurrency.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite():
+    return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")

@@ -1,0 +1,34 @@
+"""A member's notifications: what happened to them, newest first, with read marks."""
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from extensions import db
+from models import Notification
+from services.clock import utcnow
+from services.database import is_sqlite
+
+
+def notify(member_id, kind, title, body=None, ref=None, key=None):
+    """Add a notification; with a ``key`` the same event never notifies twice (even from two processes)."""
+    values = {"member_id": member_id, "kind": kind, "title": title, "body": body, "ref": ref, "key": key,
+              "created_at": utcnow()}
+    insert = sqlite_insert if is_sqlite() else pg_insert
+    db.session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def list_for(member_id, unread_only=False):
+    query = select(Notification).where(Notification.member_id == member_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return query.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def mark_read(member_id, ids=None):
+    statement = update(Notification).where(Notification.member_id == member_id, Notification.read_at.is_(None))
+    if ids is not None:
+        statement = statement.where(Notification.id.in_(ids))
+    count = db.session.execute(statement.values(read_at=utcnow())).rowcount
+    db.session.commit()
+    return count

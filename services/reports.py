@@ -1,0 +1,179 @@
+"""Double reporting (双报到): members and units report to a community, which decides and gives yearly feedback."""
+
+from datetime import date
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from errors import Conflict, Forbidden, NotFound
+from extensions import db
+from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User
+from services import notifications
+from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
+from services.clock import local_day_start, local_today, utcnow
+from services.regions import get_community
+
+ACTIVE = ("pending", "approved")
+
+
+def _already_reported():
+    return Conflict("already_reported", "已有待审核或已通过的报到，请先撤回")
+
+
+def _insert_report(report):
+    """One pending or approved report per member (or unit) is a unique index; the loser of a race gets 409."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+    except IntegrityError:
+        raise _already_reported() from None
+    db.session.commit()
+    return report
+
+
+def report_member(actor, community_id):
+    get_community(community_id)
+    member = actor.user
+    active = db.session.scalar(select(Report.id).where(
+        Report.member_id == member.id, Report.kind == "member", Report.status.in_(ACTIVE)))
+    if active is not None:
+        raise _already_reported()
+    return _insert_report(Report(kind="member", status="pending", member_id=member.id, unit_id=member.unit_id,
+                                 community_id=community_id, created_by=member.id))
+
+
+def report_unit(actor, community_id, unit_id):
+    get_community(community_id)
+    if unit_id not in actor.unit_ids:
+        raise Forbidden("unit_admin_only", "只有该单位的管理员可以为单位报到")
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unit_not_found", "单位不存在")
+    active = db.session.scalar(select(Report.id).where(
+        Report.unit_id == unit_id, Report.kind == "unit", Report.status.in_(ACTIVE)))
+    if active is not None:
+        raise _already_reported()
+    return _insert_report(Report(kind="unit", status="pending", unit_id=unit_id, community_id=community_id,
+                                 created_by=actor.id))
+
+
+def list_reports(actor, community_id=None, status=None, kind=None):
+    """Reports the staff member can see: in its regions, or of its units and their members."""
+    require_staff(actor)
+    visible = [region_scope(actor, Report.community_id)]
+    if actor.unit_ids:
+        visible.append(Report.unit_id.in_(actor.unit_ids))
+    query = select(Report).where(or_(*visible)).order_by(Report.id.desc())
+    if community_id is not None:
+        query = query.where(Report.community_id == community_id)
+    if status:
+        query = query.where(Report.status == status)
+    if kind:
+        query = query.where(Report.kind == kind)
+    return query
+
+
+def _get_for_decision(actor, report_id):
+    report = db.session.get(Report, report_id)
+    if report is None:
+        raise NotFound("report_not_found", "报到记录不存在")
+    require_community_admin(actor, report.community_id)
+    return report
+
+
+def _transition(report, allowed_from, to, **values):
+    """A conditional update: of two simultaneous decisions exactly one applies, the other gets 409."""
+    result = db.session.execute(
+        update(Report).where(Report.id == report.id, Report.status.in_(allowed_from))
+        .values(status=to, **values))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("invalid_state", "当前状态不允许该操作")
+    db.session.refresh(report)
+
+
+def decide(actor, report_id, approve, reason=None):
+    report = _get_for_decision(actor, report_id)
+    to = "approved" if approve else "rejected"
+    _transition(report, ("pending",), to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
+    if report.member_id:
+        title = "报到已通过" if approve else "报到未通过"
+        notifications.notify(report.member_id, f"report_{to}", title, reason, ref=f"report:{report.id}",
+                             key=f"report:{report.id}:{to}")
+    db.session.commit()
+    return report
+
+
+def withdraw(actor, report_id):
+    """The member (or, for a unit report, its unit admin) withdraws; the member may then report elsewhere."""
+    report = db.session.get(Report, report_id)
+    owns = report is not None and (
+        (report.kind == "member" and report.member_id == actor.id)
+        or (report.kind == "unit" and report.unit_id in actor.unit_ids))
+    if not owns:
+        raise NotFound("report_not_found", "报到记录不存在")
+    _transition(report, ACTIVE, "withdrawn", decided_at=utcnow())
+    db.session.commit()
+    return report
+
+
+def give_feedback(actor, report_id, year, rating, comment):
+    report = _get_for_decision(actor, report_id)
+    if report.status != "approved":
+        raise Conflict("invalid_state", "只能对已通过的报到给出反馈")
+    feedback = Feedback(report_id=report.id, year=year, rating=rating, comment=comment, created_by=actor.id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(feedback)
+    except IntegrityError:
+        raise Conflict("feedback_exists", "该年度已有反馈") from None
+    db.session.commit()
+    return feedback
+
+
+def year_bounds(year):
+    return local_day_start(date(year, 1, 1)), local_day_start(date(year + 1, 1, 1))
+
+
+def unit_members(actor, unit_id, year=None):
+    """The unit's members (a query) and the year whose figures to show (default this year)."""
+    unit = require_unit_admin(actor, unit_id)
+    return select(User).where(User.unit_id == unit.id).order_by(User.id), (year or local_today().year)
+
+
+def unit_member_rows(members, year):
+    """Figures for one page of a unit's members, in four grouped queries (never one per member)."""
+    ids = [m.id for m in members]
+    if not ids:
+        return []
+    start, end = year_bounds(year)
+    latest = (select(Report.member_id, func.max(Report.id).label("report_id"))
+              .where(Report.member_id.in_(ids), Report.kind == "member").group_by(Report.member_id).subquery())
+    reports = {r.member_id: r for r in db.session.scalars(
+        select(Report).join(latest, Report.id == latest.c.report_id))}
+    hours = dict(db.session.execute(
+        select(ServiceRecord.member_id, func.sum(ServiceRecord.hours))
+        .where(ServiceRecord.member_id.in_(ids), ServiceRecord.status == "approved",
+               ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
+        .group_by(ServiceRecord.member_id)).all())
+    points = dict(db.session.execute(
+        select(PointsEntry.member_id, func.sum(PointsEntry.delta))
+        .where(PointsEntry.member_id.in_(ids), PointsEntry.at >= start, PointsEntry.at < end)
+        .group_by(PointsEntry.member_id)).all())
+    report_ids = [r.id for r in reports.values()]
+    feedback = {f.report_id: f for f in db.session.scalars(
+        select(Feedback).where(Feedback.report_id.in_(report_ids), Feedback.year == year))} if report_ids else {}
+    rows = []
+    for member in members:
+        report = reports.get(member.id)
+        rows.append({
+            "member_id": member.id,
+            "name": member.name,
+            "report_status": report.status if report else None,
+            "community_id": report.community_id if report else None,
+            "approved_hours_this_year": hours.get(member.id) or 0,
+            "points_this_year": int(points.get(member.id) or 0),
+            "feedback": feedback.get(report.id) if report else None,
+            "year": year,
+        })
+    return rows

@@ -1,0 +1,120 @@
+"""Fixtures: one app per test session on SQLite or, with TEST_DATABASE_URL, PostgreSQL; every test starts
+from empty tables; a live HTTP server and a fake WeChat server for tests that need real requests."""
+
+import os
+import tempfile
+import threading
+
+import pytest
+
+_tmp = tempfile.mkdtemp(prefix="baodao-tests-")
+os.environ.setdefault("INSTANCE_PATH", _tmp)
+os.environ.setdefault("SECRET_KEY", "test-secret")
+os.environ.setdefault("JWT_SECRET_KEY", "test-jwt-secret-with-enough-length-for-hs256")
+os.environ.setdefault("PII_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+
+from sqlalchemy import text  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from app import create_app  # noqa: E402
+from config import normalise_database_url  # noqa: E402
+from extensions import db, limiter  # noqa: E402
+from tests.fake_wechat import FakeWeChat, serve  # noqa: E402
+
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp}/test.sqlite3"
+ON_POSTGRES = DATABASE_URL.startswith(("postgres", "postgresql"))
+
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+
+
+@pytest.fixture(scope="session")
+def fake_wechat_server():
+    fake = FakeWeChat()
+    server = serve(fake)
+    yield fake, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def fake_wechat(fake_wechat_server):
+    fake, _ = fake_wechat_server
+    fake.reset()
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture(scope="session")
+def app(fake_wechat_server):
+    _, wechat_url = fake_wechat_server
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(DATABASE_URL),
+        "WECHAT_APPID": "wx-test-app",
+        "WECHAT_SECRET": "wx-test-secret",
+        "WECHAT_API_BASE": wechat_url,
+        "WECHAT_TIMEOUT_SECONDS": 1.0,
+        "WECHAT_REMINDER_TEMPLATE_ID": "tmpl-shift-reminder",
+        "SCHEDULER_ENABLED": False,
+        "PUBLIC_BASE_URL": "https://baodao.test",
+    })
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_all_tables():
+    tables = list(reversed(db.metadata.sorted_tables))
+    if ON_POSTGRES:
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def app_ctx(app):
+    """Each test runs in an app context and starts from empty tables and fresh rate limits."""
+    with app.app_context():
+        yield
+        db.session.remove()
+        _empty_all_tables()
+        db.session.remove()
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app behind a real threaded HTTP server, for concurrency tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def fire_at_once(count, request):
+    """Run ``request(i)`` in ``count`` threads released together; returns the results in order."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        barrier.wait()
+        results[i] = request(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results

@@ -1,0 +1,89 @@
+"""A local fake of the WeChat server API, served over real HTTP for the tests."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class FakeWeChat:
+    """State the tests arrange: which login codes are good, which calls fail, how slow it answers."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.logins = {}            # code -> openid
+        self.delay = 0.0            # seconds before answering (for timeouts)
+        self.down = False           # answer 502 to everything
+        self.send_errors = []       # errcodes returned by the next subscribe sends, in order
+        self.requests = []          # (method, path, query, body) of every call
+        self.token_counter = 0
+        self.token_calls = 0
+        self.sent = []              # bodies of subscribe messages accepted
+
+    def calls(self, path):
+        return [r for r in self.requests if r[1] == path]
+
+    def handle(self, method, path, query, body):
+        with self.lock:
+            self.requests.append((method, path, query, body))
+        if self.delay:
+            time.sleep(self.delay)
+        if self.down:
+            return 502, {"errmsg": "bad gateway"}
+        if path == "/sns/jscode2session":
+            code = query.get("js_code")
+            if code in self.logins:
+                return 200, {"openid": self.logins[code], "session_key": "fake-session-key"}
+            return 200, {"errcode": 40029, "errmsg": "invalid code"}
+        if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
+            with self.lock:
+                self.token_calls += 1
+                self.token_counter += 1
+                token = f"fake-access-token-{self.token_counter}"
+            return 200, {"access_token": token, "expires_in": 7200}
+        if path == "/cgi-bin/message/subscribe/send":
+            with self.lock:
+                if self.send_errors:
+                    errcode = self.send_errors.pop(0)
+                    return 200, {"errcode": errcode, "errmsg": "fake failure"}
+                self.sent.append(body)
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        return 404, {"errcode": -1, "errmsg": "not found"}
+
+
+def serve(fake):
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, method):
+            url = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            status, payload = fake.handle(method, url.path, query, body)
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout test)
+
+        def do_GET(self):  # noqa: N802
+            self._answer("GET")
+
+        def do_POST(self):  # noqa: N802
+            self._answer("POST")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
