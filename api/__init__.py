@@ -12,6 +12,18 @@ BLUEPRINT_MODULES = (
     "api.regions",
     "api.units",
     "api.reports",
+    "api.activities",
+    "api.checkins",
+    "api.records",
+    "api.posts",
+    "api.shifts",
+    "api.certificates",
+    "api.screen",
+    "api.wishes",
+    "api.lists",
+    "api.points",
+    "api.notifications",
+    "api.stats",
 )
 
 api = EnvelopeApi()

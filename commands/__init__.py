@@ -8,9 +8,12 @@ from errors import DomainError
 
 def register_commands(app):
     from commands import jobs
+    from commands.certificates import certificates
 
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(serve)
+    app.cli.add_command(certificates)
     jobs.register(app)
 
 
@@ -49,3 +52,19 @@ def seed_demo(if_empty):
     summary = seed()
     click.echo("demo seeded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     click.echo("sign in as demo / demo12345")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host, port):
+    """The development server; with SCHEDULER_ENABLED the scheduler runs inside it (never under gunicorn)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    if app.config["SCHEDULER_ENABLED"]:
+        from schedulers.runner import start_in_process
+
+        start_in_process(app)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -9,6 +9,10 @@ from models import User
 
 DEMO_STEPS = (
     "demo.foundation",
+    "demo.activities",
+    "demo.posts",
+    "demo.wishes",
+    "demo.certificates",
 )
 
 
