@@ -26,10 +26,8 @@ BLUEPRINT_MODULES = (
     "api.stats",
 )
 
-api = EnvelopeApi()
-
-
 def register_api(app):
+    api = EnvelopeApi()
     api.init_app(app, spec_kwargs={
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
         "security": [{"bearerAuth": []}],

@@ -1,3 +1,5 @@
+from datetime import date
+
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -50,4 +52,4 @@ def patch_me(changes):
 def put_unavailability(body):
     """Weekdays (1 = Monday) and dates on which the scheduler must not put the caller on a shift."""
     user = members.set_unavailability(current_actor().user, body["weekdays"], body["dates"])
-    return {"weekdays": user.unavailable_weekdays, "dates": user.unavailable_dates}
+    return {"weekdays": user.unavailable_weekdays, "dates": [date.fromisoformat(d) for d in user.unavailable_dates]}

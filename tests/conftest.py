@@ -105,16 +105,24 @@ def live_server(app):
 
 def fire_at_once(count, request):
     """Run ``request(i)`` in ``count`` threads released together; returns the results in order."""
+    # End the test's own transaction first: on SQLite an open one would hold the write lock.
+    db.session.commit()
     barrier = threading.Barrier(count)
     results = [None] * count
+    errors = []
 
     def run(i):
         barrier.wait()
-        results[i] = request(i)
+        try:
+            results[i] = request(i)
+        except Exception as exc:  # surfaced below, in the test's own thread
+            errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    if errors:
+        raise errors[0]
     return results

@@ -1,0 +1,49 @@
+import pytest
+
+from config import ConfigError, load_config, normalise_database_url
+
+
+def test_development_needs_no_variables(tmp_path, monkeypatch):
+    monkeypatch.setattr("config.INSTANCE_DIR", tmp_path)
+    first = load_config({})
+    second = load_config({})
+    assert first["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'baodao.sqlite3'}"
+    assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["SECRET_KEY"]) > 40
+    assert first["JWT_SECRET_KEY"] == second["JWT_SECRET_KEY"]
+    assert first["TIMEZONE"] == "Asia/Shanghai" and first["QR_ROTATE_SECONDS"] == 30
+    assert first["CHECKIN_DEBOUNCE_SECONDS"] == 60 and first["SCHEDULER_ENABLED"] is True
+    assert first["WECHAT_API_BASE"] == "https://api.weixin.qq.com"
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_its_secrets(tmp_path, monkeypatch):
+    monkeypatch.setattr("config.INSTANCE_DIR", tmp_path)
+    with pytest.raises(ConfigError) as missing:
+        load_config({"APP_ENV": "production", "SECRET_KEY": "s"})
+    message = str(missing.value)
+    for name in ("DATABASE_URL", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY"):
+        assert name in message
+    assert "SECRET_KEY," not in message.replace("JWT_SECRET_KEY", "")
+    config = load_config({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/baodao", "SECRET_KEY": "a",
+                          "JWT_SECRET_KEY": "b", "PII_ENCRYPTION_KEY": "c"})
+    assert config["SCHEDULER_ENABLED"] is False
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_postgres_urls_use_psycopg3():
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(app):
+    from sqlalchemy import text
+
+    from extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
