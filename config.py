@@ -75,6 +75,12 @@ def load_config(env=None):
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), not production),
         "QR_ROTATE_SECONDS": int(env.get("QR_ROTATE_SECONDS", "30")),
         "CHECKIN_DEBOUNCE_SECONDS": int(env.get("CHECKIN_DEBOUNCE_SECONDS", "60")),
+        # Check-in token keys rotate by raising the id; ids still listed stay accepted (comma-separated).
+        "CHECKIN_KEY_ID": int(env.get("CHECKIN_KEY_ID", "1")),
+        "CHECKIN_ACCEPTED_KEY_IDS": [int(k) for k in env.get("CHECKIN_ACCEPTED_KEY_IDS", "").split(",") if k.strip()],
+        "NO_SHOW_GRACE_MINUTES": int(env.get("NO_SHOW_GRACE_MINUTES", "30")),
+        "SCHEDULER_STANDBY_POLL_SECONDS": float(env.get("SCHEDULER_STANDBY_POLL_SECONDS", "10")),
+        "SCHEDULER_MISFIRE_GRACE_SECONDS": int(env.get("SCHEDULER_MISFIRE_GRACE_SECONDS", "300")),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "https://baodao.example.org").rstrip("/"),
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),

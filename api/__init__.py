@@ -2,7 +2,11 @@
 
 from importlib import import_module
 
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
+
 from api.errors import EnvelopeApi, register_error_handlers
+from api.fields import MAX_ID
 
 BLUEPRINT_MODULES = (
     "api.health",
@@ -26,7 +30,18 @@ BLUEPRINT_MODULES = (
     "api.stats",
 )
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id beyond 32 bits names nothing, so it is a 404, not a database error."""
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        if not 1 <= number <= MAX_ID:
+            raise NotFound()
+        return number
+
+
 def register_api(app):
+    app.url_map.converters["int"] = IdConverter
     api = EnvelopeApi()
     api.init_app(app, spec_kwargs={
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},

@@ -6,6 +6,7 @@ import uuid
 from flask import g, jsonify, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from errors import DomainError
@@ -95,6 +96,15 @@ def handle_domain_error(error: DomainError):
     return envelope(error.status, error.code, error.message, error.details)
 
 
+def handle_database_unavailable(error):
+    """The database is down or unreachable: 503, and the pool recovers by itself once it is back (pre-ping)."""
+    from extensions import db
+
+    db.session.rollback()
+    log.error("request %s: database unavailable (%s)", g.get("request_id"), type(error).__name__)
+    return envelope(503, "database_unavailable", "数据库暂不可用，请稍后再试", {"request_id": g.get("request_id")})
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -125,4 +135,6 @@ def register_error_handlers(app):
     app.before_request(reject_non_json_body)
     app.after_request(echo_request_id)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

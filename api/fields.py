@@ -2,7 +2,7 @@
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from services.clock import as_utc, to_local
 
@@ -44,3 +44,11 @@ class Hours(fields.Field):
             raise self.make_error("range")
         return number
 
+
+
+# Ids are 32-bit integers in both databases; anything larger is a validation error, never a database error.
+MAX_ID = 2**31 - 1
+
+
+def Id(**kwargs):  # noqa: N802  (reads like a field class in schemas)
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)

@@ -4,6 +4,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.fields import Id
 from api.security import current_actor
 from api.users import MeSchema
 from models.user import POLITICAL_STATUSES
@@ -18,7 +19,7 @@ class ProfileChangeSchema(Schema):
     id_number = fields.String(allow_none=True, validate=validate.Length(max=32), load_only=True)
     political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
     in_service = fields.Boolean()
-    unit_id = fields.Integer(allow_none=True)
+    unit_id = Id(allow_none=True)
 
 
 class UnavailabilitySchema(Schema):

@@ -2,6 +2,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.fields import Id
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.region import REGION_KINDS
@@ -14,7 +15,7 @@ class RegionSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     kind = fields.String(required=True, validate=validate.OneOf(REGION_KINDS))
-    parent_id = fields.Integer(allow_none=True, load_default=None)
+    parent_id = Id(allow_none=True, load_default=None)
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=50))
     contact_phone = fields.String(allow_none=True, validate=validate.Length(max=30))
     address = fields.String(allow_none=True, validate=validate.Length(max=255))
@@ -22,7 +23,7 @@ class RegionSchema(Schema):
 
 class RegionListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(REGION_KINDS))
-    parent_id = fields.Integer()
+    parent_id = Id()
 
 
 @blp.route("", methods=["POST"])

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.report import REPORT_KINDS, REPORT_STATUSES
@@ -16,15 +16,15 @@ class ReportSchema(Schema):
     kind = fields.String(dump_only=True)
     status = fields.String(dump_only=True)
     member_id = fields.Integer(dump_only=True, allow_none=True)
-    unit_id = fields.Integer(allow_none=True, load_default=None)
-    community_id = fields.Integer(required=True)
+    unit_id = Id(allow_none=True, load_default=None)
+    community_id = Id(required=True)
     reason = fields.String(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
 
 
 class ReportListArgs(PageArgs):
-    community_id = fields.Integer()
+    community_id = Id()
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
 

@@ -2,6 +2,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.fields import Id
 from api.security import current_actor
 from api.users import UserSchema
 from services import staff
@@ -15,7 +16,7 @@ class StaffCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     role = fields.String(required=True, validate=validate.OneOf(
         ("district_admin", "street_admin", "community_admin", "unit_admin")))
-    scope_id = fields.Integer(required=True)
+    scope_id = Id(required=True)
 
 
 @blp.route("", methods=["POST"])

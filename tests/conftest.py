@@ -13,6 +13,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret")
 os.environ.setdefault("JWT_SECRET_KEY", "test-jwt-secret-with-enough-length-for-hs256")
 os.environ.setdefault("PII_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -88,8 +89,20 @@ def app_ctx(app):
     limiter.reset()
 
 
+class TransactionEndingClient(FlaskClient):
+    """Test requests share the test's app context and so its session: end the transaction each request leaves
+    open, as the end of a real request would (on SQLite an open one holds the write lock)."""
+
+    def open(self, *args, **kwargs):
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            db.session.commit()
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = TransactionEndingClient
     return app.test_client()
 
 

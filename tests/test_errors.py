@@ -122,3 +122,25 @@ def test_healthz_reports_a_database_that_cannot_be_reached():
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "error", "database": "error"}
+
+
+def test_an_unreachable_database_is_a_503_envelope():
+    from app import create_app
+
+    broken = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+                         "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
+    response = broken.test_client().post("/api/v1/auth/login", json={"username": "a", "password": "b"})
+    assert_envelope(response, 503, "database_unavailable")
+
+
+def test_ids_beyond_32_bits_are_refused_cleanly(client):
+    tree = region_tree()
+    admin = auth(make_staff("sysadmin"))
+    assert_envelope(client.get("/api/v1/regions/99999999999999999999", headers=admin), 404)
+    response = client.post("/api/v1/staff", headers=admin, json={
+        "username": "big", "password": "longpassword", "name": "x", "role": "community_admin",
+        "scope_id": 2**63})
+    assert "scope_id" in assert_envelope(response, 422)["details"]
+    response = client.post("/api/v1/reports", headers=auth(make_member()), json={"community_id": tree["a1"].id,
+                                                                                 "unit_id": -5})
+    assert "unit_id" in assert_envelope(response, 422)["details"]
