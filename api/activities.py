@@ -1,3 +1,149 @@
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import LocalDateTime
+from api.pagination import PageArgs, page_of, paginate
+from api.security import current_actor
+from models.activity import CATEGORIES, SIGNUP_STATUSES
+from services import activities
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activities and sign-ups")
+
+
+def id_field(**kwargs):
+    """An id in a body or query: a positive 32-bit integer, like every id column."""
+    return fields.Integer(validate=validate.Range(1, activities.MAX_ID), **kwargs)
+
+
+class LocationSchema(Schema):
+    address = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=255))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lng = fields.Float(required=True, validate=validate.Range(-180, 180))
+    radius_m = fields.Integer(load_default=200, validate=validate.Range(10, 10000),
+                              metadata={"description": "How far from (lat, lng) a check-in scan is accepted"})
+
+
+class ActivitySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    community_id = id_field(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    capacity = fields.Integer(required=True, validate=validate.Range(1, 100000))
+    location = fields.Nested(LocationSchema, required=True)
+    requires_signup = fields.Boolean(load_default=True)
+    status = fields.String(dump_only=True, metadata={"description": "published or cancelled"})
+    signed_up = fields.Integer(dump_only=True, metadata={"description": "Confirmed sign-ups"})
+    waitlisted = fields.Integer(dump_only=True)
+    my_signup = fields.String(dump_only=True, allow_none=True,
+                              metadata={"description": "The caller's sign-up: confirmed, waitlisted or null"})
+    created_at = LocalDateTime(dump_only=True)
+
+
+class ActivityChangeSchema(ActivitySchema):
+    """Any subset of an activity's fields except its community."""
+
+    class Meta:
+        exclude = ("community_id",)
+
+
+class ActivityListArgs(PageArgs):
+    community_id = id_field()
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    status = fields.String(validate=validate.OneOf(("published", "cancelled")))
+    date_from = fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})
+    date_to = fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
+
+
+class SignupSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    activity_id = fields.Integer(dump_only=True)
+    member_id = fields.Integer(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"description": "confirmed, waitlisted or cancelled"})
+    created_at = LocalDateTime(dump_only=True)
+    cancelled_at = LocalDateTime(dump_only=True, allow_none=True)
+
+
+class SignupListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(SIGNUP_STATUSES))
+
+
+@blp.route("/activities", methods=["POST"])
+@jwt_required()
+@blp.arguments(ActivitySchema)
+@blp.response(201, ActivitySchema)
+@blp.alt_response(403, description="Not staff (staff_only)")
+@blp.alt_response(404, description="Community outside the caller's scope (region_not_found)")
+def create_activity(body):
+    """Publish an activity (staff of that community or above); the end must come after the start."""
+    return activities.create_activity(current_actor(), body)
+
+
+@blp.route("/activities")
+@jwt_required()
+@blp.arguments(ActivityListArgs, location="query")
+@blp.response(200, page_of(ActivitySchema))
+def list_activities(args):
+    """Activities by start time, with sign-up counts; `from`/`to` are local dates."""
+    filters = {k: args.get(k) for k in ("community_id", "category", "status", "date_from", "date_to")}
+    actor = current_actor()
+    return paginate(activities.list_activities(**filters), args, lambda page: activities.views(page, actor.id))
+
+
+@blp.route("/activities/<int:activity_id>")
+@jwt_required()
+@blp.response(200, ActivitySchema)
+@blp.alt_response(404, description="No such activity (activity_not_found)")
+def get_activity(activity_id):
+    """An activity with its `signed_up` and `waitlisted` counts."""
+    return activities.activity_view(activity_id, current_actor().id)
+
+
+@blp.route("/activities/<int:activity_id>", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(ActivityChangeSchema(partial=True))
+@blp.response(200, ActivitySchema)
+@blp.alt_response(409, description="Cancelled (invalid_state)")
+def update_activity(changes, activity_id):
+    """Edit an activity (staff of its community or above); raising the capacity confirms waitlisted members."""
+    return activities.update_activity(current_actor(), activity_id, changes)
+
+
+@blp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
+@jwt_required()
+@blp.response(200, ActivitySchema)
+@blp.alt_response(409, description="Already cancelled (invalid_state)")
+def cancel_activity(activity_id):
+    """Cancel an activity; everyone signed up is notified."""
+    return activities.cancel_activity(current_actor(), activity_id)
+
+
+@blp.route("/activities/<int:activity_id>/signups", methods=["POST"])
+@jwt_required()
+@blp.response(201, SignupSchema)
+@blp.alt_response(409, description="Already signed up (already_signed_up), cancelled (invalid_state) or over "
+                                   "(activity_ended)")
+def sign_up(activity_id):
+    """Sign up: `confirmed` while seats remain, else `waitlisted`."""
+    return activities.sign_up(current_actor(), activity_id)
+
+
+@blp.route("/activities/<int:activity_id>/signups/me", methods=["DELETE"])
+@jwt_required()
+@blp.response(204)
+@blp.alt_response(404, description="Not signed up (signup_not_found)")
+def cancel_signup(activity_id):
+    """Withdraw; the longest-waiting waitlisted member takes the freed seat."""
+    activities.cancel_signup(current_actor(), activity_id)
+
+
+@blp.route("/activities/<int:activity_id>/signups")
+@jwt_required()
+@blp.arguments(SignupListArgs, location="query")
+@blp.response(200, page_of(SignupSchema))
+def list_signups(args, activity_id):
+    """Sign-ups in order of arrival (staff of the activity's community or above)."""
+    return paginate(activities.list_signups(current_actor(), activity_id, args.get("status")), args)

@@ -1,3 +1,93 @@
+from flask import Response
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import Hours, LocalDateTime
+from api.security import current_actor
+from services import checkins
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="QR check-in (扫码签到)")
+
+
+class QrArgs(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "png")))
+
+
+class QrCodeSchema(Schema):
+    token = fields.String(metadata={"description": "At most 32 characters of [0-9A-Za-z_-] (fits a `scene`)"})
+    expires_at = LocalDateTime(allow_none=True, metadata={"description": "When it stops being accepted; "
+                                                                         "null for a post's static token"})
+    url = fields.String(metadata={"description": "https link for WeChat's scan-an-ordinary-QR-code"})
+
+
+class CheckinSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+    lat = fields.Float(required=True, load_only=True, validate=validate.Range(-90, 90))
+    lng = fields.Float(required=True, load_only=True, validate=validate.Range(-180, 180))
+
+
+class AttendanceSchema(Schema):
+    id = fields.Integer()
+    member_id = fields.Integer()
+    activity_id = fields.Integer(allow_none=True)
+    shift_id = fields.Integer(allow_none=True)
+    checked_in_at = LocalDateTime()
+    checked_out_at = LocalDateTime(allow_none=True)
+    minutes = fields.Integer(allow_none=True)
+    needs_review = fields.Boolean()
+
+
+class ScanRecordSchema(Schema):
+    id = fields.Integer()
+    hours = Hours()
+    status = fields.String()
+
+
+class ScanResultSchema(Schema):
+    action = fields.String(dump_only=True, metadata={"description": "check_in, check_out or duplicate"})
+    attendance = fields.Nested(AttendanceSchema, dump_only=True, allow_none=True)
+    service_record = fields.Nested(ScanRecordSchema, dump_only=True, allow_none=True)
+
+
+def _qr_response(code, args):
+    if args["format"] == "png":
+        return Response(checkins.qr_png(code["token"]), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return code
+
+
+@blp.route("/activities/<int:activity_id>/qrcode")
+@jwt_required()
+@blp.arguments(QrArgs, location="query")
+@blp.response(200, QrCodeSchema)
+@blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",
+                  success=True)
+def activity_qrcode(args, activity_id):
+    """The activity's current check-in token (rotates every QR_ROTATE_SECONDS), as JSON or a PNG QR code."""
+    return _qr_response(checkins.activity_qrcode(current_actor(), activity_id), args)
+
+
+@blp.route("/posts/<int:post_id>/qrcode")
+@jwt_required()
+@blp.arguments(QrArgs, location="query")
+@blp.response(200, QrCodeSchema)
+@blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",
+                  success=True)
+def post_qrcode(args, post_id):
+    """The post's static check-in token for printing; accepted only during a shift of the post."""
+    return _qr_response(checkins.post_qrcode(current_actor(), post_id), args)
+
+
+@blp.route("/checkins", methods=["POST"])
+@jwt_required()
+@blp.arguments(CheckinSchema)
+@blp.response(200, ScanResultSchema)
+@blp.alt_response(201, schema=ScanResultSchema, description="First scan: check_in", success=True)
+@blp.alt_response(400, description="Forged or garbled token (invalid_token), expired (token_expired)")
+@blp.alt_response(403, description="Too far (out_of_range), not signed up or not on the shift (not_signed_up)")
+@blp.alt_response(409, description="Outside 30 minutes before the start to the end (outside_window)")
+def scan(body):
+    """Scan a check-in code: 201 check_in, then 200 check_out with the service record; 200 duplicate within the
+    debounce."""
+    result = checkins.scan(current_actor(), body["token"], body["lat"], body["lng"])
+    return result, result.status_code

@@ -1,3 +1,257 @@
+from flask import Response, stream_with_context
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.activities import id_field
+from api.fields import Hours, LocalDateTime
+from api.pagination import PageArgs, page_of, paginate
+from api.security import current_actor
+from models.activity import CATEGORIES
+from models.record import RECORD_STATUSES
+from services import exports, records
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Service records (服务时长)")
+
+
+class ServiceRecordSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    member_id = id_field(required=True)
+    activity_id = id_field(allow_none=True, load_default=None)
+    community_id = id_field(allow_none=True, load_default=None,
+                                  metadata={"description": "Required when there is no activity_id"})
+    shift_id = fields.Integer(dump_only=True, allow_none=True)
+    attendance_id = fields.Integer(dump_only=True, allow_none=True)
+    category = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CATEGORIES),
+                             metadata={"description": "Defaults to the activity's category"})
+    started_at = LocalDateTime(required=True)
+    ended_at = LocalDateTime(required=True)
+    hours = Hours(required=True)
+    description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    status = fields.String(dump_only=True, metadata={"description": "pending, approved or rejected"})
+    source = fields.String(dump_only=True, metadata={"description": "checkin, auto_closed or manual"})
+    reason = fields.String(dump_only=True, allow_none=True)
+    decided_by = fields.Integer(dump_only=True, allow_none=True)
+    decided_at = LocalDateTime(dump_only=True, allow_none=True)
+    created_at = LocalDateTime(dump_only=True)
+
+
+class RecordListArgs(PageArgs):
+    community_id = id_field()
+    member_id = id_field()
+    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    date_from = fields.Date(data_key="from", metadata={"description": "Local date of the start, inclusive"})
+    date_to = fields.Date(data_key="to", metadata={"description": "Local date of the start, inclusive"})
+
+
+class ExportArgs(Schema):
+    community_id = id_field()
+    member_id = id_field()
+    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+class MyRecordArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    year = fields.Integer(validate=validate.Range(2000, 2100))
+
+
+class YearArgs(Schema):
+    year = fields.Integer(validate=validate.Range(2000, 2100))
+
+
+class HoursSummarySchema(Schema):
+    year = fields.Integer()
+    approved_hours = Hours()
+    pending_hours = Hours()
+    by_category = fields.Dict(keys=fields.String(), values=Hours(),
+                              metadata={"description": "Approved hours per category"})
+
+
+class DecisionSchema(Schema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class CorrectionSchema(Schema):
+    hours = Hours()
+    started_at = LocalDateTime()
+    ended_at = LocalDateTime()
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RecordChangeSchema(Schema):
+    id = fields.Integer()
+    action = fields.String(metadata={"description": "create, approve, reject or correct"})
+    actor_id = fields.Integer(allow_none=True, metadata={"description": "Who; null for the system"})
+    actor_name = fields.String(allow_none=True)
+    at = LocalDateTime()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class CorrectionRequestSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    record_id = fields.Integer(dump_only=True)
+    member_id = fields.Integer(dump_only=True)
+    hours = Hours(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    status = fields.String(dump_only=True, metadata={"description": "pending, accepted or declined"})
+    decline_reason = fields.String(dump_only=True, allow_none=True)
+    decided_at = LocalDateTime(dump_only=True, allow_none=True)
+    created_at = LocalDateTime(dump_only=True)
+
+
+class RequestListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(("pending", "accepted", "declined")))
+    community_id = id_field()
+
+
+FILTERS = ("community_id", "member_id", "status", "date_from", "date_to")
+
+
+@blp.route("/service-records", methods=["POST"])
+@jwt_required()
+@blp.arguments(ServiceRecordSchema)
+@blp.response(201, ServiceRecordSchema)
+@blp.alt_response(404, description="Community outside the caller's scope (region_not_found)")
+def create_record(body):
+    """Enter hours by hand (staff); `hours` may not exceed the real span from start to end."""
+    return records.create_manual(current_actor(), body)
+
+
+@blp.route("/service-records")
+@jwt_required()
+@blp.arguments(RecordListArgs, location="query")
+@blp.response(200, page_of(ServiceRecordSchema))
+def list_records(args):
+    """Records within the caller's scope (staff)."""
+    return paginate(records.list_records(current_actor(), **{k: args.get(k) for k in FILTERS}), args)
+
+
+@blp.route("/service-records/export")
+@jwt_required()
+@blp.arguments(ExportArgs, location="query")
+@blp.response(200, description="A CSV (UTF-8 with BOM) or XLSX file, streamed",
+              content_type="application/octet-stream")
+def export_records(args):
+    """Download the records within the caller's scope as CSV or XLSX."""
+    query = exports.export_query(current_actor(), **{k: args.get(k) for k in FILTERS})
+    if args["format"] == "xlsx":
+        body = exports.file_chunks(exports.write_xlsx(query))
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body = stream_with_context(exports.csv_chunks(query))
+        mimetype = "text/csv; charset=utf-8"
+    filename = f"service-records.{args['format']}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/service-records/<int:record_id>")
+@jwt_required()
+@blp.response(200, ServiceRecordSchema)
+@blp.alt_response(404, description="Not found or outside the caller's scope (record_not_found)")
+def get_record(record_id):
+    """One record: the caller's own, or within the caller's scope."""
+    return records.get_visible(current_actor(), record_id)
+
+
+@blp.route("/service-records/<int:record_id>", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(CorrectionSchema)
+@blp.response(200, ServiceRecordSchema)
+@blp.alt_response(403, description="One's own record (own_record)")
+@blp.alt_response(409, description="A rejected record (invalid_state)")
+def correct_record(body, record_id):
+    """Correct a record (a `reason` is required); the change is kept in the history and points are settled."""
+    reason = body.pop("reason")
+    return records.correct(current_actor(), record_id, body, reason)
+
+
+@blp.route("/service-records/<int:record_id>/approve", methods=["POST"])
+@jwt_required()
+@blp.response(200, ServiceRecordSchema)
+@blp.alt_response(403, description="One's own record (own_record)")
+@blp.alt_response(409, description="Not pending (invalid_state)")
+def approve_record(record_id):
+    """Approve a pending record (region staff covering its community); its points are credited once."""
+    return records.decide(current_actor(), record_id, approve=True)
+
+
+@blp.route("/service-records/<int:record_id>/reject", methods=["POST"])
+@jwt_required()
+@blp.arguments(DecisionSchema)
+@blp.response(200, ServiceRecordSchema)
+@blp.alt_response(403, description="One's own record (own_record)")
+@blp.alt_response(409, description="Not pending (invalid_state)")
+def reject_record(body, record_id):
+    """Reject a pending record."""
+    return records.decide(current_actor(), record_id, approve=False, reason=body.get("reason"))
+
+
+@blp.route("/service-records/<int:record_id>/history")
+@jwt_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(RecordChangeSchema))
+def record_history(args, record_id):
+    """Every change of the record, oldest first: who, when, before, after and why."""
+    return paginate(records.history(current_actor(), record_id), args, records.with_actor_names)
+
+
+@blp.route("/service-records/<int:record_id>/correction-requests", methods=["POST"])
+@jwt_required()
+@blp.arguments(CorrectionRequestSchema)
+@blp.response(201, CorrectionRequestSchema)
+@blp.alt_response(409, description="A request is already open (correction_pending)")
+def request_correction(body, record_id):
+    """The record's member asks staff to correct its hours."""
+    return records.request_correction(current_actor(), record_id, body["hours"], body["reason"])
+
+
+@blp.route("/correction-requests")
+@jwt_required()
+@blp.arguments(RequestListArgs, location="query")
+@blp.response(200, page_of(CorrectionRequestSchema))
+def list_correction_requests(args):
+    """Correction requests on records within the caller's scope (staff)."""
+    return paginate(records.list_requests(current_actor(), args.get("status"), args.get("community_id")), args)
+
+
+@blp.route("/correction-requests/<int:request_id>/accept", methods=["POST"])
+@jwt_required()
+@blp.response(200, CorrectionRequestSchema)
+@blp.alt_response(409, description="Already answered (invalid_state)")
+def accept_correction(request_id):
+    """Accept a correction request: it is applied as a correction and kept in the history."""
+    return records.accept_request(current_actor(), request_id)
+
+
+@blp.route("/correction-requests/<int:request_id>/decline", methods=["POST"])
+@jwt_required()
+@blp.arguments(DecisionSchema)
+@blp.response(200, CorrectionRequestSchema)
+@blp.alt_response(409, description="Already answered (invalid_state)")
+def decline_correction(body, request_id):
+    """Decline a correction request; the member is told why."""
+    return records.decline_request(current_actor(), request_id, body.get("reason"))
+
+
+@blp.route("/me/service-records")
+@jwt_required()
+@blp.arguments(MyRecordArgs, location="query")
+@blp.response(200, page_of(ServiceRecordSchema))
+def my_records(args):
+    """The caller's own records, newest first."""
+    return paginate(records.my_records(current_actor(), args.get("status"), args.get("year")), args)
+
+
+@blp.route("/me/hours")
+@jwt_required()
+@blp.arguments(YearArgs, location="query")
+@blp.response(200, HoursSummarySchema)
+def my_hours(args):
+    """The caller's approved and pending hours in a local calendar year (default this year)."""
+    return records.my_hours(current_actor(), args.get("year"))

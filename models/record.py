@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -66,3 +66,9 @@ class CorrectionRequest(db.Model):
     decided_at = mapped_column(UTCDateTime)
     decline_reason: Mapped[str | None] = mapped_column(String(500))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        # One open request per record: staff answer it before the member asks again.
+        Index("uq_correction_requests_pending", "record_id", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )

@@ -1,0 +1,256 @@
+"""QR check-in (扫码签到): one code path for activity and post tokens.
+
+A scan is accepted only with a genuine, current token, from within ``radius_m`` of the place (haversine), from a
+member who may be there (a confirmed sign-up where the activity requires one; an active assignment on a shift of
+the post that is on now), inside the window (30 minutes before the start to the end). The first scan opens an
+attendance; a scan within ``CHECKIN_DEBOUNCE_SECONDS`` is a duplicate and changes nothing; a later one closes the
+attendance and creates a pending service record. One open attendance per member and activity or shift is a partial
+unique index, and closing is a conditional update, so simultaneous scans never open two or credit twice.
+"""
+
+import io
+import math
+from datetime import timedelta
+
+import qrcode
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from errors import BadRequest, Conflict, Forbidden, NotFound
+from extensions import db
+from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment
+from services import checkin_tokens
+from services.activities import find, get_activity, is_confirmed
+from services.authz import require_community_admin
+from services.clock import utcnow
+from services.records import log_change, span_hours
+
+EARLY_CHECKIN = timedelta(minutes=30)
+# A member still on site at the end may check out this long after it; then the scheduler closes the attendance.
+CHECKOUT_GRACE = timedelta(minutes=30)
+ACTIVE_ASSIGNMENT = ("assigned", "standin_requested", "checked_in", "attended")
+POST_CATEGORY = {"bin_station": "environment", "gate": "order", "patrol": "safety", "other": "order"}
+EARTH_RADIUS_M = 6371008.8
+
+
+class ScanResult:
+    def __init__(self, action, attendance=None, service_record=None):
+        self.action = action
+        self.attendance = attendance
+        self.service_record = service_record
+
+    @property
+    def status_code(self):
+        return 201 if self.action == "check_in" else 200
+
+
+def haversine_m(lat1, lng1, lat2, lng2):
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
+def _outside_window():
+    return Conflict("outside_window", "不在签到时间内（开始前 30 分钟至结束）")
+
+
+def _not_signed_up():
+    return Forbidden("not_signed_up", "未报名该活动或不在该班次")
+
+
+def _check_range(place, lat, lng):
+    if place.lat is None or place.lng is None or place.radius_m is None:
+        return
+    if haversine_m(lat, lng, place.lat, place.lng) > place.radius_m:
+        raise Forbidden("out_of_range", "不在签到范围内，请到达现场后再扫码")
+
+
+def _place(kind, target_id):
+    place = find(Activity if kind == "activity" else Post, target_id)
+    if place is None:
+        raise BadRequest("invalid_token", "二维码无效")
+    if kind == "activity" and place.status != "published":
+        raise Conflict("activity_cancelled", "活动已取消")
+    return place
+
+
+def _open_attendance(member_id, kind, place):
+    query = select(Attendance).where(Attendance.member_id == member_id, Attendance.checked_out_at.is_(None))
+    if kind == "activity":
+        return db.session.scalar(query.where(Attendance.activity_id == place.id))
+    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
+
+
+def _last_checkout(member_id, kind, place):
+    query = select(func.max(Attendance.checked_out_at)).where(Attendance.member_id == member_id)
+    if kind == "activity":
+        return db.session.scalar(query.where(Attendance.activity_id == place.id))
+    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
+
+
+def _shift_on_now(member_id, post, now):
+    """The shift of the post that is on now (30 minutes before its start to its end) with the member on it."""
+    on_now = select(Shift).where(Shift.post_id == post.id, Shift.starts_at <= now + EARLY_CHECKIN,
+                                 Shift.ends_at >= now)
+    if db.session.scalar(on_now.limit(1)) is None:
+        raise _outside_window()
+    shift = db.session.scalar(
+        on_now.join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
+        .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(ACTIVE_ASSIGNMENT))
+        .order_by(Shift.starts_at).limit(1))
+    if shift is None:
+        raise _not_signed_up()
+    return shift
+
+
+def _window(attendance):
+    source = db.session.get(Activity, attendance.activity_id) if attendance.activity_id else \
+        db.session.get(Shift, attendance.shift_id)
+    return source.starts_at, source.ends_at
+
+
+def _debounce():
+    return timedelta(seconds=int(current_app.config["CHECKIN_DEBOUNCE_SECONDS"]))
+
+
+def scan(actor, token, lat, lng):
+    """Check in, check out, or recognise a duplicate scan (see the module docstring for the rules)."""
+    now = utcnow()
+    kind, target_id, _slot = checkin_tokens.decode(token, now)
+    place = _place(kind, target_id)
+    _check_range(place, lat, lng)
+
+    attendance = _open_attendance(actor.id, kind, place)
+    if attendance is not None:
+        return _second_scan(attendance, now)
+    last_out = _last_checkout(actor.id, kind, place)
+    if last_out is not None and now - last_out < _debounce():
+        # A double tap at check-out is not a new check-in.
+        return ScanResult("duplicate")
+
+    attendance = Attendance(member_id=actor.id, checked_in_at=now, check_in_lat=lat, check_in_lng=lng,
+                            needs_review=False)
+    if kind == "activity":
+        if not (place.starts_at - EARLY_CHECKIN <= now <= place.ends_at):
+            raise _outside_window()
+        if place.requires_signup and not is_confirmed(actor.id, place.id):
+            raise _not_signed_up()
+        attendance.activity_id = place.id
+    else:
+        attendance.shift_id = _shift_on_now(actor.id, place, now).id
+    try:
+        with db.session.begin_nested():
+            db.session.add(attendance)
+    except IntegrityError:
+        # A simultaneous scan opened it first.
+        db.session.rollback()
+        return ScanResult("duplicate", _open_attendance(actor.id, kind, place))
+    db.session.commit()
+    return ScanResult("check_in", attendance)
+
+
+def _second_scan(attendance, now):
+    if now - attendance.checked_in_at < _debounce():
+        return ScanResult("duplicate", attendance)
+    _start, end = _window(attendance)
+    if now > end + CHECKOUT_GRACE:
+        raise _outside_window()
+    record = close_attendance(attendance, now)
+    if record is None:
+        db.session.rollback()
+        return ScanResult("duplicate")
+    db.session.commit()
+    return ScanResult("check_out", attendance, record)
+
+
+def close_attendance(attendance, closed_at, by_scheduler=False):
+    """Close an open attendance and create its pending record; None if someone else closed it first.
+
+    Hours are the time on site clipped to the activity's or shift's window, rounded down to 0.01 h. Closed by the
+    scheduler, the attendance is marked for review and the record says so: never silently credited.
+    """
+    minutes = max(0, int((closed_at - attendance.checked_in_at).total_seconds() // 60))
+    result = db.session.execute(
+        update(Attendance).where(Attendance.id == attendance.id, Attendance.checked_out_at.is_(None))
+        .values(checked_out_at=closed_at, minutes=minutes, needs_review=by_scheduler)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    db.session.refresh(attendance)
+    if attendance.activity_id:
+        activity = db.session.get(Activity, attendance.activity_id)
+        window, community_id, category, title = (activity.starts_at, activity.ends_at), activity.community_id, \
+            activity.category, activity.title
+    else:
+        shift = db.session.get(Shift, attendance.shift_id)
+        post = db.session.get(Post, shift.post_id)
+        window, community_id, category, title = (shift.starts_at, shift.ends_at), post.community_id, \
+            POST_CATEGORY.get(post.kind, "order"), post.name
+    started_at = max(attendance.checked_in_at, window[0])
+    ended_at = max(started_at, min(closed_at, window[1]))
+    description = title
+    if by_scheduler:
+        description = f"{title}（未签退，系统于结束时间自动签退，待核实）"
+    record = ServiceRecord(
+        member_id=attendance.member_id, community_id=community_id, activity_id=attendance.activity_id,
+        shift_id=attendance.shift_id, attendance_id=attendance.id, category=category, started_at=started_at,
+        ended_at=ended_at, hours=span_hours(started_at, ended_at), description=description, status="pending",
+        source="auto_closed" if by_scheduler else "checkin", created_at=utcnow())
+    db.session.add(record)
+    db.session.flush()
+    log_change(record, None if by_scheduler else attendance.member_id, "create")
+    return record
+
+
+def close_open_attendances(now=None):
+    """Close attendances still open after their activity or shift ended (plus the grace), at the scheduled end."""
+    now = now or utcnow()
+    cutoff = now - CHECKOUT_GRACE
+    stale = list(db.session.scalars(
+        select(Attendance).outerjoin(Activity, Activity.id == Attendance.activity_id)
+        .outerjoin(Shift, Shift.id == Attendance.shift_id)
+        .where(Attendance.checked_out_at.is_(None),
+               or_(Activity.ends_at < cutoff, Shift.ends_at < cutoff))
+        .order_by(Attendance.id)))
+    closed = 0
+    for attendance in stale:
+        _start, end = _window(attendance)
+        if close_attendance(attendance, end, by_scheduler=True) is not None:
+            closed += 1
+        db.session.commit()
+    return closed
+
+
+def attendance_counts(activity_id):
+    """``{"open": checked in and still there, "closed": checked out}`` for an activity (the organiser's screen)."""
+    total, closed = db.session.execute(
+        select(func.count(), func.count(Attendance.checked_out_at)).where(Attendance.activity_id == activity_id)).one()
+    return {"open": total - closed, "closed": closed}
+
+
+def activity_qrcode(actor, activity_id):
+    """The activity's current token for the organiser's screen (staff of its community or above)."""
+    activity = get_activity(activity_id)
+    require_community_admin(actor, activity.community_id)
+    token, expires_at = checkin_tokens.activity_token(activity)
+    return {"token": token, "expires_at": expires_at, "url": checkin_tokens.checkin_url(token)}
+
+
+def post_qrcode(actor, post_id):
+    """The post's static token, for printing (staff of its community or above)."""
+    post = find(Post, post_id)
+    if post is None:
+        raise NotFound("post_not_found", "岗位不存在")
+    require_community_admin(actor, post.community_id)
+    token = checkin_tokens.post_token(post)
+    return {"token": token, "expires_at": None, "url": checkin_tokens.checkin_url(token)}
+
+
+def qr_png(text):
+    """A PNG QR code whose text is exactly ``text``."""
+    image = qrcode.make(text, box_size=8, border=4)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

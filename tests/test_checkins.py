@@ -1,0 +1,319 @@
+"""QR check-in (CONTRACT: QR check-in) and the closing of forgotten check-outs."""
+
+import base64
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import PIL.Image
+import pytest
+import requests
+import time_machine
+import zxingcpp
+from sqlalchemy import func, select
+
+from extensions import db
+from models import Attendance, RecordChange, ServiceRecord
+from schedulers.registry import all_jobs
+from services import checkin_tokens, checkins
+from tests.activity_factories import FAR, PLACE, confirm, make_activity, make_post_shift
+from tests.conftest import fire_at_once
+from tests.factories import auth, error_code, make_member, make_staff, region_tree
+
+T0 = datetime(2030, 5, 1, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+HERE = {"lat": PLACE[0], "lng": PLACE[1]}
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def scene(clock):
+    """An activity 09:00–11:00 local (capacity 5) in a1, its admin, and a member with a confirmed seat."""
+    tree = region_tree()
+    activity = make_activity(tree["a1"], starts_at=T0, hours=2, category="environment")
+    member = make_member()
+    confirm(activity, member)
+    return {"tree": tree, "activity": activity, "member": member,
+            "admin": make_staff("community_admin", tree["a1"])}
+
+
+def scan(client, user, token, where=HERE):
+    return client.post("/api/v1/checkins", json={"token": token, **where}, headers=auth(user))
+
+
+def token_for(activity):
+    return checkin_tokens.activity_token(activity)[0]
+
+
+def test_token_is_a_short_scene_safe_string_with_expiry(client, scene):
+    token, expires_at = checkin_tokens.activity_token(scene["activity"])
+    assert re.fullmatch(r"[0-9A-Za-z_-]{1,32}", token)
+    assert expires_at == datetime.fromtimestamp((int(T0.timestamp()) // 30 + 2) * 30, tz=UTC)
+    assert checkin_tokens.decode(token) == ("activity", scene["activity"].id, int(T0.timestamp()) // 30)
+
+
+def test_qrcode_json_and_png_whose_text_is_the_token(client, scene):
+    headers = auth(scene["admin"])
+    url = f"/api/v1/activities/{scene['activity'].id}/qrcode"
+    body = client.get(url, headers=headers).get_json()
+    assert body["token"] == token_for(scene["activity"])
+    assert body["url"] == f"https://baodao.test/checkin?t={body['token']}"
+    assert body["expires_at"].endswith("+08:00")
+    png = client.get(f"{url}?format=png", headers=headers)
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    decoded = zxingcpp.read_barcodes(PIL.Image.open(io.BytesIO(png.data)))
+    assert [d.text for d in decoded] == [body["token"]]
+
+
+def test_qrcode_is_for_staff_of_that_community(client, scene):
+    url = f"/api/v1/activities/{scene['activity'].id}/qrcode"
+    assert client.get(url, headers=auth(scene["member"])).status_code == 403
+    outsider = make_staff("community_admin", scene["tree"]["b1"])
+    assert client.get(url, headers=auth(outsider)).status_code == 404
+    assert client.get("/api/v1/activities/999999/qrcode", headers=auth(scene["admin"])).status_code == 404
+    assert client.get(f"{url}?format=gif", headers=auth(scene["admin"])).status_code == 422
+
+
+def test_check_in_duplicate_then_check_out_with_a_pending_record(client, scene, clock):
+    activity, member = scene["activity"], scene["member"]
+    clock.move_to(T0 + timedelta(minutes=5))
+    first = scan(client, member, token_for(activity))
+    assert first.status_code == 201
+    body = first.get_json()
+    assert body["action"] == "check_in"
+    assert body["attendance"]["checked_in_at"] == "2030-05-01T09:05:00+08:00"
+
+    clock.shift(59)
+    repeat = scan(client, member, token_for(activity))
+    assert repeat.status_code == 200 and repeat.get_json()["action"] == "duplicate"
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 1
+    assert db.session.scalar(select(func.count()).select_from(ServiceRecord)) == 0
+
+    clock.move_to(T0 + timedelta(minutes=85, seconds=35))
+    out = scan(client, member, token_for(activity))
+    assert out.status_code == 200
+    body = out.get_json()
+    assert body["action"] == "check_out"
+    assert body["attendance"]["minutes"] == 80
+    # 1 h 20 min 35 s = 1.3430 h, rounded down.
+    assert body["service_record"]["hours"] == 1.34
+    assert body["service_record"]["status"] == "pending"
+    record = db.session.get(ServiceRecord, body["service_record"]["id"])
+    assert (record.member_id, record.activity_id, record.community_id, record.category, record.source) == (
+        member.id, activity.id, activity.community_id, "environment", "checkin")
+    assert record.hours == Decimal("1.34")
+    assert db.session.scalar(select(RecordChange.action).where(RecordChange.record_id == record.id)) == "create"
+    # A double tap at check-out is a duplicate, not a new check-in.
+    clock.shift(10)
+    assert scan(client, member, token_for(activity)).get_json()["action"] == "duplicate"
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 1
+
+
+def test_hours_are_clipped_to_the_activity_window(client, scene, clock):
+    activity, member = scene["activity"], scene["member"]
+    clock.move_to(T0 - timedelta(minutes=30))
+    assert scan(client, member, token_for(activity)).status_code == 201
+    clock.move_to(T0 + timedelta(hours=2, minutes=25))
+    body = scan(client, member, token_for(activity)).get_json()
+    assert body["action"] == "check_out"
+    assert body["attendance"]["minutes"] == 175
+    assert body["service_record"]["hours"] == 2.0
+    record = db.session.get(ServiceRecord, body["service_record"]["id"])
+    assert (record.started_at, record.ended_at) == (T0, T0 + timedelta(hours=2))
+
+
+def test_window_is_thirty_minutes_before_start_to_the_end(client, scene, clock):
+    activity, member = scene["activity"], scene["member"]
+    clock.move_to(T0 - timedelta(minutes=31))
+    early = scan(client, member, token_for(activity))
+    assert early.status_code == 409 and error_code(early) == "outside_window"
+    clock.move_to(T0 + timedelta(hours=2, seconds=1))
+    late = scan(client, member, token_for(activity))
+    assert late.status_code == 409 and error_code(late) == "outside_window"
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_out_of_range_is_refused(client, scene):
+    far = scan(client, scene["member"], token_for(scene["activity"]), {"lat": FAR[0], "lng": FAR[1]})
+    assert far.status_code == 403 and error_code(far) == "out_of_range"
+    # ~150 m away is inside a 200 m radius.
+    near = scan(client, scene["member"], token_for(scene["activity"]), {"lat": PLACE[0] + 0.00135, "lng": PLACE[1]})
+    assert near.status_code == 201
+
+
+def test_sign_up_is_required_where_the_activity_requires_it(client, scene):
+    stranger = make_member()
+    refused = scan(client, stranger, token_for(scene["activity"]))
+    assert refused.status_code == 403 and error_code(refused) == "not_signed_up"
+    open_activity = make_activity(scene["tree"]["a1"], starts_at=T0, requires_signup=False)
+    assert scan(client, stranger, token_for(open_activity)).status_code == 201
+
+
+def test_waitlisted_member_is_not_signed_up(client, scene):
+    activity = make_activity(scene["tree"]["a1"], starts_at=T0 + timedelta(minutes=10), capacity=1)
+    first, second = make_member(), make_member()
+    for m in (first, second):
+        client.post(f"/api/v1/activities/{activity.id}/signups", headers=auth(m))
+    assert error_code(scan(client, second, token_for(activity))) == "not_signed_up"
+    assert scan(client, first, token_for(activity)).status_code == 201
+
+
+def test_forged_altered_expired_and_foreign_tokens_are_refused(app, client, scene, clock):
+    activity, member = scene["activity"], scene["member"]
+    token = token_for(activity)
+
+    def refused(bad):
+        response = scan(client, member, bad)
+        assert response.status_code == 400, bad
+        return error_code(response)
+
+    # Altered in any one character.
+    for i in (0, 5, 15, 31):
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        changed = alphabet[(alphabet.index(token[i]) + 1) % 64]
+        assert refused(token[:i] + changed + token[i + 1:]) == "invalid_token"
+    for garbled in ("", "abc", token + "A", "!" * 32, "é" * 32):
+        assert refused(garbled) == "invalid_token"
+    # Signed with another key.
+    app.config["SECRET_KEY"], original = "another-secret", app.config["SECRET_KEY"]
+    try:
+        foreign_key = token_for(activity)
+    finally:
+        app.config["SECRET_KEY"] = original
+    assert refused(foreign_key) == "invalid_token"
+    # A retired key id is no longer accepted.
+    assert refused(checkin_tokens.encode("activity", activity.id, int(T0.timestamp()) // 30, key_id=9)) == \
+        "invalid_token"
+    # The MAC of this activity on another activity's id.
+    other = make_activity(scene["tree"]["a1"], starts_at=T0)
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    raw[2:6] = other.id.to_bytes(4, "big")
+    assert refused(base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")) == "invalid_token"
+    # Accepted for one extra period, then expired.
+    clock.shift(30)
+    assert scan(client, member, token).status_code == 201
+    clock.shift(60)
+    assert refused(token) == "token_expired"
+
+
+def test_rotated_keys_stay_valid_while_accepted(app, client, scene, monkeypatch):
+    old = token_for(scene["activity"])
+    monkeypatch.setitem(app.config, "CHECKIN_KEY_ID", 2)
+    monkeypatch.setitem(app.config, "CHECKIN_ACCEPTED_KEY_IDS", [1, 2])
+    new = token_for(scene["activity"])
+    assert new != old
+    assert checkin_tokens.decode(old)[1] == checkin_tokens.decode(new)[1] == scene["activity"].id
+    app.config["CHECKIN_ACCEPTED_KEY_IDS"] = [2]
+    with pytest.raises(Exception, match="invalid_token"):
+        checkin_tokens.decode(old)
+
+
+def test_cancelled_activity_refuses_scans(client, scene):
+    token = token_for(scene["activity"])
+    client.post(f"/api/v1/activities/{scene['activity'].id}/cancel", headers=auth(scene["admin"]))
+    response = scan(client, scene["member"], token)
+    assert response.status_code == 409 and error_code(response) == "activity_cancelled"
+
+
+def test_post_token_is_static_and_needs_a_shift_on_now(client, clock):
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    on_shift, off_shift = make_member(), make_member()
+    post, shift = make_post_shift(tree["a1"], starts_at=T0 + timedelta(minutes=20), assignees=[on_shift])
+    body = client.get(f"/api/v1/posts/{post.id}/qrcode", headers=auth(admin)).get_json()
+    token = body["token"]
+    assert body["expires_at"] is None and len(token) <= 32
+    png = client.get(f"/api/v1/posts/{post.id}/qrcode?format=png", headers=auth(admin))
+    assert [d.text for d in zxingcpp.read_barcodes(PIL.Image.open(io.BytesIO(png.data)))] == [token]
+    assert client.get(f"/api/v1/posts/{post.id}/qrcode", headers=auth(on_shift)).status_code == 403
+
+    refused = scan(client, off_shift, token)
+    assert refused.status_code == 403 and error_code(refused) == "not_signed_up"
+    checked_in = scan(client, on_shift, token)
+    assert checked_in.status_code == 201
+    assert checked_in.get_json()["attendance"]["shift_id"] == shift.id
+    clock.move_to(T0 + timedelta(hours=2))
+    out = scan(client, on_shift, token).get_json()
+    assert out["action"] == "check_out"
+    record = db.session.get(ServiceRecord, out["service_record"]["id"])
+    # Clipped to the shift (09:20–11:20), category from the post's kind, community from the post.
+    assert record.hours == Decimal("1.66")
+    assert (record.shift_id, record.category, record.community_id) == (shift.id, "environment", tree["a1"].id)
+    # Days later the same printed code is valid but no shift is on.
+    clock.move_to(T0 + timedelta(days=3))
+    late = scan(client, on_shift, token)
+    assert late.status_code == 409 and error_code(late) == "outside_window"
+
+
+def test_post_scan_accepts_only_active_assignments(client, clock):
+    tree = region_tree()
+    member = make_member()
+    post, _shift = make_post_shift(tree["a1"], starts_at=T0, assignees=[member], status="declined")
+    assert error_code(scan(client, member, checkin_tokens.post_token(post))) == "not_signed_up"
+    post, _shift = make_post_shift(tree["a1"], starts_at=T0, kind="gate", assignees=[member],
+                                   status="standin_requested")
+    assert scan(client, member, checkin_tokens.post_token(post)).status_code == 201
+
+
+def test_forgotten_check_out_is_closed_at_the_scheduled_end_for_review(client, scene, clock):
+    activity, member = scene["activity"], scene["member"]
+    scan(client, member, token_for(activity))
+    job = all_jobs()["close_open_attendances"]
+    assert job.trigger == "interval" and job.trigger_args == {"minutes": 5}
+    clock.move_to(T0 + timedelta(hours=2, minutes=10))
+    assert job.func() == 0  # still within the grace for a late check-out
+    clock.move_to(T0 + timedelta(hours=3))
+    assert job.func() == 1
+    attendance = db.session.scalar(select(Attendance))
+    assert attendance.checked_out_at == T0 + timedelta(hours=2)
+    assert attendance.needs_review is True and attendance.minutes == 120
+    record = db.session.scalar(select(ServiceRecord))
+    assert record.status == "pending" and record.source == "auto_closed" and "自动签退" in record.description
+    assert record.hours == Decimal("2.00")
+    assert job.func() == 0
+    late = scan(client, member, token_for(activity))
+    assert late.status_code == 409 and error_code(late) == "outside_window"
+
+
+def test_attendance_counts_for_the_organisers_screen(client, scene, clock):
+    others = [make_member() for _ in range(2)]
+    for m in others:
+        confirm(scene["activity"], m)
+    for m in [scene["member"], *others]:
+        scan(client, m, token_for(scene["activity"]))
+    clock.shift(120)
+    scan(client, scene["member"], token_for(scene["activity"]))
+    assert checkins.attendance_counts(scene["activity"].id) == {"open": 2, "closed": 1}
+
+
+def test_malformed_check_in_bodies_are_refused(client, scene):
+    headers = auth(scene["member"])
+    assert client.post("/api/v1/checkins", json={"token": "x"}, headers=headers).status_code == 422
+    assert client.post("/api/v1/checkins", json={"token": "x", "lat": 100, "lng": 0},
+                       headers=headers).status_code == 422
+    assert client.post("/api/v1/checkins", json=["x"], headers=headers).status_code == 400
+    assert client.post("/api/v1/checkins", json={"token": token_for(scene["activity"]), **HERE}).status_code == 401
+
+
+def test_twelve_simultaneous_scans_open_one_attendance(live_server):
+    tree = region_tree()
+    activity = make_activity(tree["a1"], starts_at=datetime.now(UTC) + timedelta(minutes=10))
+    member = make_member()
+    confirm(activity, member)
+    headers = auth(member)
+    token = token_for(activity)
+    activity_id = activity.id
+    db.session.commit()
+    results = fire_at_once(12, lambda i: requests.post(f"{live_server}/api/v1/checkins", headers=headers,
+                                                       json={"token": token, **HERE}, timeout=60))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] * 11 + [201]
+    assert sorted(r.json()["action"] for r in results) == ["check_in"] + ["duplicate"] * 11
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.activity_id == activity_id)) == 1
