@@ -25,6 +25,10 @@ class Post(db.Model):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
+    @property
+    def location(self):
+        return {"address": self.address, "lat": self.lat, "lng": self.lng, "radius_m": self.radius_m}
+
 
 class ShiftTemplate(db.Model):
     """A weekly slot: on these weekdays (1 = Monday), from local start to local end (may pass midnight)."""

@@ -1,0 +1,228 @@
+"""The scheduler process: APScheduler running the registered jobs, with exactly one active scheduler.
+
+Several schedulers may be started (one per host, or by mistake); only the one holding the leader lock runs jobs:
+on PostgreSQL a session-level advisory lock held on a dedicated connection, on SQLite an ``fcntl`` lock on a file
+beside the database. The others stand by and poll the lock, so when the leader dies (its connection or file handle
+goes with it) one of them takes over. On becoming leader, ``generate_rosters`` runs at once to catch up after
+downtime. Every job runs inside an application context; a job's failure is logged and never stops the scheduler.
+"""
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from extensions import db
+from schedulers.registry import all_jobs
+from services.clock import utcnow
+
+log = logging.getLogger("baodao.scheduler")
+
+# pg_try_advisory_lock key: the bytes of "baodao" as one bigint.
+ADVISORY_LOCK_KEY = int.from_bytes(b"baodao", "big")
+
+
+class PostgresLeaderLock:
+    """A session-level advisory lock on a connection of its own (autocommit, outside the pool)."""
+
+    def __init__(self, url):
+        self.engine = create_engine(url, poolclass=NullPool)
+        self.conn = None
+
+    def acquire(self):
+        try:
+            if self.conn is None:
+                self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            return bool(self.conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                          {"key": ADVISORY_LOCK_KEY}).scalar())
+        except Exception:
+            log.warning("scheduler lock: database unreachable", exc_info=True)
+            self._drop()
+            return False
+
+    def still_held(self):
+        try:
+            return self.conn is not None and self.conn.execute(text("SELECT 1")).scalar() == 1
+        except Exception:
+            self._drop()
+            return False
+
+    def release(self):
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            except Exception:
+                log.debug("scheduler lock: unlock failed; closing the connection frees it", exc_info=True)
+        self._drop()
+
+    def _drop(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                log.debug("scheduler lock: close failed", exc_info=True)
+        self.conn = None
+
+
+class FileLeaderLock:
+    """An exclusive ``flock`` on a file next to the SQLite database; the kernel frees it when the process dies."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.fd = None
+
+    def acquire(self):
+        if self.fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def still_held(self):
+        return self.fd is not None
+
+    def release(self):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def leader_lock(app):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite":
+        from config import INSTANCE_DIR
+
+        database = url.database
+        path = f"{database}.scheduler.lock" if database and database != ":memory:" else INSTANCE_DIR / "scheduler.lock"
+        return FileLeaderLock(path)
+    return PostgresLeaderLock(uri)
+
+
+def job_runner(app, job):
+    """The job as APScheduler calls it: in an app context, its own session, failures logged."""
+
+    def run():
+        with app.app_context():
+            started = time.monotonic()
+            try:
+                result = job.func()
+            except Exception:
+                db.session.rollback()
+                log.exception("job %s failed", job.name)
+                return
+            finally:
+                db.session.remove()
+            log.info("job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
+
+    run.__name__ = job.name
+    return run
+
+
+def build_scheduler(app, scheduler_class):
+    from services.clock import local_zone
+
+    with app.app_context():
+        zone = local_zone()
+    scheduler = scheduler_class(timezone=zone, job_defaults={
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": app.config["SCHEDULER_MISFIRE_GRACE_SECONDS"],
+    })
+    jobs = all_jobs()
+    for job in jobs.values():
+        scheduler.add_job(job_runner(app, job), job.trigger, id=job.name, name=job.name, replace_existing=True,
+                          **job.trigger_args)
+    if "generate_rosters" in jobs:
+        # Catch up at once: rosters missed while no scheduler ran are generated now.
+        scheduler.add_job(job_runner(app, jobs["generate_rosters"]), "date", run_date=utcnow(),
+                          id="generate_rosters:catch_up", name="generate_rosters")
+    return scheduler
+
+
+def run_scheduler(app):
+    """``flask --app wsgi scheduler``: lead when the lock is free, otherwise stand by until it is."""
+    lock = leader_lock(app)
+    poll = app.config["SCHEDULER_STANDBY_POLL_SECONDS"]
+    pid = os.getpid()
+    standing_by = False
+    try:
+        while True:
+            if not lock.acquire():
+                if not standing_by:
+                    log.info("scheduler %s: standby (another scheduler leads)", pid)
+                    standing_by = True
+                time.sleep(poll)
+                continue
+            standing_by = False
+            log.info("scheduler %s: leader, running jobs", pid)
+            scheduler = build_scheduler(app, BlockingScheduler)
+
+            def watch(scheduler=scheduler):
+                if not lock.still_held():
+                    scheduler.shutdown(wait=False)
+
+            scheduler.add_job(watch, "interval", seconds=poll, id="leadership")
+            scheduler.start()
+            lock.release()
+            log.warning("scheduler %s: leadership lost, standing by", pid)
+    finally:
+        lock.release()
+
+
+class InProcessScheduler:
+    """A BackgroundScheduler in a daemon thread of the web process, leading only while it holds the lock."""
+
+    def __init__(self, app):
+        self.app = app
+        self.stopped = threading.Event()
+        self.leading = threading.Event()
+        self.thread = threading.Thread(target=self._lead_or_wait, name="baodao-scheduler", daemon=True)
+
+    def _lead_or_wait(self):
+        lock = leader_lock(self.app)
+        poll = self.app.config["SCHEDULER_STANDBY_POLL_SECONDS"]
+        pid = os.getpid()
+        try:
+            while not self.stopped.is_set():
+                if not lock.acquire():
+                    self.stopped.wait(poll)
+                    continue
+                log.info("in-process scheduler %s: leader, running jobs", pid)
+                scheduler = build_scheduler(self.app, BackgroundScheduler)
+                scheduler.start()
+                self.leading.set()
+                while not self.stopped.wait(poll) and lock.still_held():
+                    pass
+                self.leading.clear()
+                scheduler.shutdown(wait=True)
+                lock.release()
+                if not self.stopped.is_set():
+                    log.warning("in-process scheduler %s: leadership lost, standing by", pid)
+        finally:
+            lock.release()
+
+    def stop(self, timeout=30):
+        self.stopped.set()
+        self.thread.join(timeout)
+
+
+def start_in_process(app):
+    """The scheduler inside the development server (``serve`` with SCHEDULER_ENABLED), behind the same lock."""
+    scheduler = InProcessScheduler(app)
+    scheduler.thread.start()
+    return scheduler

@@ -1,0 +1,229 @@
+"""Shifts (班次): sign-up for a free seat, decline, stand-in request and accept, and the roster views.
+
+Seats are counted in ``Shift.filled`` and taken only by a conditional ``UPDATE ... WHERE filled < seats``, so a
+shift never has more assignees than seats, however many members sign up at once. A member's overlapping shifts are
+checked with the member's row locked (``SELECT ... FOR UPDATE`` on users, always before any shift row), so two
+simultaneous sign-ups of one member can never overlap.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from errors import Conflict, Forbidden, NotFound
+from extensions import db
+from models import PoolMembership, Shift, ShiftAssignment, User
+from services import notifications
+from services.clock import local_day_start, local_today, to_local, utcnow
+
+# An assignment in one of these statuses holds a seat (or held it: attended, no_show).
+HELD = ("assigned", "standin_requested", "checked_in", "attended", "no_show")
+# Still open: the assignee may decline or ask for a stand-in.
+OPEN = ("assigned", "standin_requested")
+
+
+def get_shift(shift_id):
+    shift = db.session.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound("shift_not_found", "班次不存在")
+    return shift
+
+
+def lock_member(member_id):
+    """Serialise one member's sign-ups; every writer locks the member before any shift row."""
+    db.session.execute(select(User.id).where(User.id == member_id).with_for_update())
+
+
+def held_assignment(shift_id, member_id):
+    return db.session.scalar(select(ShiftAssignment).where(
+        ShiftAssignment.shift_id == shift_id, ShiftAssignment.member_id == member_id,
+        ShiftAssignment.status.in_(HELD)))
+
+
+def has_overlap(member_id, starts_at, ends_at):
+    """Whether the member holds another shift that overlaps [starts_at, ends_at)."""
+    return db.session.scalar(
+        select(ShiftAssignment.id).join(Shift, Shift.id == ShiftAssignment.shift_id)
+        .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(HELD),
+               Shift.starts_at < ends_at, Shift.ends_at > starts_at).limit(1)) is not None
+
+
+def take_seat(shift_id):
+    """Take one seat if one is free; False when the shift is full."""
+    result = db.session.execute(
+        update(Shift).where(Shift.id == shift_id, Shift.filled < Shift.seats)
+        .values(filled=Shift.filled + 1).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def free_seat(shift_id):
+    db.session.execute(
+        update(Shift).where(Shift.id == shift_id, Shift.filled > 0)
+        .values(filled=Shift.filled - 1).execution_options(synchronize_session=False))
+
+
+def add_assignment(shift_id, member_id, source):
+    """Insert an assignment; None when the member already holds the shift (the unique index decides)."""
+    assignment = ShiftAssignment(shift_id=shift_id, member_id=member_id, status="assigned", source=source,
+                                 created_at=utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(assignment)
+    except IntegrityError:
+        return None
+    return assignment
+
+
+def _already_signed_up():
+    return Conflict("already_signed_up", "您已在该班次中")
+
+
+def _overlap():
+    return Conflict("overlap", "与您已有的班次时间重叠")
+
+
+def sign_up(actor, shift_id):
+    """Take a free seat: 409 ``shift_full`` when none is left, 409 ``overlap`` when it overlaps another shift."""
+    shift = get_shift(shift_id)
+    if shift.ends_at <= utcnow():
+        raise Conflict("shift_over", "班次已结束")
+    lock_member(actor.id)
+    if held_assignment(shift.id, actor.id) is not None:
+        raise _already_signed_up()
+    if has_overlap(actor.id, shift.starts_at, shift.ends_at):
+        raise _overlap()
+    if not take_seat(shift.id):
+        db.session.rollback()
+        raise Conflict("shift_full", "该班次已满")
+    assignment = add_assignment(shift.id, actor.id, "self")
+    if assignment is None:
+        db.session.rollback()
+        raise _already_signed_up()
+    db.session.commit()
+    return assignment
+
+
+def _open_assignment(shift, member_id):
+    assignment = held_assignment(shift.id, member_id)
+    if assignment is None:
+        raise NotFound("signup_not_found", "您不在该班次中")
+    if assignment.status not in OPEN:
+        raise Conflict("invalid_state", "当前状态不允许该操作")
+    if shift.starts_at <= utcnow():
+        raise Conflict("shift_started", "班次已开始")
+    return assignment
+
+
+def decline(actor, shift_id):
+    """Leave a shift before it starts (a scheduler assignment or one's own sign-up); the seat becomes free."""
+    shift = get_shift(shift_id)
+    assignment = _open_assignment(shift, actor.id)
+    result = db.session.execute(
+        update(ShiftAssignment).where(ShiftAssignment.id == assignment.id, ShiftAssignment.status.in_(OPEN))
+        .values(status="declined").execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("invalid_state", "当前状态不允许该操作")
+    free_seat(shift.id)
+    db.session.commit()
+
+
+def request_standin(actor, shift_id):
+    """An assignee asks for a stand-in; the post's other pool members are told. Asking twice changes nothing."""
+    shift = get_shift(shift_id)
+    assignment = _open_assignment(shift, actor.id)
+    result = db.session.execute(
+        update(ShiftAssignment).where(ShiftAssignment.id == assignment.id, ShiftAssignment.status == "assigned")
+        .values(status="standin_requested").execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        on_shift = select(ShiftAssignment.member_id).where(
+            ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(HELD))
+        pool = db.session.scalars(select(PoolMembership.member_id).where(
+            PoolMembership.post_id == shift.post_id, PoolMembership.member_id.not_in(on_shift)))
+        when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+        for member_id in pool:
+            notifications.notify(member_id, "standin_request", "有班次需要替班", f"{when} 的班次需要替班",
+                                 ref=f"shift:{shift.id}", key=f"standin:{assignment.id}:{member_id}")
+    db.session.commit()
+    return shift
+
+
+def accept_standin(actor, shift_id):
+    """The first pool member to accept takes over the seat of the oldest stand-in request."""
+    shift = get_shift(shift_id)
+    if shift.starts_at <= utcnow():
+        raise Conflict("shift_started", "班次已开始")
+    in_pool = db.session.scalar(select(PoolMembership.id).where(
+        PoolMembership.post_id == shift.post_id, PoolMembership.member_id == actor.id))
+    if in_pool is None:
+        raise Forbidden("not_in_pool", "只有该岗位排班名单中的成员可以替班")
+    lock_member(actor.id)
+    if held_assignment(shift.id, actor.id) is not None:
+        raise _already_signed_up()
+    if has_overlap(actor.id, shift.starts_at, shift.ends_at):
+        raise _overlap()
+    requests = db.session.scalars(select(ShiftAssignment).where(
+        ShiftAssignment.shift_id == shift.id, ShiftAssignment.status == "standin_requested")
+        .order_by(ShiftAssignment.id))
+    for request in requests:
+        # Of simultaneous acceptances of one request exactly one flips it.
+        result = db.session.execute(
+            update(ShiftAssignment).where(ShiftAssignment.id == request.id,
+                                          ShiftAssignment.status == "standin_requested")
+            .values(status="replaced").execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            continue
+        if add_assignment(shift.id, actor.id, "standin") is None:
+            db.session.rollback()
+            raise _already_signed_up()
+        notifications.notify(request.member_id, "standin_accepted", "替班成功", "您的班次已有人替班",
+                             ref=f"shift:{shift.id}", key=f"standin:{request.id}:accepted")
+        db.session.commit()
+        return shift
+    db.session.rollback()
+    raise Conflict("no_standin_request", "该班次没有待替班的请求")
+
+
+def day_range(date_from=None, date_to=None, default_days=14):
+    """UTC bounds of local days ``date_from`` .. ``date_to`` inclusive (default: today and the next 13 days)."""
+    date_from = date_from or local_today()
+    date_to = date_to or date_from + timedelta(days=default_days - 1)
+    return local_day_start(date_from), local_day_start(date_to + timedelta(days=1))
+
+
+def post_shifts(post_id, date_from=None, date_to=None):
+    start, end = day_range(date_from, date_to)
+    return (select(Shift).where(Shift.post_id == post_id, Shift.starts_at >= start, Shift.starts_at < end)
+            .order_by(Shift.starts_at, Shift.id))
+
+
+def member_shifts(member_id, date_from=None, date_to=None):
+    start, end = day_range(date_from, date_to)
+    return (select(Shift).join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
+            .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(HELD),
+                   Shift.starts_at >= start, Shift.starts_at < end)
+            .order_by(Shift.starts_at, Shift.id))
+
+
+def with_assignees(shifts, me=None):
+    """Shifts as roster rows with their assignees' names and statuses (one query for the page)."""
+    ids = [s.id for s in shifts]
+    assignees = {}
+    if ids:
+        rows = db.session.execute(
+            select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, User.name)
+            .join(User, User.id == ShiftAssignment.member_id)
+            .where(ShiftAssignment.shift_id.in_(ids), ShiftAssignment.status.in_(HELD))
+            .order_by(ShiftAssignment.id))
+        for shift_id, member_id, status, name in rows:
+            assignees.setdefault(shift_id, []).append({"member_id": member_id, "name": name, "status": status})
+    result = []
+    for shift in shifts:
+        row = {"id": shift.id, "post_id": shift.post_id, "template_id": shift.template_id,
+               "starts_at": shift.starts_at, "ends_at": shift.ends_at, "seats": shift.seats,
+               "filled": shift.filled, "assignees": assignees.get(shift.id, [])}
+        if me is not None:
+            row["my_status"] = next((a["status"] for a in row["assignees"] if a["member_id"] == me), None)
+        result.append(row)
+    return result
