@@ -20,5 +20,7 @@ class Certificate(db.Model):
     period_to = mapped_column(Date, nullable=False)
     total_hours = mapped_column(Numeric(9, 2), nullable=False)
     snapshot: Mapped[dict] = mapped_column(JSON)
-    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None when issued from the command line by the operator of the server (``issued_via == "cli"``).
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_via: Mapped[str] = mapped_column(String(8), default="api")
     issued_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

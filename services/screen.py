@@ -1,0 +1,108 @@
+"""The organiser's check-in screen (签到大屏): a signed link that opens, with no login, a page showing the activity's
+rotating check-in QR code and the live count of check-ins.
+
+The link is a capability: an itsdangerous signature over the activity id and its end, so it needs no database row
+and is valid until the activity ends (or is cancelled). Whoever holds it sees only what the screen shows anyway.
+"""
+
+from datetime import UTC, datetime
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import distinct, func, select
+
+from errors import Conflict, NotFound
+from extensions import db
+from models import Activity, Attendance
+from services import checkin_tokens
+from services.authz import require_region_staff
+from services.checkins import EARLY_CHECKIN, qr_png
+from services.clock import utcnow
+
+SALT = "baodao-checkin-screen"
+# How often an open screen asks for the count even when the token has not rotated.
+POLL_SECONDS = 3
+
+
+def _serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _invalid_link():
+    return NotFound("screen_link_invalid", "大屏链接无效或已失效")
+
+
+def open_screen(actor, activity_id):
+    """A screen link for an activity that has not ended, for staff of its community or above."""
+    require_region_staff(actor)
+    activity = db.session.get(Activity, activity_id)
+    if activity is None or not actor.covers_community_id(activity.community_id):
+        raise NotFound("activity_not_found", "活动不存在")
+    if activity.status != "published":
+        raise Conflict("activity_cancelled", "活动已取消")
+    if utcnow() >= activity.ends_at:
+        raise Conflict("activity_ended", "活动已结束")
+    signed = _serializer().dumps({"a": activity.id, "e": int(activity.ends_at.timestamp())})
+    return {"url": f"{current_app.config['PUBLIC_BASE_URL']}/screen/{signed}", "expires_at": activity.ends_at}
+
+
+def _activity_for(signed):
+    """The activity a genuine link names; a forged or altered link, or a deleted activity, is 404."""
+    try:
+        claims = _serializer().loads(signed)
+        activity_id, ends_ts = int(claims["a"]), int(claims["e"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise _invalid_link() from None
+    activity = db.session.get(Activity, activity_id)
+    if activity is None:
+        raise _invalid_link()
+    return activity, datetime.fromtimestamp(ends_ts, tz=UTC)
+
+
+def checked_in_count(activity_id):
+    """People who have checked in at the activity (a member who checks in twice counts once)."""
+    return db.session.scalar(select(func.count(distinct(Attendance.member_id)))
+                             .where(Attendance.activity_id == activity_id))
+
+
+def _status(activity, link_ends_at, now):
+    if activity.status != "published":
+        return "cancelled"
+    if now >= min(activity.ends_at, link_ends_at):
+        return "ended"
+    if now < activity.starts_at - EARLY_CHECKIN:
+        return "upcoming"
+    return "open"
+
+
+def screen_state(signed, now=None):
+    """What the screen shows now: the token only while check-in is open; when to ask again."""
+    now = now or utcnow()
+    activity, link_ends_at = _activity_for(signed)
+    status = _status(activity, link_ends_at, now)
+    rotate = int(current_app.config["QR_ROTATE_SECONDS"])
+    token = expires_at = rotates_at = None
+    if status == "open":
+        token, expires_at = checkin_tokens.activity_token(activity, now)
+        rotates_at = datetime.fromtimestamp((int(now.timestamp()) // rotate + 1) * rotate, tz=UTC)
+    return {
+        "title": activity.title,
+        "status": status,
+        "token": token,
+        "expires_at": expires_at,
+        "rotates_at": rotates_at,
+        "rotate_seconds": rotate,
+        "now": now,
+        "opens_at": activity.starts_at - EARLY_CHECKIN,
+        "ends_at": activity.ends_at,
+        "checked_in": checked_in_count(activity.id),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def screen_qr_png(signed):
+    """The current token as a PNG QR code whose text is exactly the token; none once check-in is not open."""
+    state = screen_state(signed)
+    if state["status"] != "open":
+        raise Conflict(f"activity_{state['status']}", "当前不在签到时间内")
+    return qr_png(state["token"])
