@@ -1,3 +1,67 @@
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import LocalDateTime
+from api.pagination import PageArgs, paginate
+from api.security import current_actor
+from services import notifications
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
+
+# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    body = fields.String(allow_none=True)
+    ref = fields.String(allow_none=True, metadata={"description": "What it is about, e.g. `wish:12`"})
+    read_at = LocalDateTime(allow_none=True)
+    created_at = LocalDateTime(required=True)
+
+
+class NotificationPageSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    unread_count = fields.Integer(required=True)
+
+
+class NotificationListArgs(PageArgs):
+    unread = fields.Boolean(metadata={"description": "true: only unread ones"})
+
+
+class MarkReadSchema(Schema):
+    ids = fields.List(fields.Integer(validate=ID_RANGE), load_default=None, allow_none=True,
+                      validate=validate.Length(max=1000), metadata={"description": "Which to mark read; omitted: all"})
+
+
+class MarkedSchema(Schema):
+    marked = fields.Integer(required=True)
+    unread_count = fields.Integer(required=True)
+
+
+@blp.route("/me/notifications")
+@jwt_required()
+@blp.arguments(NotificationListArgs, location="query")
+@blp.response(200, NotificationPageSchema)
+def my_notifications(args):
+    """What happened to the caller (reports decided, sign-ups, shift reminders, wishes, hours), newest first."""
+    member_id = current_actor().id
+    page = paginate(notifications.list_for(member_id, unread_only=bool(args.get("unread"))), args)
+    return {**page, "unread_count": notifications.unread_count(member_id)}
+
+
+@blp.route("/me/notifications/read", methods=["POST"])
+@jwt_required()
+@blp.arguments(MarkReadSchema)
+@blp.response(200, MarkedSchema)
+def mark_read(body):
+    """Mark the given notifications (or, without `ids`, all of them) read; others' ids are ignored."""
+    member_id = current_actor().id
+    marked = notifications.mark_read(member_id, body.get("ids"))
+    return {"marked": marked, "unread_count": notifications.unread_count(member_id)}

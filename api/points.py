@@ -1,3 +1,36 @@
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.fields import LocalDateTime
+from api.pagination import PageArgs, paginate
+from api.security import current_actor
+from services import points
 
 blp = Blueprint("points", __name__, url_prefix="/api/v1", description="Points (积分)")
+
+
+class PointsEntrySchema(Schema):
+    delta = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    ref = fields.String(required=True)
+    at = LocalDateTime(required=True)
+
+
+class PointsSchema(Schema):
+    balance = fields.Integer(required=True, metadata={"description": "Always the sum of every entry"})
+    items = fields.List(fields.Nested(PointsEntrySchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+@blp.route("/me/points")
+@jwt_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, PointsSchema)
+def my_points(args):
+    """The caller's balance and ledger entries, newest first. An approved hour earns 10, a completed wish 20;
+    corrections and reversals are compensating entries."""
+    member_id = current_actor().id
+    return {"balance": points.balance(member_id), **paginate(points.ledger(member_id), args)}

@@ -1,3 +1,51 @@
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import Hours
+from api.security import current_actor
+from services import stats
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics")
+
+# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+
+
+class FiguresSchema(Schema):
+    region_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    members_reported = fields.Integer(required=True, metadata={"description": "Approved member reports"})
+    units_reported = fields.Integer(required=True, metadata={"description": "Approved unit reports"})
+    activities = fields.Integer(
+        required=True, metadata={"description": "Activities starting in the year, not cancelled"})
+    approved_hours = Hours(required=True, metadata={"description": "Approved hours of records started in the year"})
+    active_volunteers = fields.Integer(
+        required=True, metadata={"description": "Distinct members with an approved record in the year"})
+    no_show_rate = fields.Float(
+        required=True, metadata={"description": "No-shows ÷ assignments of shifts ended in the year (declined and "
+                                                "replaced excluded); 0 when none; at most 4 decimal places"})
+
+
+class OverviewSchema(FiguresSchema):
+    year = fields.Integer(required=True)
+    children = fields.List(fields.Nested(FiguresSchema), required=True)
+
+
+class OverviewArgs(Schema):
+    region_id = fields.Integer(validate=ID_RANGE,
+                               metadata={"description": "Default: the caller's region, if it has exactly one"})
+    year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
+
+
+@blp.route("/stats/overview")
+@jwt_required()
+@blp.arguments(OverviewArgs, location="query")
+@blp.response(200, OverviewSchema)
+@blp.alt_response(403, description="Not region staff")
+@blp.alt_response(404, description="Region unknown or outside the caller's scope")
+def overview(args):
+    """Members and units reported, activities, approved hours, active volunteers and the no-show rate, for the
+    region and each child region, in one local calendar year."""
+    return stats.overview(current_actor(), args.get("region_id"), args.get("year"))

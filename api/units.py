@@ -1,13 +1,14 @@
+from flask import send_file
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import Hours
+from api.fields import Hours, Id
 from api.pagination import PageArgs, page_of, paginate
 from api.reports import FeedbackSchema
 from api.security import current_actor
 from models.region import UNIT_KINDS
-from services import regions, reports
+from services import regions, reports, unit_report
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1/units", description="Work units (单位)")
 
@@ -16,12 +17,12 @@ class UnitSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
-    community_id = fields.Integer(required=True)
+    community_id = Id(required=True)
 
 
 class UnitListArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100))
-    community_id = fields.Integer()
+    community_id = Id()
 
 
 class UnitMemberSchema(Schema):
@@ -29,13 +30,22 @@ class UnitMemberSchema(Schema):
     name = fields.String(allow_none=True)
     report_status = fields.String(allow_none=True)
     community_id = fields.Integer(allow_none=True)
+    volunteer_number = fields.String(allow_none=True)
     approved_hours_this_year = Hours()
-    points_this_year = fields.Integer()
-    feedback = fields.Nested(FeedbackSchema, allow_none=True)
+    points_this_year = fields.Integer(metadata={"description": "Points earned in the year"})
+    wishes_completed_this_year = fields.Integer()
+    feedback = fields.Nested(FeedbackSchema, allow_none=True,
+                             metadata={"description": "The community's feedback for the year, if given"})
+    year = fields.Integer()
 
 
 class UnitMembersArgs(PageArgs):
     year = fields.Integer(validate=validate.Range(2000, 2100))
+
+
+class UnitMembersExportArgs(Schema):
+    year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx"]))
 
 
 @blp.route("", methods=["POST"])
@@ -62,7 +72,7 @@ def get_unit(unit_id):
     return regions.get_unit(unit_id)
 
 
-@blp.route("/<int:unit_id>/members")
+@blp.route("/<int(max=2147483647):unit_id>/members")
 @jwt_required()
 @blp.arguments(UnitMembersArgs, location="query")
 @blp.response(200, page_of(UnitMemberSchema))
@@ -70,3 +80,14 @@ def unit_members(args, unit_id):
     """The unit's members: where they reported, their hours and points this year, and the community's feedback."""
     query, year = reports.unit_members(current_actor(), unit_id, args.get("year"))
     return paginate(query, args, lambda page: reports.unit_member_rows(page, year))
+
+
+@blp.route("/<int(max=2147483647):unit_id>/members/export")
+@jwt_required()
+@blp.arguments(UnitMembersExportArgs, location="query")
+@blp.response(200, content_type=unit_report.XLSX_MIMETYPE,
+              description="An XLSX workbook: one row per member with the year's figures and feedback")
+def export_unit_members(args, unit_id):
+    """The unit's yearly report on its members, as the party secretary files it (unit admin, or above)."""
+    handle, filename = unit_report.export_members_xlsx(current_actor(), unit_id, args.get("year"))
+    return send_file(handle, mimetype=unit_report.XLSX_MIMETYPE, as_attachment=True, download_name=filename)

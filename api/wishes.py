@@ -1,3 +1,134 @@
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.fields import LocalDateTime
+from api.pagination import PageArgs, page_of, paginate
+from api.security import current_actor
+from models.wish import WISH_STATUSES
+from services import wishes
 
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="Wishes (微心愿)")
+
+# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+
+
+class WishSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    community_id = fields.Integer(required=True, validate=ID_RANGE)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    beneficiary = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                                metadata={"description": "How staff describe the beneficiary; never more"})
+    deadline = fields.Date(load_default=None, allow_none=True)
+    status = fields.String(dump_only=True)
+    claimer_type = fields.String(dump_only=True, allow_none=True, metadata={"description": "member or unit"})
+    claimer_member_id = fields.Integer(dump_only=True, allow_none=True,
+                                       metadata={"description": "Shown to staff and to the claimer only"})
+    claimer_unit_id = fields.Integer(dump_only=True, allow_none=True)
+    claimer_name = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "Shown to staff and to the claimer only"})
+    claimed_by_me = fields.Boolean(dump_only=True)
+    claimed_at = LocalDateTime(dump_only=True, allow_none=True)
+    fulfil_note = fields.String(dump_only=True, allow_none=True)
+    fulfilled_at = LocalDateTime(dump_only=True, allow_none=True)
+    completed_at = LocalDateTime(dump_only=True, allow_none=True)
+    cancelled_at = LocalDateTime(dump_only=True, allow_none=True)
+    created_at = LocalDateTime(dump_only=True)
+
+
+class WishListArgs(PageArgs):
+    community_id = fields.Integer(validate=ID_RANGE)
+    status = fields.String(validate=validate.OneOf(WISH_STATUSES))
+
+
+class ClaimSchema(Schema):
+    unit_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
+                             metadata={"description": "Claim for this unit (its unit admin only)"})
+
+
+class FulfilSchema(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+@blp.route("/wishes", methods=["POST"])
+@jwt_required()
+@blp.arguments(WishSchema)
+@blp.response(201, WishSchema)
+def post_wish(body):
+    """Community staff post a resident's wish (status `open`)."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.post_wish(actor, **body))
+
+
+@blp.route("/wishes")
+@jwt_required()
+@blp.arguments(WishListArgs, location="query")
+@blp.response(200, page_of(WishSchema))
+def list_wishes(args):
+    """Wishes by community and status, newest first (any signed-in user)."""
+    actor = current_actor()
+    query = wishes.list_wishes(args.get("community_id"), args.get("status"))
+    return paginate(query, args, lambda page: wishes.present(actor, page))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>")
+@jwt_required()
+@blp.response(200, WishSchema)
+def get_wish(wish_id):
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.get_wish(wish_id))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>/claim", methods=["POST"])
+@jwt_required()
+@blp.arguments(ClaimSchema)
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="Claimed by someone else (already_claimed), or not open (invalid_state)")
+def claim(body, wish_id):
+    """A member claims the wish; with `unit_id`, that unit's admin claims it for the unit. One claimer only."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.claim(actor, wish_id, body.get("unit_id")))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>/release", methods=["POST"])
+@jwt_required()
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="Not claimed (invalid_state)")
+def release(wish_id):
+    """The claimer gives the wish back; it is `open` again."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.release(actor, wish_id))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>/fulfil", methods=["POST"])
+@jwt_required()
+@blp.arguments(FulfilSchema)
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="Not claimed (invalid_state)")
+def fulfil(body, wish_id):
+    """The claimer reports the wish fulfilled, with a note."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.fulfil(actor, wish_id, body.get("note")))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>/confirm", methods=["POST"])
+@jwt_required()
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="Not fulfilled (invalid_state)")
+def confirm(wish_id):
+    """Community staff confirm a fulfilled wish: `completed`, 20 points and a notification to the claimer
+    (for a unit's claim, to the unit admin who claimed it)."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.confirm(actor, wish_id))
+
+
+@blp.route("/wishes/<int(max=2147483647):wish_id>/cancel", methods=["POST"])
+@jwt_required()
+@blp.response(200, WishSchema)
+@blp.alt_response(409, description="Already fulfilled, completed or cancelled (invalid_state)")
+def cancel(wish_id):
+    """Community staff cancel an open or claimed wish."""
+    actor = current_actor()
+    return wishes.present_one(actor, wishes.cancel(actor, wish_id))

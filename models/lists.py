@@ -10,6 +10,8 @@ from services.clock import utcnow
 NEED_SOURCES = ("survey", "hotline", "visit", "meeting", "online")
 RESOURCE_KINDS = ("venue", "people", "service", "funds")
 PROJECT_STATUSES = ("proposed", "approved", "in_progress", "done")
+NEED_STATUSES = ("open", "matched", "met")
+RESOURCE_OWNER_TYPES = ("community", "unit")
 
 project_needs = Table(
     "project_needs", db.metadata,
@@ -59,7 +61,12 @@ class Project(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="proposed")
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at = mapped_column(UTCDateTime)
+    approved_at = mapped_column(UTCDateTime)
+    started_at = mapped_column(UTCDateTime)
+    finished_at = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

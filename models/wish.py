@@ -1,4 +1,4 @@
-from sqlalchemy import Date, ForeignKey, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -28,5 +28,9 @@ class Wish(db.Model):
     fulfilled_at = mapped_column(UTCDateTime)
     completed_at = mapped_column(UTCDateTime)
     overdue_notified_at = mapped_column(UTCDateTime)
+    cancelled_at = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    # The overdue job looks for claimed wishes by deadline.
+    __table_args__ = (Index("ix_wishes_status_deadline", "status", "deadline"),)

@@ -1,6 +1,6 @@
 """A member's notifications: what happened to them, newest first, with read marks."""
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,7 +25,13 @@ def list_for(member_id, unread_only=False):
     return query.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
+def unread_count(member_id):
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.member_id == member_id, Notification.read_at.is_(None)))
+
+
 def mark_read(member_id, ids=None):
+    """Mark the member's own notifications read (all of them without ``ids``); returns how many changed."""
     statement = update(Notification).where(Notification.member_id == member_id, Notification.read_at.is_(None))
     if ids is not None:
         statement = statement.where(Notification.id.in_(ids))

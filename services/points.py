@@ -24,11 +24,13 @@ def credit(member_id, delta, reason, ref):
     if delta == 0:
         return False
     insert = sqlite_insert if is_sqlite() else pg_insert
-    result = db.session.execute(
+    # RETURNING rather than rowcount: an ORM insert through psycopg 3 reports rowcount -1.
+    written = db.session.execute(
         insert(PointsEntry)
         .values(member_id=member_id, delta=delta, reason=reason, ref=ref, at=utcnow())
-        .on_conflict_do_nothing(index_elements=["ref"]))
-    return result.rowcount == 1
+        .on_conflict_do_nothing(index_elements=["ref"])
+        .returning(PointsEntry.id)).scalar_one_or_none()
+    return written is not None
 
 
 def credited_for(prefix):

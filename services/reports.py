@@ -1,13 +1,14 @@
 """Double reporting (双报到): members and units report to a community, which decides and gives yearly feedback."""
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
-from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User
+from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wish
 from services import notifications
 from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
 from services.clock import local_day_start, local_today, utcnow
@@ -136,13 +137,16 @@ def year_bounds(year):
 
 
 def unit_members(actor, unit_id, year=None):
-    """The unit's members (a query) and the year whose figures to show (default this year)."""
+    """The unit's members (a query by id) and the year whose figures to show (default this year).
+    The unit's admin, or region staff above the unit's community, may see them."""
     unit = require_unit_admin(actor, unit_id)
     return select(User).where(User.unit_id == unit.id).order_by(User.id), (year or local_today().year)
 
 
 def unit_member_rows(members, year):
-    """Figures for one page of a unit's members, in four grouped queries (never one per member)."""
+    """Figures for one page of a unit's members: the latest member report, approved hours and points earned in the
+    local year, wishes the member completed that year and the community's feedback, in five grouped queries
+    (never one per member)."""
     ids = [m.id for m in members]
     if not ids:
         return []
@@ -160,6 +164,11 @@ def unit_member_rows(members, year):
         select(PointsEntry.member_id, func.sum(PointsEntry.delta))
         .where(PointsEntry.member_id.in_(ids), PointsEntry.at >= start, PointsEntry.at < end)
         .group_by(PointsEntry.member_id)).all())
+    wishes = dict(db.session.execute(
+        select(Wish.claimer_member_id, func.count(Wish.id))
+        .where(Wish.claimer_member_id.in_(ids), Wish.status == "completed",
+               Wish.completed_at >= start, Wish.completed_at < end)
+        .group_by(Wish.claimer_member_id)).all())
     report_ids = [r.id for r in reports.values()]
     feedback = {f.report_id: f for f in db.session.scalars(
         select(Feedback).where(Feedback.report_id.in_(report_ids), Feedback.year == year))} if report_ids else {}
@@ -169,10 +178,12 @@ def unit_member_rows(members, year):
         rows.append({
             "member_id": member.id,
             "name": member.name,
+            "volunteer_number": member.volunteer_number,
             "report_status": report.status if report else None,
             "community_id": report.community_id if report else None,
-            "approved_hours_this_year": hours.get(member.id) or 0,
+            "approved_hours_this_year": Decimal(hours.get(member.id) or 0),
             "points_this_year": int(points.get(member.id) or 0),
+            "wishes_completed_this_year": int(wishes.get(member.id) or 0),
             "feedback": feedback.get(report.id) if report else None,
             "year": year,
         })
