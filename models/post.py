@@ -66,7 +66,7 @@ class Shift(db.Model):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("shift_templates.id"), index=True)
     starts_at = mapped_column(UTCDateTime, nullable=False, index=True)
-    ends_at = mapped_column(UTCDateTime, nullable=False)
+    ends_at = mapped_column(UTCDateTime, nullable=False, index=True)
     seats: Mapped[int] = mapped_column(Integer)
     filled: Mapped[int] = mapped_column(Integer, default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
