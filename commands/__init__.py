@@ -61,10 +61,11 @@ def seed_demo(if_empty):
 def serve(host, port):
     """The development server; with SCHEDULER_ENABLED the scheduler runs inside it (never under gunicorn)."""
     from flask import current_app
+    from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()
     if app.config["SCHEDULER_ENABLED"]:
         from schedulers.runner import start_in_process
 
         start_in_process(app)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
