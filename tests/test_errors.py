@@ -144,3 +144,13 @@ def test_ids_beyond_32_bits_are_refused_cleanly(client):
     response = client.post("/api/v1/reports", headers=auth(make_member()), json={"community_id": tree["a1"].id,
                                                                                  "unit_id": -5})
     assert "unit_id" in assert_envelope(response, 422)["details"]
+
+
+def test_nul_characters_are_a_field_error_on_every_database(client):
+    tree = region_tree()
+    admin = auth(make_staff("sysadmin"))
+    response = client.post("/api/v1/regions", headers=admin,
+                           json={"name": "桶站\x00二号", "kind": "community", "parent_id": tree["street_a"].id})
+    assert assert_envelope(response, 422)["details"] == {"name": ["不能包含空字符"]}
+    response = client.get("/api/v1/units?q=a%00b", headers=admin)
+    assert assert_envelope(response, 422)["details"] == {"q": ["不能包含空字符"]}
