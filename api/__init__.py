@@ -6,7 +6,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from api.errors import EnvelopeApi, register_error_handlers
-from api.fields import MAX_ID
+from models.types import MAX_ID
 
 BLUEPRINT_MODULES = (
     "api.health",

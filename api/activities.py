@@ -2,18 +2,13 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.activity import CATEGORIES, SIGNUP_STATUSES
 from services import activities
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activities and sign-ups")
-
-
-def id_field(**kwargs):
-    """An id in a body or query: a positive 32-bit integer, like every id column."""
-    return fields.Integer(validate=validate.Range(1, activities.MAX_ID), **kwargs)
 
 
 class LocationSchema(Schema):
@@ -26,7 +21,7 @@ class LocationSchema(Schema):
 
 class ActivitySchema(Schema):
     id = fields.Integer(dump_only=True)
-    community_id = id_field(required=True)
+    community_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=5000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
@@ -51,7 +46,7 @@ class ActivityChangeSchema(ActivitySchema):
 
 
 class ActivityListArgs(PageArgs):
-    community_id = id_field()
+    community_id = Id()
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     status = fields.String(validate=validate.OneOf(("published", "cancelled")))
     date_from = fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})

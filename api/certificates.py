@@ -4,9 +4,9 @@ import tempfile
 from flask import send_file
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from api.fields import Hours, LocalDateTime
+from api.fields import Hours, Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import PUBLIC, current_actor
 from extensions import limiter
@@ -16,19 +16,18 @@ blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Cer
 
 BINARY = {"type": "string", "format": "binary"}
 # Ids beyond a 32-bit integer name nothing and must not reach the database driver.
-ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 
 class CertificateRequestSchema(Schema):
-    member_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
+    member_id = Id(load_default=None, allow_none=True,
                                metadata={"description": "Staff name the member; a member omits it"})
-    issuer_id = fields.Integer(required=True, validate=ID_RANGE, metadata={"description": "The issuing community"})
+    issuer_id = Id(required=True,  metadata={"description": "The issuing community"})
     period_from = fields.Date(required=True, data_key="from")
     period_to = fields.Date(required=True, data_key="to")
 
 
 class BatchRequestSchema(Schema):
-    issuer_id = fields.Integer(required=True, validate=ID_RANGE, metadata={"description": "The issuing community"})
+    issuer_id = Id(required=True,  metadata={"description": "The issuing community"})
     period_from = fields.Date(required=True, data_key="from")
     period_to = fields.Date(required=True, data_key="to")
 
@@ -49,8 +48,8 @@ class CertificateSchema(Schema):
 
 
 class CertificateListArgs(PageArgs):
-    member_id = fields.Integer(validate=ID_RANGE)
-    issuer_id = fields.Integer(validate=ID_RANGE)
+    member_id = Id()
+    issuer_id = Id()
 
 
 class VerificationSchema(Schema):
@@ -86,7 +85,7 @@ def list_certificates(args):
     return paginate(query, args)
 
 
-@blp.route("/certificates/<int(max=2147483647):certificate_id>")
+@blp.route("/certificates/<int:certificate_id>")
 @jwt_required()
 @blp.response(200, CertificateSchema)
 @blp.alt_response(404, description="Unknown, or not the caller's (certificate_not_found)")
@@ -95,7 +94,7 @@ def get_certificate(certificate_id):
     return certificates.get_certificate(current_actor(), certificate_id)
 
 
-@blp.route("/certificates/<int(max=2147483647):certificate_id>/pdf")
+@blp.route("/certificates/<int:certificate_id>/pdf")
 @jwt_required()
 @blp.response(200, BINARY, content_type="application/pdf")
 @blp.alt_response(404, description="Unknown, or not the caller's (certificate_not_found)")

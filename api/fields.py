@@ -4,6 +4,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from marshmallow import fields, validate
 
+from models.types import MAX_ID
 from services.clock import as_utc, to_local
 
 
@@ -44,10 +45,6 @@ class Hours(fields.Field):
             raise self.make_error("range")
         return number
 
-
-
-# Ids are 32-bit integers in both databases; anything larger is a validation error, never a database error.
-MAX_ID = 2**31 - 1
 
 
 def Id(**kwargs):  # noqa: N802  (reads like a field class in schemas)

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.lists import NEED_SOURCES, NEED_STATUSES, PROJECT_STATUSES, RESOURCE_KINDS, RESOURCE_OWNER_TYPES
@@ -10,12 +10,10 @@ from services import lists
 
 blp = Blueprint("lists", __name__, url_prefix="/api/v1", description="Three lists (三个清单)")
 
-# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
-ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 class NeedSchema(Schema):
     id = fields.Integer(dump_only=True)
-    community_id = fields.Integer(required=True, validate=ID_RANGE)
+    community_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     category = fields.String(required=True, validate=validate.Length(min=1, max=16),
                              metadata={"description": "Free text such as 养老 or 环境"})
@@ -28,7 +26,7 @@ class NeedSchema(Schema):
 class ResourceSchema(Schema):
     id = fields.Integer(dump_only=True)
     owner_type = fields.String(required=True, validate=validate.OneOf(RESOURCE_OWNER_TYPES))
-    owner_id = fields.Integer(required=True, validate=ID_RANGE,
+    owner_id = Id(required=True,
                               metadata={"description": "The community's or the unit's id"})
     community_id = fields.Integer(dump_only=True, metadata={"description": "Where it serves (a unit's community)"})
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -40,11 +38,11 @@ class ResourceSchema(Schema):
 
 class ProjectSchema(Schema):
     id = fields.Integer(dump_only=True)
-    community_id = fields.Integer(required=True, validate=ID_RANGE)
+    community_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    need_ids = fields.List(fields.Integer(validate=ID_RANGE), required=True, load_only=True,
+    need_ids = fields.List(Id(), required=True, load_only=True,
                            validate=validate.Length(min=1, max=100))
-    resource_ids = fields.List(fields.Integer(validate=ID_RANGE), load_default=list, load_only=True,
+    resource_ids = fields.List(Id(), load_default=list, load_only=True,
                                validate=validate.Length(max=100))
     needs = fields.List(fields.Nested(NeedSchema), dump_only=True)
     resources = fields.List(fields.Nested(ResourceSchema), dump_only=True)
@@ -58,7 +56,7 @@ class ProjectSchema(Schema):
 
 
 class ListArgs(PageArgs):
-    community_id = fields.Integer(validate=ID_RANGE)
+    community_id = Id()
 
 
 class NeedListArgs(ListArgs):
@@ -74,11 +72,11 @@ class ResourceListArgs(ListArgs):
 
 class ProjectListArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(PROJECT_STATUSES))
-    unit_id = fields.Integer(validate=ID_RANGE)
+    unit_id = Id()
 
 
 class ProjectClaimSchema(Schema):
-    unit_id = fields.Integer(required=True, validate=ID_RANGE)
+    unit_id = Id(required=True)
 
 
 @blp.route("/needs", methods=["POST"])
@@ -137,14 +135,14 @@ def list_projects(args):
     return paginate(lists.list_projects(**filters), args)
 
 
-@blp.route("/projects/<int(max=2147483647):project_id>")
+@blp.route("/projects/<int:project_id>")
 @jwt_required()
 @blp.response(200, ProjectSchema)
 def get_project(project_id):
     return lists.get_project(project_id)
 
 
-@blp.route("/projects/<int(max=2147483647):project_id>/approve", methods=["POST"])
+@blp.route("/projects/<int:project_id>/approve", methods=["POST"])
 @jwt_required()
 @blp.response(200, ProjectSchema)
 @blp.alt_response(409, description="Not proposed (invalid_state)")
@@ -153,7 +151,7 @@ def approve_project(project_id):
     return lists.advance_project(current_actor(), project_id, "approve")
 
 
-@blp.route("/projects/<int(max=2147483647):project_id>/start", methods=["POST"])
+@blp.route("/projects/<int:project_id>/start", methods=["POST"])
 @jwt_required()
 @blp.response(200, ProjectSchema)
 @blp.alt_response(409, description="Not approved (invalid_state)")
@@ -162,7 +160,7 @@ def start_project(project_id):
     return lists.advance_project(current_actor(), project_id, "start")
 
 
-@blp.route("/projects/<int(max=2147483647):project_id>/finish", methods=["POST"])
+@blp.route("/projects/<int:project_id>/finish", methods=["POST"])
 @jwt_required()
 @blp.response(200, ProjectSchema)
 @blp.alt_response(409, description="Not in progress (invalid_state)")
@@ -171,7 +169,7 @@ def finish_project(project_id):
     return lists.advance_project(current_actor(), project_id, "finish")
 
 
-@blp.route("/projects/<int(max=2147483647):project_id>/claim", methods=["POST"])
+@blp.route("/projects/<int:project_id>/claim", methods=["POST"])
 @jwt_required()
 @blp.arguments(ProjectClaimSchema)
 @blp.response(200, ProjectSchema)

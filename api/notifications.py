@@ -2,15 +2,13 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, paginate
 from api.security import current_actor
 from services import notifications
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
 
-# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
-ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 
 class NotificationSchema(Schema):
@@ -36,7 +34,7 @@ class NotificationListArgs(PageArgs):
 
 
 class MarkReadSchema(Schema):
-    ids = fields.List(fields.Integer(validate=ID_RANGE), load_default=None, allow_none=True,
+    ids = fields.List(Id(), load_default=None, allow_none=True,
                       validate=validate.Length(max=1000), metadata={"description": "Which to mark read; omitted: all"})
 
 

@@ -3,8 +3,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.activities import id_field
-from api.fields import Hours, LocalDateTime
+from api.fields import Hours, Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.activity import CATEGORIES
@@ -16,9 +15,9 @@ blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Service 
 
 class ServiceRecordSchema(Schema):
     id = fields.Integer(dump_only=True)
-    member_id = id_field(required=True)
-    activity_id = id_field(allow_none=True, load_default=None)
-    community_id = id_field(allow_none=True, load_default=None,
+    member_id = Id(required=True)
+    activity_id = Id(allow_none=True, load_default=None)
+    community_id = Id(allow_none=True, load_default=None,
                                   metadata={"description": "Required when there is no activity_id"})
     shift_id = fields.Integer(dump_only=True, allow_none=True)
     attendance_id = fields.Integer(dump_only=True, allow_none=True)
@@ -37,16 +36,16 @@ class ServiceRecordSchema(Schema):
 
 
 class RecordListArgs(PageArgs):
-    community_id = id_field()
-    member_id = id_field()
+    community_id = Id()
+    member_id = Id()
     status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
     date_from = fields.Date(data_key="from", metadata={"description": "Local date of the start, inclusive"})
     date_to = fields.Date(data_key="to", metadata={"description": "Local date of the start, inclusive"})
 
 
 class ExportArgs(Schema):
-    community_id = id_field()
-    member_id = id_field()
+    community_id = Id()
+    member_id = Id()
     status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
@@ -107,7 +106,7 @@ class CorrectionRequestSchema(Schema):
 
 class RequestListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(("pending", "accepted", "declined")))
-    community_id = id_field()
+    community_id = Id()
 
 
 FILTERS = ("community_id", "member_id", "status", "date_from", "date_to")

@@ -45,7 +45,7 @@ class ScreenStateSchema(Schema):
     poll_seconds = fields.Integer(dump_only=True)
 
 
-@blp.route("/api/v1/activities/<int(max=2147483647):activity_id>/screen", methods=["POST"])
+@blp.route("/api/v1/activities/<int:activity_id>/screen", methods=["POST"])
 @jwt_required()
 @blp.response(200, ScreenLinkSchema)
 @blp.alt_response(404, description="Unknown activity, or outside the caller's scope (activity_not_found)")

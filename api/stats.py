@@ -2,14 +2,12 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import Hours
+from api.fields import Hours, Id
 from api.security import current_actor
 from services import stats
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics")
 
-# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
-ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 
 class FiguresSchema(Schema):
@@ -34,8 +32,7 @@ class OverviewSchema(FiguresSchema):
 
 
 class OverviewArgs(Schema):
-    region_id = fields.Integer(validate=ID_RANGE,
-                               metadata={"description": "Default: the caller's region, if it has exactly one"})
+    region_id = Id(metadata={"description": "Default: the caller's region, if it has exactly one"})
     year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
 
 

@@ -72,7 +72,7 @@ def get_unit(unit_id):
     return regions.get_unit(unit_id)
 
 
-@blp.route("/<int(max=2147483647):unit_id>/members")
+@blp.route("/<int:unit_id>/members")
 @jwt_required()
 @blp.arguments(UnitMembersArgs, location="query")
 @blp.response(200, page_of(UnitMemberSchema))
@@ -82,7 +82,7 @@ def unit_members(args, unit_id):
     return paginate(query, args, lambda page: reports.unit_member_rows(page, year))
 
 
-@blp.route("/<int(max=2147483647):unit_id>/members/export")
+@blp.route("/<int:unit_id>/members/export")
 @jwt_required()
 @blp.arguments(UnitMembersExportArgs, location="query")
 @blp.response(200, content_type=unit_report.XLSX_MIMETYPE,

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from models.wish import WISH_STATUSES
@@ -10,13 +10,11 @@ from services import wishes
 
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="Wishes (微心愿)")
 
-# Ids are 32-bit in the database: a larger number can name nothing (422, never a database error).
-ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 
 
 class WishSchema(Schema):
     id = fields.Integer(dump_only=True)
-    community_id = fields.Integer(required=True, validate=ID_RANGE)
+    community_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     beneficiary = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
@@ -39,12 +37,12 @@ class WishSchema(Schema):
 
 
 class WishListArgs(PageArgs):
-    community_id = fields.Integer(validate=ID_RANGE)
+    community_id = Id()
     status = fields.String(validate=validate.OneOf(WISH_STATUSES))
 
 
 class ClaimSchema(Schema):
-    unit_id = fields.Integer(load_default=None, allow_none=True, validate=ID_RANGE,
+    unit_id = Id(load_default=None, allow_none=True,
                              metadata={"description": "Claim for this unit (its unit admin only)"})
 
 
@@ -73,7 +71,7 @@ def list_wishes(args):
     return paginate(query, args, lambda page: wishes.present(actor, page))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>")
+@blp.route("/wishes/<int:wish_id>")
 @jwt_required()
 @blp.response(200, WishSchema)
 def get_wish(wish_id):
@@ -81,7 +79,7 @@ def get_wish(wish_id):
     return wishes.present_one(actor, wishes.get_wish(wish_id))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>/claim", methods=["POST"])
+@blp.route("/wishes/<int:wish_id>/claim", methods=["POST"])
 @jwt_required()
 @blp.arguments(ClaimSchema)
 @blp.response(200, WishSchema)
@@ -92,7 +90,7 @@ def claim(body, wish_id):
     return wishes.present_one(actor, wishes.claim(actor, wish_id, body.get("unit_id")))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>/release", methods=["POST"])
+@blp.route("/wishes/<int:wish_id>/release", methods=["POST"])
 @jwt_required()
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not claimed (invalid_state)")
@@ -102,7 +100,7 @@ def release(wish_id):
     return wishes.present_one(actor, wishes.release(actor, wish_id))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>/fulfil", methods=["POST"])
+@blp.route("/wishes/<int:wish_id>/fulfil", methods=["POST"])
 @jwt_required()
 @blp.arguments(FulfilSchema)
 @blp.response(200, WishSchema)
@@ -113,7 +111,7 @@ def fulfil(body, wish_id):
     return wishes.present_one(actor, wishes.fulfil(actor, wish_id, body.get("note")))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>/confirm", methods=["POST"])
+@blp.route("/wishes/<int:wish_id>/confirm", methods=["POST"])
 @jwt_required()
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not fulfilled (invalid_state)")
@@ -124,7 +122,7 @@ def confirm(wish_id):
     return wishes.present_one(actor, wishes.confirm(actor, wish_id))
 
 
-@blp.route("/wishes/<int(max=2147483647):wish_id>/cancel", methods=["POST"])
+@blp.route("/wishes/<int:wish_id>/cancel", methods=["POST"])
 @jwt_required()
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Already fulfilled, completed or cancelled (invalid_state)")

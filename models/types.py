@@ -5,6 +5,9 @@ from datetime import UTC
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# Every id column is a 32-bit integer: a larger number names no row and must never reach the driver.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no offset)."""

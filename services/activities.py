@@ -17,20 +17,12 @@ from models import Activity, Signup
 from services import notifications
 from services.authz import require_community_admin
 from services.clock import local_day_start, utcnow
+from services.database import find
 from services.regions import get_community
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
 EDITABLE = ("title", "description", "category", "starts_at", "ends_at", "capacity", "requires_signup")
 ACTIVE_SIGNUP = ("confirmed", "waitlisted")
-# Ids are 32-bit integer columns: a larger number in a URL names nothing (and must not reach the driver).
-MAX_ID = 2**31 - 1
-
-
-def find(model, row_id):
-    """The row with this id, or None (also for ids no row can have)."""
-    if not isinstance(row_id, int) or not 0 < row_id <= MAX_ID:
-        return None
-    return db.session.get(model, row_id)
 
 
 def get_activity(activity_id):

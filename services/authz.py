@@ -12,6 +12,7 @@ from sqlalchemy import false, or_, select, true
 from errors import Forbidden, NotFound
 from extensions import db
 from models import Region, Unit
+from services.database import find
 
 REGION_ROLE_KIND = {"district_admin": "district", "street_admin": "street", "community_admin": "community"}
 
@@ -44,7 +45,7 @@ class Actor:
         return self.is_sysadmin or any(region.path.startswith(p) for p in self.region_paths)
 
     def covers_community_id(self, community_id):
-        region = db.session.get(Region, community_id)
+        region = find(Region, community_id)
         return region is not None and self.covers_region(region)
 
     def covers_unit(self, unit):
@@ -78,7 +79,7 @@ def require_region_staff(actor):
 def require_region_admin(actor, region_id, kind=None):
     """The region, if the actor administers it or a region above it; kind narrows what the region must be."""
     require_region_staff(actor)
-    region = db.session.get(Region, region_id) if isinstance(region_id, int) else None
+    region = find(Region, region_id)
     if region is None or not actor.covers_region(region):
         raise NotFound("region_not_found", "区域不存在或不在管辖范围内")
     if kind and region.kind != kind:
@@ -94,7 +95,7 @@ def require_unit_admin(actor, unit_id, allow_region_staff=True):
     """The unit, if the actor is its unit admin, or (unless excluded) a region admin above its community."""
     if not actor.is_staff:
         raise Forbidden("staff_only", "仅限工作人员")
-    unit = db.session.get(Unit, unit_id) if isinstance(unit_id, int) else None
+    unit = find(Unit, unit_id)
     allowed = unit is not None and (
         unit.id in actor.unit_ids or (allow_region_staff and actor.covers_community_id(unit.community_id))
     )

@@ -21,9 +21,10 @@ from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
 from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment
 from services import checkin_tokens
-from services.activities import find, get_activity, is_confirmed
+from services.activities import get_activity, is_confirmed
 from services.authz import require_community_admin
 from services.clock import utcnow
+from services.database import find
 from services.records import log_change, span_hours
 
 EARLY_CHECKIN = timedelta(minutes=30)

@@ -4,6 +4,7 @@ from flask import current_app
 from sqlalchemy import event
 
 from extensions import db
+from models.types import MAX_ID
 
 
 def configure_engine_events(app):
@@ -32,3 +33,10 @@ def configure_engine_events(app):
 
 def is_sqlite():
     return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
+def find(model, row_id):
+    """The row with this id, or None (also for ids no row can have)."""
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_ID:
+        return None
+    return db.session.get(model, row_id)

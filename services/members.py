@@ -8,6 +8,7 @@ from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import Report, ServiceRecord, Unit, User
 from services import pii, points
+from services.database import find
 
 STAR_THRESHOLDS = (100, 300, 600, 1000, 1500)
 
@@ -39,7 +40,7 @@ def update_profile(user, changes):
     id_number = changes.get("id_number")
     if id_number is not None and not pii.is_valid_id_number(id_number):
         errors["id_number"] = ["身份证号码无效（18 位，校验位需正确）"]
-    if changes.get("unit_id") is not None and db.session.get(Unit, changes["unit_id"]) is None:
+    if changes.get("unit_id") is not None and find(Unit, changes["unit_id"]) is None:
         errors["unit_id"] = ["单位不存在"]
     if errors:
         raise ValidationFailed(errors)
@@ -75,7 +76,7 @@ def set_unavailability(user, weekdays, dates):
 
 
 def get_member(member_id):
-    user = db.session.get(User, member_id) if isinstance(member_id, int) else None
+    user = find(User, member_id)
     if user is None:
         raise NotFound("member_not_found", "成员不存在")
     return user

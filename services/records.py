@@ -18,9 +18,9 @@ from extensions import db
 from models import Activity, CorrectionRequest, RecordChange, ServiceRecord, User
 from models.activity import CATEGORIES
 from services import notifications, points
-from services.activities import find
 from services.authz import region_scope, require_community_admin, require_staff
 from services.clock import local_day_start, local_today, utcnow
+from services.database import find
 from services.regions import get_community
 
 CORRECTABLE = ("pending", "approved")

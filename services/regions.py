@@ -6,6 +6,7 @@ from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Region, Unit
 from services.authz import require_region_admin
+from services.database import find
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street"}
 
@@ -22,7 +23,7 @@ def create_region(actor, name, kind, parent_id=None, **contact):
     else:
         if parent_id is None:
             raise ValidationFailed({"parent_id": ["必须指定上级区域"]})
-        parent = db.session.get(Region, parent_id)
+        parent = find(Region, parent_id)
         if parent is None or parent.kind != wanted_parent:
             raise ValidationFailed({"parent_id": [f"上级区域必须是{wanted_parent}"]})
         require_region_admin(actor, parent.id)
@@ -44,7 +45,7 @@ def list_regions(kind=None, parent_id=None):
 
 
 def get_region(region_id):
-    region = db.session.get(Region, region_id)
+    region = find(Region, region_id)
     if region is None:
         raise NotFound("region_not_found", "区域不存在")
     return region
@@ -52,7 +53,7 @@ def get_region(region_id):
 
 def get_community(community_id, field="community_id"):
     """The community by id, or a 422 on the field that named it."""
-    region = db.session.get(Region, community_id) if isinstance(community_id, int) else None
+    region = find(Region, community_id)
     if region is None or region.kind != "community":
         raise ValidationFailed({field: ["社区不存在"]})
     return region
@@ -78,7 +79,7 @@ def search_units(q=None, community_id=None):
 
 
 def get_unit(unit_id):
-    unit = db.session.get(Unit, unit_id)
+    unit = find(Unit, unit_id)
     if unit is None:
         raise NotFound("unit_not_found", "单位不存在")
     return unit

@@ -12,6 +12,7 @@ from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wis
 from services import notifications
 from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
 from services.clock import local_day_start, local_today, utcnow
+from services.database import find
 from services.regions import get_community
 
 ACTIVE = ("pending", "approved")
@@ -47,7 +48,7 @@ def report_unit(actor, community_id, unit_id):
     get_community(community_id)
     if unit_id not in actor.unit_ids:
         raise Forbidden("unit_admin_only", "只有该单位的管理员可以为单位报到")
-    unit = db.session.get(Unit, unit_id)
+    unit = find(Unit, unit_id)
     if unit is None:
         raise NotFound("unit_not_found", "单位不存在")
     active = db.session.scalar(select(Report.id).where(
@@ -75,7 +76,7 @@ def list_reports(actor, community_id=None, status=None, kind=None):
 
 
 def _get_for_decision(actor, report_id):
-    report = db.session.get(Report, report_id)
+    report = find(Report, report_id)
     if report is None:
         raise NotFound("report_not_found", "报到记录不存在")
     require_community_admin(actor, report.community_id)
@@ -107,7 +108,7 @@ def decide(actor, report_id, approve, reason=None):
 
 def withdraw(actor, report_id):
     """The member (or, for a unit report, its unit admin) withdraws; the member may then report elsewhere."""
-    report = db.session.get(Report, report_id)
+    report = find(Report, report_id)
     owns = report is not None and (
         (report.kind == "member" and report.member_id == actor.id)
         or (report.kind == "unit" and report.unit_id in actor.unit_ids))

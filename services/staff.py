@@ -7,6 +7,7 @@ from extensions import db
 from models import Region, RoleAssignment, Unit, User
 from services.auth import hash_password
 from services.authz import REGION_ROLE_KIND, require_region_admin, require_region_staff
+from services.database import find
 from services.members import volunteer_number_for
 
 
@@ -25,13 +26,13 @@ def create_staff(actor, username, password, name, role, scope_id):
     """A region admin for a region of the role's kind, or a unit admin; within the creator's region."""
     require_region_staff(actor)
     if role in REGION_ROLE_KIND:
-        region = db.session.get(Region, scope_id)
+        region = find(Region, scope_id)
         if region is None or region.kind != REGION_ROLE_KIND[role]:
             raise ValidationFailed({"scope_id": [f"{role} 的范围必须是一个{REGION_ROLE_KIND[role]}"]})
         require_region_admin(actor, region.id)
         scope_type = "region"
     else:
-        unit = db.session.get(Unit, scope_id)
+        unit = find(Unit, scope_id)
         if unit is None:
             raise ValidationFailed({"scope_id": ["单位不存在"]})
         require_region_admin(actor, unit.community_id)
