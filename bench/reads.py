@@ -1,0 +1,144 @@
+"""Read paths at city scale (run after ``python -m bench.seed --preset city``): ``/me/hours``,
+``/me/service-records``, ``/stats/overview`` for the district and for a street, ``/units/{id}/members``.
+
+Requests go through the whole app in-process (Flask test client: routing, JWT, schemas, SQL), cycling through many
+members so the cache is not one row hot. Then the SQL each endpoint ran is captured and run again under
+``EXPLAIN (ANALYZE, BUFFERS)`` (PostgreSQL), to show which indexes it uses.
+
+    python -m bench.reads [--database-url URL] [--repeat 200]
+"""
+
+import argparse
+import json
+import sys
+
+from sqlalchemy import event, func, select, text
+
+from bench.runtime import bench_app, mint_access_token, timings_ms
+from bench.seed import open_sessions
+from extensions import db
+from models import Region, RoleAssignment, ServiceRecord, Unit, User
+
+GOAL_P99_MS = 50
+# Statements worth a plan: the endpoint's own queries, not the sign-in lookups by primary key.
+PLANNED_TABLES = ("service_records", "reports", "shift_assignments", "points_entries", "feedback")
+
+
+def _actors(repeat):
+    """Members with records, the staff accounts, a street and the unit with the most members."""
+    member_ids = list(db.session.scalars(
+        select(User.id).where(User.openid.is_not(None)).order_by(User.id).limit(repeat)))
+    staff = dict(db.session.execute(select(RoleAssignment.role, RoleAssignment.user_id)).all())
+    street_id = db.session.scalar(select(Region.id).where(Region.kind == "street").order_by(Region.id))
+    district_id = db.session.scalar(select(Region.id).where(Region.kind == "district").order_by(Region.id))
+    unit_id = db.session.scalar(select(User.unit_id).where(User.unit_id.is_not(None)).group_by(User.unit_id)
+                                .order_by(func.count().desc()).limit(1))
+    sessions = open_sessions(member_ids + list(staff.values()))
+    tokens = {user_id: mint_access_token(user_id, sid) for user_id, sid in sessions.items()}
+    return member_ids, staff, street_id, district_id, unit_id, tokens
+
+
+def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
+    def bearer(user_id):
+        return {"Authorization": f"Bearer {tokens[user_id]}"}
+
+    sysadmin = staff["sysadmin"]
+    return {
+        "GET /me/hours": lambda i: ("/api/v1/me/hours", bearer(member_ids[i % len(member_ids)])),
+        "GET /me/service-records": lambda i: ("/api/v1/me/service-records",
+                                              bearer(member_ids[i % len(member_ids)])),
+        "GET /stats/overview (district)": lambda i: (f"/api/v1/stats/overview?region_id={district_id}",
+                                                     bearer(staff.get("district_admin", sysadmin))),
+        "GET /stats/overview (street)": lambda i: (f"/api/v1/stats/overview?region_id={street_id}",
+                                                   bearer(staff.get("district_admin", sysadmin))),
+        "GET /units/{id}/members": lambda i: (f"/api/v1/units/{unit_id}/members?per_page=20",
+                                              bearer(staff.get("district_admin", sysadmin))),
+    }
+
+
+def _explain(statements):
+    plans = []
+    for statement, parameters in statements:
+        if not any(table in statement for table in PLANNED_TABLES):
+            continue
+        rows = db.session.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+        plans.append({"sql": statement, "plan": "\n".join(r[0] for r in rows)})
+    db.session.rollback()
+    return plans
+
+
+def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
+    app = bench_app(database_url)
+    client = app.test_client()
+    results = {}
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+        records = db.session.scalar(select(func.count()).select_from(ServiceRecord))
+        units = db.session.scalar(select(func.count()).select_from(Unit))
+        actors = _actors(repeat)
+        db.session.commit()
+        paths = _paths(*actors)
+    for name, path in paths.items():
+        if only and not any(word in name for word in only):
+            continue
+
+        def call(i, path=path):
+            url, headers = path(i)
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, (url, response.status_code, response.get_data(as_text=True))
+
+        # The statistics take seconds at city scale: fewer rounds keep the run short (the p99 is then the max).
+        figures = timings_ms(call, slow_repeat if "stats" in name else repeat, warmup=1 if "stats" in name else 3)
+        figures["meets_goal"] = figures["p99_ms"] < GOAL_P99_MS
+        if explain and postgres:
+            captured = []
+            with app.app_context():
+                def capture(_conn, _cursor, statement, parameters, _context, _many, captured=captured):
+                    captured.append((statement, parameters))
+
+                event.listen(db.engine, "before_cursor_execute", capture)
+                try:
+                    call(0)
+                finally:
+                    event.remove(db.engine, "before_cursor_execute", capture)
+                figures["plans"] = _explain(captured)
+        results[name] = figures
+    with app.app_context():
+        sizes = {}
+        if postgres:
+            sizes = dict(db.session.execute(text(
+                "SELECT relname, pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables "
+                "WHERE relname IN ('service_records', 'users', 'reports')")).all())
+    return {"service_records": records, "units": units, "table_sizes": sizes, "paths": results}
+
+
+def plans_markdown(result):
+    lines = []
+    for name, figures in result["paths"].items():
+        lines.append(f"### {name}\n")
+        for plan in figures.get("plans", []):
+            lines.append("```sql\n" + plan["sql"].strip() + "\n```\n")
+            lines.append("```\n" + plan["plan"] + "\n```\n")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.reads")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--slow-repeat", type=int, default=20, help="rounds for the statistics paths")
+    parser.add_argument("--only", nargs="*", help="paths whose name contains one of these words")
+    parser.add_argument("--plans-out", help="write the EXPLAIN (ANALYZE, BUFFERS) plans to this Markdown file")
+    args = parser.parse_args(argv)
+    result = run(args.database_url, args.repeat, slow_repeat=args.slow_repeat, only=args.only)
+    if args.plans_out:
+        with open(args.plans_out, "w") as out:
+            out.write(plans_markdown(result))
+    for figures in result["paths"].values():
+        figures.pop("plans", None)
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The benchmark seeder's tiny preset, on the test database: counts, references and a usable data set."""
+
+from sqlalchemy import func, select
+
+from bench.seed import PRESETS, open_sessions, seed
+from extensions import db
+from models import (
+    AuthSession,
+    PoolMembership,
+    Post,
+    Region,
+    Report,
+    ServiceRecord,
+    Shift,
+    ShiftAssignment,
+    ShiftTemplate,
+    Unit,
+    User,
+)
+from services.members import volunteer_number_for
+
+TINY = PRESETS["tiny"]
+
+
+def count(model, *where):
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_tiny_preset_writes_the_requested_counts():
+    seeded = seed(TINY)
+
+    streets = -(-TINY.communities // TINY.communities_per_street)
+    assert count(Region, Region.kind == "district") == 1
+    assert count(Region, Region.kind == "street") == streets
+    assert count(Region, Region.kind == "community") == TINY.communities
+    assert count(Unit) == TINY.communities * TINY.units_per_community
+    assert count(User, User.openid.is_not(None)) == TINY.members
+    assert count(User, User.username.is_not(None)) == len(seeded.staff)
+    assert count(ServiceRecord) == TINY.records
+    assert count(Post) == TINY.posts
+    assert count(ShiftTemplate) == TINY.posts * TINY.templates_per_post
+    assert count(PoolMembership) == TINY.posts * TINY.pool_size
+    assert count(Shift) == TINY.posts * TINY.templates_per_post * TINY.history_days
+    assert count(Report, Report.kind == "member", Report.status == "approved") == TINY.members
+    assert count(ShiftAssignment) == seeded.counts["shift_assignments"] > 0
+    assert seeded.counts["service_records"] == TINY.records
+
+
+def test_seeded_rows_are_consistent():
+    seeded = seed(TINY)
+
+    district = db.session.get(Region, seeded.district_id)
+    assert district.path == f"/{district.id}/"
+    for community in db.session.scalars(select(Region).where(Region.kind == "community")):
+        street = db.session.get(Region, community.parent_id)
+        assert street.kind == "street" and street.parent_id == district.id
+        assert community.path == f"/{district.id}/{street.id}/{community.id}/"
+    member = db.session.get(User, seeded.first_member_id)
+    assert member.volunteer_number == volunteer_number_for(member.id)
+    assert member.unavailable_weekdays == [] and member.unavailable_dates == []
+    assert count(User, User.volunteer_number.is_not(None)) == TINY.members
+    # Every record belongs to a seeded member and a seeded community.
+    assert count(ServiceRecord, ServiceRecord.member_id.not_in(
+        select(User.id).where(User.openid.is_not(None)))) == 0
+    assert count(ServiceRecord, ServiceRecord.community_id.not_in(seeded.community_ids)) == 0
+    assert count(ServiceRecord, ServiceRecord.status == "approved") > TINY.records // 2
+
+
+def test_seeding_twice_appends_without_clashing_ids():
+    first = seed(TINY)
+    second = seed(TINY)
+
+    assert second.first_member_id == first.first_member_id + TINY.members + len(first.staff)
+    assert count(ServiceRecord) == 2 * TINY.records
+    # New rows through the ORM still get fresh ids (the sequences moved past the bulk-written ones).
+    region = Region(name="新社区", kind="district", path="")
+    db.session.add(region)
+    db.session.commit()
+    assert region.id > max(second.community_ids)
+
+
+def test_seeded_members_sign_in_and_read_their_hours(client):
+    from bench.runtime import mint_access_token
+
+    seeded = seed(TINY)
+    member_id = seeded.first_member_id
+    sessions = open_sessions([member_id])
+    assert count(AuthSession) == 1
+
+    headers = {"Authorization": f"Bearer {mint_access_token(member_id, sessions[member_id])}"}
+    response = client.get("/api/v1/me/hours", headers=headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["year"] > 2000
+    assert client.get("/api/v1/me/service-records", headers=headers).status_code == 200
