@@ -56,19 +56,22 @@ def register_api(app):
 
 
 def register_jwt_callbacks():
+    from flask import g
+
     from api.errors import envelope
-    from extensions import db, jwt
-    from models import User
-    from services.auth import session_is_revoked
+    from extensions import jwt
+    from services.auth import signed_in_user
+
+    # One query per request finds the sign-in and its user; the user lookup then reuses it.
+    @jwt.token_in_blocklist_loader
+    def is_revoked(_header, payload):
+        g.signed_in_user = signed_in_user(payload.get("sid"))
+        return g.signed_in_user is None
 
     @jwt.user_lookup_loader
     def load_user(_header, payload):
-        user = db.session.get(User, int(payload["sub"]))
-        return user if user is not None and user.is_active else None
-
-    @jwt.token_in_blocklist_loader
-    def is_revoked(_header, payload):
-        return session_is_revoked(payload.get("sid"))
+        user = g.pop("signed_in_user", None)
+        return user if user is not None and str(user.id) == payload["sub"] and user.is_active else None
 
     @jwt.unauthorized_loader
     def missing(reason):

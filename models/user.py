@@ -32,7 +32,7 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    roles = relationship("RoleAssignment", back_populates="user", lazy="selectin", cascade="all, delete-orphan")
+    roles = relationship("RoleAssignment", back_populates="user", cascade="all, delete-orphan")
 
 
 class RoleAssignment(db.Model):

@@ -79,6 +79,9 @@ def logout(session_id):
     db.session.commit()
 
 
-def session_is_revoked(session_id):
-    session = db.session.get(AuthSession, session_id) if session_id else None
-    return session is None or session.revoked_at is not None
+def signed_in_user(session_id):
+    """The user of a live sign-in, in one query; None when the session was revoked or never existed."""
+    if not session_id:
+        return None
+    return db.session.scalar(select(User).join(AuthSession, AuthSession.user_id == User.id)
+                             .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None)))

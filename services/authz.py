@@ -21,11 +21,23 @@ class Actor:
     def __init__(self, user):
         self.user = user
         self.id = user.id
-        roles = list(user.roles)
-        self.roles = roles
-        self.is_sysadmin = any(r.role == "sysadmin" for r in roles)
-        self.region_ids = [r.scope_id for r in roles if r.role in REGION_ROLE_KIND]
-        self.unit_ids = [r.scope_id for r in roles if r.role == "unit_admin"]
+
+    # Roles are read only when a rule asks: a member's check-in never needs them.
+    @cached_property
+    def roles(self):
+        return list(self.user.roles)
+
+    @cached_property
+    def is_sysadmin(self):
+        return any(r.role == "sysadmin" for r in self.roles)
+
+    @cached_property
+    def region_ids(self):
+        return [r.scope_id for r in self.roles if r.role in REGION_ROLE_KIND]
+
+    @cached_property
+    def unit_ids(self):
+        return [r.scope_id for r in self.roles if r.role == "unit_admin"]
 
     @property
     def is_region_staff(self):

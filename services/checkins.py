@@ -15,7 +15,6 @@ from datetime import timedelta
 import qrcode
 from flask import current_app
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
@@ -24,7 +23,7 @@ from services import checkin_tokens
 from services.activities import get_activity, is_confirmed
 from services.authz import require_community_admin
 from services.clock import utcnow
-from services.database import find
+from services.database import find, insert_ignoring_conflicts
 from services.records import log_change, span_hours
 
 EARLY_CHECKIN = timedelta(minutes=30)
@@ -77,18 +76,17 @@ def _place(kind, target_id):
     return place
 
 
+def _latest_attendance(member_id, kind, place):
+    """The member's latest attendance at this activity or post: open, or the one to debounce a check-out against."""
+    query = select(Attendance).where(Attendance.member_id == member_id).order_by(Attendance.id.desc()).limit(1)
+    if kind == "activity":
+        return db.session.scalar(query.where(Attendance.activity_id == place.id))
+    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
+
+
 def _open_attendance(member_id, kind, place):
-    query = select(Attendance).where(Attendance.member_id == member_id, Attendance.checked_out_at.is_(None))
-    if kind == "activity":
-        return db.session.scalar(query.where(Attendance.activity_id == place.id))
-    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
-
-
-def _last_checkout(member_id, kind, place):
-    query = select(func.max(Attendance.checked_out_at)).where(Attendance.member_id == member_id)
-    if kind == "activity":
-        return db.session.scalar(query.where(Attendance.activity_id == place.id))
-    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
+    latest = _latest_attendance(member_id, kind, place)
+    return latest if latest is not None and latest.checked_out_at is None else None
 
 
 def _shift_on_now(member_id, post, now):
@@ -123,29 +121,27 @@ def scan(actor, token, lat, lng):
     place = _place(kind, target_id)
     _check_range(place, lat, lng)
 
-    attendance = _open_attendance(actor.id, kind, place)
-    if attendance is not None:
-        return _second_scan(attendance, now)
-    last_out = _last_checkout(actor.id, kind, place)
-    if last_out is not None and now - last_out < _debounce():
+    latest = _latest_attendance(actor.id, kind, place)
+    if latest is not None and latest.checked_out_at is None:
+        return _second_scan(latest, now)
+    if latest is not None and now - latest.checked_out_at < _debounce():
         # A double tap at check-out is not a new check-in.
         return ScanResult("duplicate")
 
-    attendance = Attendance(member_id=actor.id, checked_in_at=now, check_in_lat=lat, check_in_lng=lng,
-                            needs_review=False)
+    values = {"member_id": actor.id, "checked_in_at": now, "check_in_lat": lat, "check_in_lng": lng,
+              "needs_review": False}
     if kind == "activity":
         if not (place.starts_at - EARLY_CHECKIN <= now <= place.ends_at):
             raise _outside_window()
         if place.requires_signup and not is_confirmed(actor.id, place.id):
             raise _not_signed_up()
-        attendance.activity_id = place.id
+        values["activity_id"] = place.id
     else:
-        attendance.shift_id = _shift_on_now(actor.id, place, now).id
-    try:
-        with db.session.begin_nested():
-            db.session.add(attendance)
-    except IntegrityError:
-        # A simultaneous scan opened it first.
+        values["shift_id"] = _shift_on_now(actor.id, place, now).id
+    # The partial unique index on open attendances decides a race: the losing insert does nothing.
+    attendance = db.session.scalar(
+        insert_ignoring_conflicts(Attendance).values(**values).returning(Attendance))
+    if attendance is None:
         db.session.rollback()
         return ScanResult("duplicate", _open_attendance(actor.id, kind, place))
     db.session.commit()

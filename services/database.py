@@ -2,6 +2,8 @@
 
 from flask import current_app
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from extensions import db
 from models.types import MAX_ID
@@ -40,3 +42,8 @@ def find(model, row_id):
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_ID:
         return None
     return db.session.get(model, row_id)
+
+
+def insert_ignoring_conflicts(model):
+    """``INSERT ... ON CONFLICT DO NOTHING``: a unique constraint decides a race, and the loser inserts nothing."""
+    return (sqlite_insert if is_sqlite() else postgresql_insert)(model).on_conflict_do_nothing()

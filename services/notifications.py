@@ -1,21 +1,18 @@
 """A member's notifications: what happened to them, newest first, with read marks."""
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from extensions import db
 from models import Notification
 from services.clock import utcnow
-from services.database import is_sqlite
+from services.database import insert_ignoring_conflicts
 
 
 def notify(member_id, kind, title, body=None, ref=None, key=None):
     """Add a notification; with a ``key`` the same event never notifies twice (even from two processes)."""
     values = {"member_id": member_id, "kind": kind, "title": title, "body": body, "ref": ref, "key": key,
               "created_at": utcnow()}
-    insert = sqlite_insert if is_sqlite() else pg_insert
-    db.session.execute(insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    db.session.execute(insert_ignoring_conflicts(Notification).values(**values))
 
 
 def list_for(member_id, unread_only=False):

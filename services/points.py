@@ -3,13 +3,11 @@
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from extensions import db
 from models import PointsEntry
 from services.clock import utcnow
-from services.database import is_sqlite
+from services.database import insert_ignoring_conflicts
 
 POINTS_PER_HOUR = 10
 POINTS_PER_COMPLETED_WISH = 20
@@ -23,12 +21,10 @@ def credit(member_id, delta, reason, ref):
     """Write one entry unless ``ref`` was already credited; returns whether it was written."""
     if delta == 0:
         return False
-    insert = sqlite_insert if is_sqlite() else pg_insert
     # RETURNING rather than rowcount: an ORM insert through psycopg 3 reports rowcount -1.
     written = db.session.execute(
-        insert(PointsEntry)
+        insert_ignoring_conflicts(PointsEntry)
         .values(member_id=member_id, delta=delta, reason=reason, ref=ref, at=utcnow())
-        .on_conflict_do_nothing(index_elements=["ref"])
         .returning(PointsEntry.id)).scalar_one_or_none()
     return written is not None
 

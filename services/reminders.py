@@ -11,8 +11,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from errors import ServiceUnavailable
 from extensions import db
@@ -20,7 +18,7 @@ from integrations.wechat import WeChatClient, WeChatSendFailed, WeChatSendUncert
 from models import OutboundMessage, Post, Shift, ShiftAssignment, User
 from services import notifications
 from services.clock import local_zone, to_local, utcnow
-from services.database import is_sqlite
+from services.database import insert_ignoring_conflicts
 
 log = logging.getLogger("baodao.reminders")
 
@@ -73,7 +71,6 @@ def enqueue_reminders():
         .where(ShiftAssignment.status.in_(REMINDED), Shift.starts_at > now,
                Shift.starts_at <= now + timedelta(hours=30))
         .order_by(Shift.starts_at, ShiftAssignment.id)).all()
-    insert = sqlite_insert if is_sqlite() else pg_insert
     due = 0
     for assignment, shift, post, openid in rows:
         kind = due_kind(shift.starts_at, now)
@@ -88,9 +85,9 @@ def enqueue_reminders():
         if openid and template_id:
             payload = {"template_id": template_id, "page": f"pages/shifts/detail?id={shift.id}",
                        "data": _message_data(shift, post)}
-            db.session.execute(insert(OutboundMessage).values(
+            db.session.execute(insert_ignoring_conflicts(OutboundMessage).values(
                 member_id=assignment.member_id, key=key, payload=payload, status="pending", attempts=0,
-                next_attempt_at=now, created_at=now).on_conflict_do_nothing(index_elements=["key"]))
+                next_attempt_at=now, created_at=now))
     db.session.commit()
     return due
 
