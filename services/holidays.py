@@ -9,21 +9,24 @@ logged once per year; generation never fails because of the calendar.
 import logging
 
 import chinese_calendar
+from chinese_calendar.constants import holidays, workdays
 
 log = logging.getLogger("baodao.holidays")
+
+# The years the library's calendar covers (it refuses dates outside them).
+KNOWN_YEARS = range(min(holidays).year, max(max(holidays), max(workdays)).year + 1)
 
 _warned_years = set()
 
 
 def is_working_day(day):
     """True on an official working day: a make-up workday counts, a statutory holiday does not."""
-    try:
+    if day.year in KNOWN_YEARS:
         return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning("official holiday calendar unknown for %s; using plain weekdays", day.year)
-        return day.isoweekday() <= 5
+    if day.year not in _warned_years:
+        _warned_years.add(day.year)
+        log.warning("official holiday calendar unknown for %s; using plain weekdays", day.year)
+    return day.isoweekday() <= 5
 
 
 def template_runs_on(day, weekdays, skip_holidays):
