@@ -17,7 +17,7 @@ from models import Activity, Signup
 from services import notifications
 from services.authz import require_community_admin
 from services.clock import local_day_start, utcnow
-from services.database import find
+from services.database import find, update_if
 from services.regions import get_community
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
@@ -91,10 +91,7 @@ def cancel_activity(actor, activity_id):
     """Cancel a published activity and tell everyone signed up (confirmed or waitlisted)."""
     activity = get_activity(activity_id)
     require_community_admin(actor, activity.community_id)
-    result = db.session.execute(
-        update(Activity).where(Activity.id == activity.id, Activity.status == "published").values(status="cancelled"))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(activity, Activity.status == "published", status="cancelled"):
         raise Conflict("invalid_state", "活动已取消")
     member_ids = db.session.scalars(select(Signup.member_id).where(
         Signup.activity_id == activity.id, Signup.status.in_(ACTIVE_SIGNUP)))

@@ -1,7 +1,7 @@
 """Engine settings per database, and the transaction helpers every unit of work uses."""
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,3 +47,16 @@ def find(model, row_id):
 def insert_ignoring_conflicts(model):
     """``INSERT ... ON CONFLICT DO NOTHING``: a unique constraint decides a race, and the loser inserts nothing."""
     return (sqlite_insert if is_sqlite() else postgresql_insert)(model).on_conflict_do_nothing()
+
+
+def update_if(row, *conditions, **values):
+    """``UPDATE ... SET values WHERE id = row.id AND conditions``: of simultaneous updates under the same conditions
+    exactly one applies. True if this one did (the row is then refreshed); False after rolling back otherwise."""
+    model = type(row)
+    result = db.session.execute(update(model).where(model.id == row.id, *conditions).values(**values)
+                                .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.refresh(row)
+    return True

@@ -13,6 +13,7 @@ from extensions import db
 from models import Need, Project, Resource
 from services.authz import require_community_admin, require_region_staff, require_unit_admin
 from services.clock import utcnow
+from services.database import update_if
 from services.regions import get_community
 
 NEXT_STEP = {"approve": ("proposed", "approved", "approved_at"),
@@ -85,10 +86,7 @@ def advance_project(actor, project_id, step):
     if not actor.covers_community_id(project.community_id):
         raise NotFound("project_not_found", "项目不存在或不在管辖范围内")
     from_status, to_status, stamp = NEXT_STEP[step]
-    result = db.session.execute(update(Project).where(Project.id == project.id, Project.status == from_status)
-                                .values(status=to_status, **{stamp: utcnow()}))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(project, Project.status == from_status, status=to_status, **{stamp: utcnow()}):
         raise Conflict("invalid_state", "当前状态不允许该操作")
     need_ids = [n.id for n in project.needs]
     if step == "approve" and need_ids:
@@ -104,11 +102,8 @@ def claim_project(actor, project_id, unit_id):
     """A unit admin takes a project on for its unit; one unit per project (409 ``already_claimed``)."""
     project = get_project(project_id)
     require_unit_admin(actor, unit_id, allow_region_staff=False)
-    result = db.session.execute(
-        update(Project).where(Project.id == project.id, Project.unit_id.is_(None), Project.status != "done")
-        .values(unit_id=unit_id, claimed_by=actor.id, claimed_at=utcnow()))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(project, Project.unit_id.is_(None), Project.status != "done",
+                     unit_id=unit_id, claimed_by=actor.id, claimed_at=utcnow()):
         db.session.refresh(project)
         if project.unit_id is not None:
             raise Conflict("already_claimed", "该项目已被单位认领")

@@ -10,7 +10,7 @@ after, why) and, on an approved record, settles the points with one compensating
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -20,7 +20,7 @@ from models.activity import CATEGORIES
 from services import notifications, points
 from services.authz import region_scope, require_community_admin, require_staff
 from services.clock import local_day_start, local_today, utcnow
-from services.database import find
+from services.database import find, update_if
 from services.regions import get_community
 
 CORRECTABLE = ("pending", "approved")
@@ -157,14 +157,9 @@ def decide(actor, record_id, approve, reason=None):
     record = _managed(actor, record_id)
     before = snapshot(record)
     to = "approved" if approve else "rejected"
-    result = db.session.execute(
-        update(ServiceRecord).where(ServiceRecord.id == record.id, ServiceRecord.status == "pending")
-        .values(status=to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(record, ServiceRecord.status == "pending",
+                     status=to, decided_by=actor.id, decided_at=utcnow(), reason=reason):
         raise Conflict("invalid_state", "只能处理待审核的记录")
-    db.session.refresh(record)
     log_change(record, actor.id, "approve" if approve else "reject", before, reason)
     points.settle_record(record, "approve" if approve else "reject")
     title = f"服务时长已{'通过' if approve else '被驳回'}：{record.hours} 小时"
@@ -254,14 +249,9 @@ def _request_for_decision(actor, request_id):
 
 
 def _close_request(request, to, actor, decline_reason=None):
-    result = db.session.execute(
-        update(CorrectionRequest).where(CorrectionRequest.id == request.id, CorrectionRequest.status == "pending")
-        .values(status=to, decided_by=actor.id, decided_at=utcnow(), decline_reason=decline_reason)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(request, CorrectionRequest.status == "pending",
+                     status=to, decided_by=actor.id, decided_at=utcnow(), decline_reason=decline_reason):
         raise Conflict("invalid_state", "该申请已处理")
-    db.session.refresh(request)
 
 
 def accept_request(actor, request_id):

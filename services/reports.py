@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound
@@ -12,7 +12,7 @@ from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wis
 from services import notifications
 from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
 from services.clock import local_day_start, local_today, utcnow
-from services.database import find
+from services.database import find, update_if
 from services.regions import get_community
 
 ACTIVE = ("pending", "approved")
@@ -84,14 +84,9 @@ def _get_for_decision(actor, report_id):
 
 
 def _transition(report, allowed_from, to, **values):
-    """A conditional update: of two simultaneous decisions exactly one applies, the other gets 409."""
-    result = db.session.execute(
-        update(Report).where(Report.id == report.id, Report.status.in_(allowed_from))
-        .values(status=to, **values))
-    if result.rowcount != 1:
-        db.session.rollback()
+    """Of two simultaneous decisions exactly one applies, the other gets 409."""
+    if not update_if(report, Report.status.in_(allowed_from), status=to, **values):
         raise Conflict("invalid_state", "当前状态不允许该操作")
-    db.session.refresh(report)
 
 
 def decide(actor, report_id, approve, reason=None):

@@ -16,6 +16,7 @@ from extensions import db
 from models import PoolMembership, Shift, ShiftAssignment, User
 from services import notifications
 from services.clock import local_day_start, local_today, to_local, utcnow
+from services.database import update_if
 
 # An assignment in one of these statuses holds a seat (or held it: attended, no_show).
 HELD = ("assigned", "standin_requested", "checked_in", "attended", "no_show")
@@ -119,11 +120,7 @@ def decline(actor, shift_id):
     """Leave a shift before it starts (a scheduler assignment or one's own sign-up); the seat becomes free."""
     shift = get_shift(shift_id)
     assignment = _open_assignment(shift, actor.id)
-    result = db.session.execute(
-        update(ShiftAssignment).where(ShiftAssignment.id == assignment.id, ShiftAssignment.status.in_(OPEN))
-        .values(status="declined").execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(assignment, ShiftAssignment.status.in_(OPEN), status="declined"):
         raise Conflict("invalid_state", "当前状态不允许该操作")
     free_seat(shift.id)
     db.session.commit()

@@ -14,6 +14,7 @@ from models import Unit, User, Wish
 from services import notifications, points
 from services.authz import require_community_admin, require_region_staff, require_unit_admin
 from services.clock import local_today, utcnow
+from services.database import update_if
 from services.regions import get_community
 
 CLAIMER_FIELDS = {"claimer_member_id": None, "claimer_unit_id": None, "claimed_by": None, "claimed_at": None,
@@ -111,11 +112,8 @@ def claim(actor, wish_id, unit_id=None):
             raise Forbidden("members_only", "请使用小程序成员账号认领，或以单位管理员身份指定单位")
         claimer = {"claimer_member_id": actor.id, "claimer_unit_id": None}
     now = utcnow()
-    result = db.session.execute(
-        update(Wish).where(Wish.id == wish.id, Wish.status == "open")
-        .values(status="claimed", claimed_by=actor.id, claimed_at=now, overdue_notified_at=None, **claimer))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(wish, Wish.status == "open",
+                     status="claimed", claimed_by=actor.id, claimed_at=now, overdue_notified_at=None, **claimer):
         db.session.refresh(wish)
         if wish.status == "claimed":
             raise Conflict("already_claimed", "该微心愿已被认领")
@@ -130,11 +128,7 @@ def claim(actor, wish_id, unit_id=None):
 def _claimer_transition(actor, wish_id, to, **values):
     """A move only the claimer makes: claimed → ``to``; another caller gets 403, a wish not claimed 409."""
     wish = get_wish(wish_id)
-    result = db.session.execute(
-        update(Wish).where(Wish.id == wish.id, Wish.status == "claimed", _claimer_condition(actor))
-        .values(status=to, **values))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(wish, Wish.status == "claimed", _claimer_condition(actor), status=to, **values):
         db.session.refresh(wish)
         if wish.status == "claimed":
             raise Forbidden("not_claimer", "只有认领人可以操作")
@@ -159,12 +153,8 @@ def _staff_transition(actor, wish_id, allowed_from, to, **values):
     require_region_staff(actor)
     if not actor.covers_community_id(wish.community_id):
         raise NotFound("wish_not_found", "微心愿不存在或不在管辖范围内")
-    result = db.session.execute(
-        update(Wish).where(Wish.id == wish.id, Wish.status.in_(allowed_from)).values(status=to, **values))
-    if result.rowcount != 1:
-        db.session.rollback()
+    if not update_if(wish, Wish.status.in_(allowed_from), status=to, **values):
         raise _invalid_state()
-    db.session.refresh(wish)
     return wish
 
 
