@@ -81,7 +81,7 @@ def load_config(env=None):
         "NO_SHOW_GRACE_MINUTES": int(env.get("NO_SHOW_GRACE_MINUTES", "30")),
         "SCHEDULER_STANDBY_POLL_SECONDS": float(env.get("SCHEDULER_STANDBY_POLL_SECONDS", "10")),
         "SCHEDULER_MISFIRE_GRACE_SECONDS": int(env.get("SCHEDULER_MISFIRE_GRACE_SECONDS", "300")),
-        "STATS_MAX_AGE_SECONDS": int(env.get("STATS_MAX_AGE_SECONDS", "600")),
+        "STATS_MAX_AGE_SECONDS": int(env.get("STATS_MAX_AGE_SECONDS", "900")),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "https://baodao.example.org").rstrip("/"),
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),

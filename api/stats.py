@@ -2,12 +2,11 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.fields import Hours, Id
+from api.fields import Hours, Id, LocalDateTime
 from api.security import current_actor
 from services import stats
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics")
-
 
 
 class FiguresSchema(Schema):
@@ -28,12 +27,17 @@ class FiguresSchema(Schema):
 
 class OverviewSchema(FiguresSchema):
     year = fields.Integer(required=True)
+    computed_at = LocalDateTime(
+        required=True, metadata={"description": "When these figures were computed: a snapshot at most "
+                                                "STATS_MAX_AGE_SECONDS old, unless fresh=true"})
     children = fields.List(fields.Nested(FiguresSchema), required=True)
 
 
 class OverviewArgs(Schema):
     region_id = Id(metadata={"description": "Default: the caller's region, if it has exactly one"})
     year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
+    fresh = fields.Boolean(load_default=False,
+                           metadata={"description": "Compute the figures now instead of serving the snapshot"})
 
 
 @blp.route("/stats/overview")
@@ -44,5 +48,6 @@ class OverviewArgs(Schema):
 @blp.alt_response(404, description="Region unknown or outside the caller's scope")
 def overview(args):
     """Members and units reported, activities, approved hours, active volunteers and the no-show rate, for the
-    region and each child region, in one local calendar year."""
-    return stats.overview(current_actor(), args.get("region_id"), args.get("year"))
+    region and each child region, in one local calendar year. Served from a snapshot refreshed every few
+    minutes (``computed_at`` tells when); ``fresh=true`` computes them now."""
+    return stats.overview(current_actor(), args.get("region_id"), args.get("year"), args["fresh"])

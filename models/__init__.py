@@ -11,6 +11,7 @@ from models.record import CorrectionRequest, RecordChange, ServiceRecord
 from models.region import Region, Unit
 from models.report import Feedback, Report
 from models.shared_value import SharedValue
+from models.stats import StatsSnapshot
 from models.user import AuthSession, RoleAssignment, User
 from models.wish import Wish
 
@@ -18,5 +19,5 @@ __all__ = [
     "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "Need",
     "Notification", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange",
     "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
-    "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "User", "Wish",
+    "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "User", "Wish",
 ]

@@ -34,10 +34,9 @@ class ServiceRecord(db.Model):
 
     __table_args__ = (
         Index("ix_service_records_member_status_started", "member_id", "status", "started_at"),
-        Index("ix_service_records_community_status_started", "community_id", "status", "started_at"),
-        # Yearly statistics over a whole district read only this index (an index-only scan on PostgreSQL).
-        Index("ix_service_records_status_started", "status", "started_at",
-              postgresql_include=["community_id", "member_id", "hours"]),
+        # Covering, so a street's or community's yearly statistics read only the index.
+        Index("ix_service_records_community_status_started_covering", "community_id", "status", "started_at",
+              postgresql_include=["member_id", "hours"]),
     )
 
 

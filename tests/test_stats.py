@@ -1,4 +1,5 @@
-"""GET /stats/overview: figures for a region and each child, checked against hand-computed data."""
+"""GET /stats/overview: figures for a region and each child, checked against hand-computed data (computed fresh;
+tests/test_stats_snapshots.py covers the snapshots)."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -8,6 +9,7 @@ import pytest
 
 from extensions import db
 from models import Activity, Post, Report, ServiceRecord, Shift, ShiftAssignment
+from services.stats import FIGURES
 from tests.factories import auth, error_code, make_member, make_report, make_staff, make_unit, region_tree
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -92,7 +94,8 @@ def pick(body):
 
 
 def overview(client, user, **query):
-    return client.get("/api/v1/stats/overview", query_string=query, headers=auth(user))
+    """A fresh computation unless the test asks otherwise: these figures are checked against the data."""
+    return client.get("/api/v1/stats/overview", query_string={"fresh": "true", **query}, headers=auth(user))
 
 
 def test_district_figures_and_its_streets(client, data):
@@ -163,3 +166,12 @@ def test_empty_region_is_all_zero(client):
     body = overview(client, admin, region_id=tree["district"].id).get_json()
     assert pick(body) == figures(0, 0, 0, 0, 0, 0)
     assert all(pick(c) == figures(0, 0, 0, 0, 0, 0) for c in body["children"])
+
+
+def test_the_snapshot_serves_exactly_the_fresh_figures(client, data):
+    admin = make_staff("district_admin", data["district"])
+    for region in ("district", "street_a", "b1"):
+        fresh = overview(client, admin, region_id=data[region].id, year=2024).get_json()
+        served = overview(client, admin, region_id=data[region].id, year=2024, fresh="false").get_json()
+        assert served == fresh, region
+        assert set(fresh) == {"region_id", "name", "kind", "year", "computed_at", "children", *FIGURES}

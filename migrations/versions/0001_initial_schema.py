@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:23:21.947454
+Create Date: 2026-11-22 03:57:39.106467
 
 """
 from alembic import op
@@ -43,6 +43,16 @@ def upgrade():
     sa.Column('value', sa.Text(), nullable=False),
     sa.Column('expires_at', models.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_shared_values'))
+    )
+    op.create_table('stats_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('region_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('computed_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['region_id'], ['regions.id'], name=op.f('fk_stats_snapshots_region_id_regions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_snapshots')),
+    sa.UniqueConstraint('region_id', 'year', name=op.f('uq_stats_snapshots_region_id_year'))
     )
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -512,10 +522,9 @@ def upgrade():
     )
     with op.batch_alter_table('service_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_records_activity_id'), ['activity_id'], unique=False)
-        batch_op.create_index('ix_service_records_community_status_started', ['community_id', 'status', 'started_at'], unique=False)
+        batch_op.create_index('ix_service_records_community_status_started_covering', ['community_id', 'status', 'started_at'], unique=False, postgresql_include=['member_id', 'hours'])
         batch_op.create_index('ix_service_records_member_status_started', ['member_id', 'status', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_records_shift_id'), ['shift_id'], unique=False)
-        batch_op.create_index('ix_service_records_status_started', ['status', 'started_at'], unique=False, postgresql_include=['community_id', 'member_id', 'hours'])
 
     op.create_table('correction_requests',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -568,10 +577,9 @@ def downgrade():
 
     op.drop_table('correction_requests')
     with op.batch_alter_table('service_records', schema=None) as batch_op:
-        batch_op.drop_index('ix_service_records_status_started', postgresql_include=['community_id', 'member_id', 'hours'])
         batch_op.drop_index(batch_op.f('ix_service_records_shift_id'))
         batch_op.drop_index('ix_service_records_member_status_started')
-        batch_op.drop_index('ix_service_records_community_status_started')
+        batch_op.drop_index('ix_service_records_community_status_started_covering', postgresql_include=['member_id', 'hours'])
         batch_op.drop_index(batch_op.f('ix_service_records_activity_id'))
 
     op.drop_table('service_records')
@@ -691,6 +699,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_units_community_id'))
 
     op.drop_table('units')
+    op.drop_table('stats_snapshots')
     op.drop_table('shared_values')
     with op.batch_alter_table('regions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_regions_path'))
