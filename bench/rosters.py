@@ -4,7 +4,9 @@ Python's own peak allocation, at a cost in speed).
 
 Coming shifts and their assignments and notices are removed first, so every run starts from the same state.
 
-    python -m bench.rosters [--database-url URL] [--tracemalloc]
+    python -m bench.rosters [--database-url URL] [--posts N] [--tracemalloc]
+
+``--posts N`` limits the run to the first N posts (by id), for a quick comparison or a profile.
 """
 
 import argparse
@@ -34,17 +36,21 @@ def reset_coming_shifts():
     db.session.commit()
 
 
-def run(database_url=None, trace=False):
+def run(database_url=None, trace=False, limit=None):
     app = bench_app(database_url)
     with app.app_context():
         reset_coming_shifts()
-        posts = db.session.scalar(select(func.count()).select_from(Post))
-        templates = db.session.scalar(select(func.count()).select_from(ShiftTemplate))
+        post_ids = None
+        if limit is not None:
+            post_ids = list(db.session.scalars(select(Post.id).order_by(Post.id).limit(limit)))
+        posts = len(post_ids) if post_ids is not None else db.session.scalar(select(func.count()).select_from(Post))
+        templates = db.session.scalar(select(func.count()).select_from(ShiftTemplate).where(
+            ShiftTemplate.post_id.in_(post_ids) if post_ids is not None else True))
         if trace:
             tracemalloc.start()
         with rss_sampler() as memory:
             started = time.perf_counter()
-            outcome = generate_rosters()
+            outcome = generate_rosters(post_ids)
             seconds = time.perf_counter() - started
         traced_mb = None
         if trace:
@@ -58,9 +64,10 @@ def run(database_url=None, trace=False):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.rosters")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--posts", type=int, default=None, help="only the first N posts (default: all)")
     parser.add_argument("--tracemalloc", action="store_true")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.database_url, args.tracemalloc), indent=1))
+    print(json.dumps(run(args.database_url, args.tracemalloc, args.posts), indent=1))
     return 0
 
 

@@ -12,25 +12,28 @@ due) least recently, then the earliest to join the pool.
 
 import logging
 from bisect import insort
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from flask import current_app
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, cast, delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
-from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
-from services import notifications
+from models import Attendance, Notification, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
 from services.clock import local_day_start, local_today, local_zone, to_local, utcnow
-from services.database import is_sqlite
+from services.database import insert_ignoring_conflicts, is_sqlite
 from services.holidays import template_runs_on
-from services.shifts import HELD, add_assignment, take_seat
+from services.shifts import HELD
 
 log = logging.getLogger("baodao.rosters")
 
 HORIZON_DAYS = 14
 FAIRNESS_WINDOW = timedelta(weeks=4)
+NEVER = datetime.min.replace(tzinfo=UTC)
+# Posts per transaction: small enough that locks are held briefly, large enough that statements are few.
+POSTS_PER_BATCH = 100
 
 
 def clock(value):
@@ -67,120 +70,186 @@ def planned_shifts(template, today, now, days=HORIZON_DAYS, taken_days=frozenset
 def generate_rosters(post_ids=None, days=HORIZON_DAYS):
     """Keep every active template's shifts for the next ``days`` local days, then fill free seats from the pools.
 
-    Idempotent: an existing shift (same template and start) is left as it is.
+    Idempotent: an existing shift (same template and start) is left as it is. Posts are handled in batches of
+    ``POSTS_PER_BATCH``, one transaction each (shifts created, seats filled, notices sent, commit), so no lock is
+    held for longer than one batch.
     """
     now, today = utcnow(), local_today()
-    query = select(ShiftTemplate).where(ShiftTemplate.active.is_(True)).order_by(ShiftTemplate.id)
+    # Plain rows, not ORM objects: they outlive the commits between batches without being reloaded one by one.
+    query = (select(ShiftTemplate.id, ShiftTemplate.post_id, ShiftTemplate.weekdays, ShiftTemplate.start,
+                    ShiftTemplate.end, ShiftTemplate.seats, ShiftTemplate.skip_holidays)
+             .where(ShiftTemplate.active.is_(True)).order_by(ShiftTemplate.id))
     if post_ids is not None:
         query = query.where(ShiftTemplate.post_id.in_(post_ids))
-    templates = list(db.session.scalars(query))
-    taken = {}
-    if templates:
-        existing = db.session.execute(select(Shift.template_id, Shift.starts_at).where(
-            Shift.template_id.in_([t.id for t in templates]), Shift.starts_at >= local_day_start(today)))
-        for template_id, starts_at in existing:
-            taken.setdefault(template_id, set()).add(to_local(starts_at).date())
-    rows = [row for template in templates
-            for row in planned_shifts(template, today, now, days, frozenset(taken.get(template.id, ())))]
-    created = 0
-    insert = sqlite_insert if is_sqlite() else pg_insert
-    for chunk in (rows[i:i + 500] for i in range(0, len(rows), 500)):
-        result = db.session.execute(insert(Shift).values(chunk)
-                                    .on_conflict_do_nothing(index_elements=["template_id", "starts_at"])
-                                    .returning(Shift.id))
-        created += len(result.all())
-    db.session.commit()
-    assigned = 0
-    for post_id in sorted({t.post_id for t in templates}):
-        assigned += fill_post(post_id, days)
+    by_post = {}
+    for template in db.session.execute(query):
+        by_post.setdefault(template.post_id, []).append(template)
+    posts = sorted(by_post)
+    created = assigned = 0
+    for first in range(0, len(posts), POSTS_PER_BATCH):
+        batch = posts[first:first + POSTS_PER_BATCH]
+        created += create_shifts([t for post_id in batch for t in by_post[post_id]], today, now, days)
+        assigned += fill_posts(batch, days, now)
+        db.session.commit()
     if created or assigned:
         log.info("rosters: %s shifts created, %s seats filled", created, assigned)
     return {"shifts_created": created, "seats_filled": assigned}
 
 
-def _touched_dates(shift):
-    first = to_local(shift.starts_at).date()
-    last = to_local(shift.ends_at - timedelta(microseconds=1)).date()
+def create_shifts(templates, today, now, days=HORIZON_DAYS):
+    """Insert the templates' missing shifts in bulk (``ON CONFLICT DO NOTHING`` on template and start); how many
+    were new. Rows are inserted before any row is locked, so a concurrent run waits here and then skips them."""
+    if not templates:
+        return 0
+    taken = {}
+    existing = db.session.execute(select(Shift.template_id, Shift.starts_at).where(
+        Shift.template_id.in_([t.id for t in templates]), Shift.starts_at >= local_day_start(today)))
+    for template_id, starts_at in existing:
+        taken.setdefault(template_id, set()).add(to_local(starts_at).date())
+    rows = [row for template in templates
+            for row in planned_shifts(template, today, now, days, frozenset(taken.get(template.id, ())))]
+    return len(insert_rows(Shift, rows, Shift.id))
+
+
+def _touched_dates(starts_at, ends_at):
+    first = to_local(starts_at).date()
+    last = to_local(ends_at - timedelta(microseconds=1)).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def is_available(member, shift):
-    weekdays = set(member.unavailable_weekdays or [])
-    dates = set(member.unavailable_dates or [])
-    return not any(d.isoweekday() in weekdays or d.isoformat() in dates for d in _touched_dates(shift))
+class Member:
+    """A pool member as the fill sees them: when they are unavailable, their shifts (any post) and their turns
+    (starts of their shifts, per post)."""
+
+    __slots__ = ("id", "weekdays", "dates", "busy", "turns")
+
+    def __init__(self, member_id, unavailable_weekdays, unavailable_dates):
+        self.id = member_id
+        self.weekdays = frozenset(unavailable_weekdays or ())
+        self.dates = frozenset(unavailable_dates or ())
+        self.busy = []    # [(starts, ends)]
+        self.turns = {}   # post_id -> sorted starts
+
+    def record(self, post_id, starts, ends):
+        self.busy.append((starts, ends))
+        insort(self.turns.setdefault(post_id, []), starts)
+
+    def available(self, weekdays, dates):
+        """Not marked unavailable on any weekday or date the shift touches."""
+        return self.weekdays.isdisjoint(weekdays) and self.dates.isdisjoint(dates)
+
+    def free_between(self, starts, ends):
+        return not any(s < ends and e > starts for s, e in self.busy)
+
+    def priority(self, post_id, starts):
+        """Fewest turns at the post within four weeks either side, then the least recent (or next due) turn."""
+        turns = self.turns.get(post_id, ())
+        low, high = starts - FAIRNESS_WINDOW, starts + FAIRNESS_WINDOW
+        return sum(1 for t in turns if low <= t < high), turns[-1] if turns else NEVER
 
 
-class PoolLedger:
-    """What the fill needs to know about each pool member: their shifts (any post) and their turns at this post."""
+def fill_posts(post_ids, days=HORIZON_DAYS, now=None):
+    """Fill the free seats of these posts' coming shifts from their pools, fairly; the caller commits.
 
-    def __init__(self, post_id, member_ids, since):
-        self.post_id = post_id
-        self.busy = {m: [] for m in member_ids}       # member -> [(starts, ends, shift_id)] at any post
-        self.turns = {m: [] for m in member_ids}      # member -> sorted starts of shifts at this post
-        rows = db.session.execute(
-            select(ShiftAssignment.member_id, Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at)
-            .join(Shift, Shift.id == ShiftAssignment.shift_id)
-            .where(ShiftAssignment.member_id.in_(member_ids), ShiftAssignment.status.in_(HELD),
-                   Shift.ends_at > since))
-        for member_id, shift_id, post, starts, ends in rows:
-            self.record(member_id, shift_id, post, starts, ends)
-
-    def record(self, member_id, shift_id, post_id, starts, ends):
-        self.busy[member_id].append((starts, ends, shift_id))
-        if post_id == self.post_id:
-            insort(self.turns[member_id], starts)
-
-    def can_take(self, member_id, shift):
-        return not any(s < shift.ends_at and e > shift.starts_at for s, e, _ in self.busy[member_id])
-
-    def priority(self, member_id, shift):
-        low, high = shift.starts_at - FAIRNESS_WINDOW, shift.starts_at + FAIRNESS_WINDOW
-        turns = self.turns[member_id]
-        load = sum(1 for t in turns if low <= t < high)
-        last = turns[-1] if turns else datetime.min.replace(tzinfo=UTC)
-        return load, last
-
-
-def fill_post(post_id, days=HORIZON_DAYS):
-    """Fill the free seats of one post's coming shifts from its pool, fairly; one transaction per post.
-
-    Lock order is the post row (two fills of one post run one after the other), then the pool members' rows in id
-    order, then shifts: the same member-before-shift order as a sign-up, so the two never deadlock.
+    The seats are decided in memory and written in bulk, with every row the decision rests on locked first, in the
+    order every writer uses: the posts (two fills of one post run one after the other), then the pool members' rows
+    in id order (as a sign-up locks its member first), then the shifts. A sign-up of a pool member therefore waits
+    for the fill, and a sign-up of anyone else for the shift, so no seat is overbooked and nobody overlaps.
     """
-    now = utcnow()
+    now = now or utcnow()
     horizon_end = local_day_start(local_today() + timedelta(days=days + 1))
-    db.session.execute(select(Post.id).where(Post.id == post_id).with_for_update())
-    pool_order = list(db.session.scalars(
-        select(PoolMembership.member_id).where(PoolMembership.post_id == post_id).order_by(PoolMembership.id)))
-    shifts = list(db.session.scalars(
-        select(Shift).where(Shift.post_id == post_id, Shift.starts_at > now, Shift.starts_at < horizon_end,
-                            Shift.filled < Shift.seats).order_by(Shift.starts_at, Shift.id)))
-    if not pool_order or not shifts:
-        db.session.commit()
+    db.session.execute(select(Post.id).where(Post.id.in_(post_ids)).order_by(Post.id).with_for_update())
+    pools = {}
+    for post_id, member_id in db.session.execute(
+            select(PoolMembership.post_id, PoolMembership.member_id)
+            .where(PoolMembership.post_id.in_(post_ids)).order_by(PoolMembership.id)):
+        pools.setdefault(post_id, []).append(member_id)
+    if not pools:
         return 0
-    members = {m.id: m for m in db.session.scalars(
-        select(User).where(User.id.in_(pool_order), User.is_active.is_(True)).order_by(User.id).with_for_update())}
-    rank = {member_id: n for n, member_id in enumerate(pool_order)}
-    ledger = PoolLedger(post_id, list(members), shifts[0].starts_at - FAIRNESS_WINDOW)
-    assigned = 0
-    for shift in shifts:
-        free = shift.seats - shift.filled
-        candidates = [m for m in members.values()
-                      if ledger.can_take(m.id, shift) and is_available(m, shift)]
-        candidates.sort(key=lambda m: (*ledger.priority(m.id, shift), rank[m.id]))
-        for member in candidates[:free]:
-            if not take_seat(shift.id):
-                break
-            assignment = add_assignment(shift.id, member.id, "scheduler")
-            if assignment is None:
-                continue
-            ledger.record(member.id, shift.id, post_id, shift.starts_at, shift.ends_at)
-            assigned += 1
-            when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
-            notifications.notify(member.id, "shift_assigned", "您有新的值守班次", f"{when} 开始，如不能到岗请及时请假",
-                                 ref=f"shift:{shift.id}", key=f"assigned:{assignment.id}")
-    db.session.commit()
-    return assigned
+    members = {row[0]: Member(*row) for row in db.session.execute(
+        select(User.id, User.unavailable_weekdays, User.unavailable_dates)
+        .where(User.id.in_({m for pool in pools.values() for m in pool}), User.is_active.is_(True))
+        .order_by(User.id).with_for_update())}
+    shifts = db.session.execute(
+        select(Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at, Shift.seats - Shift.filled)
+        .where(Shift.post_id.in_(list(pools)), Shift.starts_at > now, Shift.starts_at < horizon_end,
+               Shift.filled < Shift.seats)
+        .order_by(Shift.post_id, Shift.starts_at, Shift.id).with_for_update()).all()
+    if not members or not shifts:
+        return 0
+    for member_id, post_id, starts, ends in db.session.execute(
+            select(ShiftAssignment.member_id, Shift.post_id, Shift.starts_at, Shift.ends_at)
+            .join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .where(ShiftAssignment.member_id.in_(list(members)), ShiftAssignment.status.in_(HELD),
+                   Shift.ends_at > now - FAIRNESS_WINDOW)):
+        members[member_id].record(post_id, starts, ends)
+    pools = {post_id: [members[m] for m in pool if m in members] for post_id, pool in pools.items()}
+    seats = []
+    for shift_id, post_id, starts, ends, free in shifts:
+        touched = _touched_dates(starts, ends)
+        weekdays, dates = {d.isoweekday() for d in touched}, {d.isoformat() for d in touched}
+        pool = pools[post_id]
+        candidates = [(*m.priority(post_id, starts), rank, m) for rank, m in enumerate(pool)
+                      if m.free_between(starts, ends) and m.available(weekdays, dates)]
+        candidates.sort(key=lambda c: c[:3])
+        for *_, member in candidates[:free]:
+            member.record(post_id, starts, ends)
+            seats.append((shift_id, member.id, starts))
+    return write_seats(seats, now)
+
+
+def write_seats(seats, now):
+    """Insert the assignments, count them into ``filled`` and notify the assignees, a few statements in all."""
+    starts_of = {shift_id: starts for shift_id, _, starts in seats}
+    rows = [{"shift_id": shift_id, "member_id": member_id, "status": "assigned", "source": "scheduler",
+             "created_at": now} for shift_id, member_id, _ in seats]
+    inserted = insert_rows(ShiftAssignment, rows, ShiftAssignment.id, ShiftAssignment.shift_id,
+                           ShiftAssignment.member_id)
+    by_count = {}
+    for shift_id, count in Counter(shift_id for _, shift_id, _ in inserted).items():
+        by_count.setdefault(count, []).append(shift_id)
+    for count, shift_ids in by_count.items():
+        result = db.session.execute(
+            update(Shift).where(Shift.id.in_(shift_ids), Shift.filled + count <= Shift.seats)
+            .values(filled=Shift.filled + count).execution_options(synchronize_session=False))
+        if result.rowcount != len(shift_ids):
+            # Cannot happen while the shifts are locked; never commit an overbooked seat if it does.
+            db.session.rollback()
+            raise RuntimeError("roster fill found a shift fuller than it was when locked")
+    notices = []
+    for assignment_id, shift_id, member_id in inserted:
+        when = to_local(starts_of[shift_id]).strftime("%m-%d %H:%M")
+        notices.append({"member_id": member_id, "kind": "shift_assigned", "title": "您有新的值守班次",
+                        "body": f"{when} 开始，如不能到岗请及时请假", "ref": f"shift:{shift_id}",
+                        "key": f"assigned:{assignment_id}", "created_at": now})
+    insert_rows(Notification, notices)
+    return len(inserted)
+
+
+def insert_rows(model, rows, *returning):
+    """``INSERT ... ON CONFLICT DO NOTHING`` of many rows (scalar columns); the ``returning`` columns of the rows
+    actually inserted.
+
+    On PostgreSQL the rows travel as one array per column (``INSERT ... SELECT ... FROM unnest(...)``), one short
+    statement: building and parsing a ``VALUES`` list of thousands of rows costs more than inserting them.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    statement = insert_ignoring_conflicts(table)
+    if is_sqlite():
+        execute = partial(db.session.connection().execute, parameters=rows)
+    else:
+        columns = list(rows[0])
+        arrays = [cast(bindparam(c, [row[c] for row in rows], type_=ARRAY(table.c[c].type)), ARRAY(table.c[c].type))
+                  for c in columns]
+        source = func.unnest(*arrays).table_valued(*columns).render_derived()
+        statement = statement.from_select(columns, select(*(source.c[c] for c in columns)))
+        execute = db.session.connection().execute
+    if returning:
+        return execute(statement.returning(*returning)).all()
+    execute(statement)
+    return []
 
 
 def drop_future_unassigned_shifts(template):

@@ -3,15 +3,20 @@
 from collections import Counter
 from datetime import date, datetime, timedelta
 
+import pytest
+import requests
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from extensions import db
-from models import Shift, ShiftAssignment
+from models import Notification, Shift, ShiftAssignment, ShiftTemplate
 from schedulers.roster_jobs import generate_rosters
+from services import rosters
+from services.clock import local_day_start, to_local, utcnow
+from services.shifts import HELD
 from tests.conftest import fire_at_once
 from tests.factories import auth, make_member
-from tests.test_posts import SHANGHAI, add_template, join, post_with_admin, roster
+from tests.test_posts import SHANGHAI, add_template, join, make_shift, post_with_admin, roster
 
 
 def at(y, m, d, hh=0, mm=0):
@@ -91,8 +96,6 @@ def test_generation_from_two_processes_at_once_never_duplicates(app, client):
     members = [make_member() for _ in range(5)]
     for member in members:
         join(client, member, post_id)
-    from models import ShiftTemplate
-
     with time_machine.travel(at(2026, 3, 9, 1), tick=True):
         # Templates inserted directly, so that only the concurrent runs generate.
         for start, end in (("07:00", "09:00"), ("18:00", "20:00"), ("22:00", "02:00")):
@@ -208,3 +211,119 @@ def test_unavailability_is_respected_and_the_rest_share_evenly(client):
     counts = Counter(m for m, _ in rows)
     assert max(counts[o.id] for o in others) - min(counts[o.id] for o in others) <= 1, counts
     assert all(a.source == "scheduler" for a in db.session.scalars(select(ShiftAssignment)))
+
+
+def add_raw_template(post_id, start, end, seats, weekdays=(1, 2, 3, 4, 5, 6, 7)):
+    """A template stored directly, so that only the generation under test makes its shifts."""
+    db.session.add(ShiftTemplate(post_id=post_id, weekdays=list(weekdays), start=start, end=end, seats=seats,
+                                 skip_holidays=False, active=True))
+    db.session.commit()
+
+
+def held_rows():
+    return db.session.execute(
+        select(ShiftAssignment.member_id, Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at)
+        .join(Shift, Shift.id == ShiftAssignment.shift_id).where(ShiftAssignment.status.in_(HELD))).all()
+
+
+def assert_no_overbooking_or_overlap():
+    rows = held_rows()
+    held = Counter(shift_id for _, shift_id, _, _, _ in rows)
+    for shift in db.session.scalars(select(Shift)):
+        assert shift.filled == held[shift.id] <= shift.seats, (shift.id, shift.filled, held[shift.id])
+    by_member = {}
+    for member_id, _, _, starts, ends in rows:
+        by_member.setdefault(member_id, []).append((starts, ends))
+    for spans in by_member.values():
+        spans.sort()
+        assert all(e <= s for (_, e), (s, _) in zip(spans, spans[1:], strict=False)), spans
+
+
+@pytest.mark.parametrize("posts_per_batch", [1, 100])
+def test_a_member_in_two_pools_is_never_given_overlapping_shifts(client, monkeypatch, posts_per_batch):
+    monkeypatch.setattr(rosters, "POSTS_PER_BATCH", posts_per_batch)
+    _, first_post = post_with_admin(client)
+    _, second_post = post_with_admin(client, "b1")
+    both = make_member()
+    only_second = make_member()
+    join(client, both, first_post)
+    join(client, both, second_post)
+    join(client, only_second, second_post)
+    with time_machine.travel(at(2026, 3, 9, 1), tick=False):
+        add_raw_template(first_post, "07:00", "09:00", seats=1)
+        add_raw_template(second_post, "08:00", "10:00", seats=2)
+        outcome = generate_rosters()
+    # The first post (lower id) is filled first; the second gets the member only where they are free.
+    assert outcome == {"shifts_created": 28, "seats_filled": 14 + 14}
+    rows = held_rows()
+    assert {post for member, _, post, _, _ in rows if member == both.id} == {first_post}
+    assert {member for member, _, post, _, _ in rows if post == second_post} == {only_second.id}
+    assert_no_overbooking_or_overlap()
+
+
+def test_generation_writes_in_bulk_not_per_seat(app, client):
+    posts = [post_with_admin(client, key)[1] for key in ("a1", "a2", "b1")]
+    for post_id in posts:
+        for _ in range(4):
+            join(client, make_member(), post_id)
+    statements = []
+
+    def count(*_):
+        statements.append(1)
+
+    with time_machine.travel(at(2026, 3, 9, 1), tick=False):
+        for post_id in posts:
+            add_raw_template(post_id, "07:00", "09:00", seats=2)
+            add_raw_template(post_id, "18:00", "20:00", seats=2)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            outcome = generate_rosters()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert outcome == {"shifts_created": 84, "seats_filled": 168}
+    # A fixed handful per batch of posts (select, lock, insert, update), where it used to be four per seat.
+    assert len(statements) <= 15, len(statements)
+    notices = db.session.scalars(select(Notification).where(Notification.kind == "shift_assigned")).all()
+    assert len(notices) == 168 and len({n.key for n in notices}) == 168
+    assert {n.ref for n in notices} == {f"shift:{s.id}" for s in db.session.scalars(select(Shift))}
+    assert_no_overbooking_or_overlap()
+
+
+def test_sign_ups_during_generation_never_overbook_or_overlap(app, client, live_server):
+    _, post_id = post_with_admin(client)
+    _, other_post = post_with_admin(client, "b1")
+    add_raw_template(post_id, "07:00", "09:00", seats=2)
+    assert generate_rosters()["seats_filled"] == 0  # the shifts exist, the pool is still empty
+    pool = [make_member() for _ in range(3)]
+    outsiders = [make_member() for _ in range(4)]
+    for member in pool:
+        join(client, member, post_id)
+    tomorrow = to_local(utcnow()).date() + timedelta(days=1)
+    target = db.session.scalar(select(Shift).where(Shift.post_id == post_id,
+                                                   Shift.starts_at >= local_day_start(tomorrow))
+                               .order_by(Shift.starts_at))
+    # Overlaps the target: a pool member gets one or the other, never both.
+    clash = make_shift(other_post, target.starts_at + timedelta(hours=1), hours=2, seats=5)
+    calls = [(f"{live_server}/api/v1/shifts/{clash.id}/signups", auth(m)) for m in pool]
+    calls += [(f"{live_server}/api/v1/shifts/{target.id}/signups", auth(m)) for m in outsiders]
+
+    def run(i):
+        if i == len(calls):
+            with app.app_context():
+                try:
+                    return generate_rosters()
+                finally:
+                    db.session.remove()
+        url, headers = calls[i]
+        response = requests.post(url, headers=headers, timeout=30)
+        return response.status_code, response.json().get("error", {}).get("code")
+
+    *answers, outcome = fire_at_once(len(calls) + 1, run)
+    assert {code for code, _ in answers} <= {201, 409}, answers
+    assert {error for code, error in answers if code == 409} <= {"overlap", "shift_full"}, answers
+    db.session.expire_all()
+    assert_no_overbooking_or_overlap()
+    shifts = db.session.scalars(select(Shift).where(Shift.post_id == post_id)).all()
+    assert shifts and all(s.filled == 2 for s in shifts)
+    assert outcome["seats_filled"] == sum(1 for member, _, post, _, _ in held_rows()
+                                          if post == post_id and member in {m.id for m in pool})
