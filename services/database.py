@@ -1,7 +1,10 @@
 """Engine settings per database, and the transaction helpers every unit of work uses."""
 
+from functools import partial
+
 from flask import current_app
-from sqlalchemy import event, update
+from sqlalchemy import bindparam, cast, event, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -60,3 +63,29 @@ def update_if(row, *conditions, **values):
         return False
     db.session.refresh(row)
     return True
+
+
+def insert_rows_ignoring_conflicts(model, rows, *returning):
+    """``INSERT ... ON CONFLICT DO NOTHING`` of many rows (scalar columns); the ``returning`` columns of the rows
+    actually inserted.
+
+    On PostgreSQL the rows travel as one array per column (``INSERT ... SELECT ... FROM unnest(...)``), one short
+    statement: building and parsing a ``VALUES`` list of thousands of rows costs more than inserting them.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    statement = insert_ignoring_conflicts(table)
+    if is_sqlite():
+        execute = partial(db.session.connection().execute, parameters=rows)
+    else:
+        columns = list(rows[0])
+        arrays = [cast(bindparam(c, [row[c] for row in rows], type_=ARRAY(table.c[c].type)), ARRAY(table.c[c].type))
+                  for c in columns]
+        source = func.unnest(*arrays).table_valued(*columns).render_derived()
+        statement = statement.from_select(columns, select(*(source.c[c] for c in columns)))
+        execute = db.session.connection().execute
+    if returning:
+        return execute(statement.returning(*returning)).all()
+    execute(statement)
+    return []

@@ -7,6 +7,7 @@ logged once per year; generation never fails because of the calendar.
 """
 
 import logging
+from functools import lru_cache
 
 import chinese_calendar
 from chinese_calendar.constants import holidays, workdays
@@ -19,6 +20,7 @@ KNOWN_YEARS = range(min(holidays).year, max(max(holidays), max(workdays)).year +
 _warned_years = set()
 
 
+@lru_cache(maxsize=4096)
 def is_working_day(day):
     """True on an official working day: a make-up workday counts, a statutory holiday does not."""
     if day.year in KNOWN_YEARS:

@@ -5,7 +5,7 @@ from sqlalchemy import func, select, update
 from extensions import db
 from models import Notification
 from services.clock import utcnow
-from services.database import insert_ignoring_conflicts
+from services.database import insert_ignoring_conflicts, insert_rows_ignoring_conflicts
 
 
 def notify(member_id, kind, title, body=None, ref=None, key=None):
@@ -13,6 +13,11 @@ def notify(member_id, kind, title, body=None, ref=None, key=None):
     values = {"member_id": member_id, "kind": kind, "title": title, "body": body, "ref": ref, "key": key,
               "created_at": utcnow()}
     db.session.execute(insert_ignoring_conflicts(Notification).values(**values))
+
+
+def notify_many(rows):
+    """Many notifications in one statement (each a dict of Notification columns); existing keys are skipped."""
+    insert_rows_ignoring_conflicts(Notification, rows)
 
 
 def list_for(member_id, unread_only=False):

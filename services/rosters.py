@@ -14,16 +14,15 @@ import logging
 from bisect import insort
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from flask import current_app
-from sqlalchemy import bindparam, cast, delete, exists, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import delete, exists, select, update
 
 from extensions import db
-from models import Attendance, Notification, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
+from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
+from services import notifications
 from services.clock import local_day_start, local_today, local_zone, to_local, utcnow
-from services.database import insert_ignoring_conflicts, is_sqlite
+from services.database import insert_rows_ignoring_conflicts
 from services.holidays import template_runs_on
 from services.shifts import HELD
 
@@ -108,7 +107,7 @@ def create_shifts(templates, today, now, days=HORIZON_DAYS):
         taken.setdefault(template_id, set()).add(to_local(starts_at).date())
     rows = [row for template in templates
             for row in planned_shifts(template, today, now, days, frozenset(taken.get(template.id, ())))]
-    return len(insert_rows(Shift, rows, Shift.id))
+    return len(insert_rows_ignoring_conflicts(Shift, rows, Shift.id))
 
 
 def _touched_dates(starts_at, ends_at):
@@ -203,7 +202,7 @@ def write_seats(seats, now):
     starts_of = {shift_id: starts for shift_id, _, starts in seats}
     rows = [{"shift_id": shift_id, "member_id": member_id, "status": "assigned", "source": "scheduler",
              "created_at": now} for shift_id, member_id, _ in seats]
-    inserted = insert_rows(ShiftAssignment, rows, ShiftAssignment.id, ShiftAssignment.shift_id,
+    inserted = insert_rows_ignoring_conflicts(ShiftAssignment, rows, ShiftAssignment.id, ShiftAssignment.shift_id,
                            ShiftAssignment.member_id)
     by_count = {}
     for shift_id, count in Counter(shift_id for _, shift_id, _ in inserted).items():
@@ -222,34 +221,8 @@ def write_seats(seats, now):
         notices.append({"member_id": member_id, "kind": "shift_assigned", "title": "您有新的值守班次",
                         "body": f"{when} 开始，如不能到岗请及时请假", "ref": f"shift:{shift_id}",
                         "key": f"assigned:{assignment_id}", "created_at": now})
-    insert_rows(Notification, notices)
+    notifications.notify_many(notices)
     return len(inserted)
-
-
-def insert_rows(model, rows, *returning):
-    """``INSERT ... ON CONFLICT DO NOTHING`` of many rows (scalar columns); the ``returning`` columns of the rows
-    actually inserted.
-
-    On PostgreSQL the rows travel as one array per column (``INSERT ... SELECT ... FROM unnest(...)``), one short
-    statement: building and parsing a ``VALUES`` list of thousands of rows costs more than inserting them.
-    """
-    if not rows:
-        return []
-    table = model.__table__
-    statement = insert_ignoring_conflicts(table)
-    if is_sqlite():
-        execute = partial(db.session.connection().execute, parameters=rows)
-    else:
-        columns = list(rows[0])
-        arrays = [cast(bindparam(c, [row[c] for row in rows], type_=ARRAY(table.c[c].type)), ARRAY(table.c[c].type))
-                  for c in columns]
-        source = func.unnest(*arrays).table_valued(*columns).render_derived()
-        statement = statement.from_select(columns, select(*(source.c[c] for c in columns)))
-        execute = db.session.connection().execute
-    if returning:
-        return execute(statement.returning(*returning)).all()
-    execute(statement)
-    return []
 
 
 def drop_future_unassigned_shifts(template):
