@@ -24,7 +24,8 @@ def create_app(config=None):
 
 def register_settings(app):
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    engine_options = {"pool_pre_ping": True}
+    # hide_parameters: a database error in the logs never carries the values (phones, names) it was given.
+    engine_options = {"pool_pre_ping": True, "hide_parameters": True}
     if uri.startswith("sqlite"):
         engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)

@@ -154,3 +154,18 @@ def test_nul_characters_are_a_field_error_on_every_database(client):
     assert assert_envelope(response, 422)["details"] == {"name": ["不能包含空字符"]}
     response = client.get("/api/v1/units?q=a%00b", headers=admin)
     assert assert_envelope(response, 422)["details"] == {"q": ["不能包含空字符"]}
+
+
+def test_database_errors_never_carry_the_values_into_logs(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from extensions import db
+    from models import User
+
+    db.session.add(User(username="dup", name="x", unavailable_weekdays=[], unavailable_dates=[]))
+    db.session.commit()
+    db.session.add(User(username="dup", name="13912345678", unavailable_weekdays=[], unavailable_dates=[]))
+    with pytest.raises(IntegrityError) as error:
+        db.session.commit()
+    db.session.rollback()
+    assert "13912345678" not in str(error.value)
