@@ -6,7 +6,6 @@ activity row, which the database serialises; whoever misses it is waitlisted. Ca
 the seat and confirms the longest-waiting waitlisted member in the same transaction.
 """
 
-from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +15,7 @@ from extensions import db
 from models import Activity, Signup
 from services import notifications
 from services.authz import require_community_admin
-from services.clock import local_day_start, utcnow
+from services.clock import local_days_bounds, utcnow
 from services.database import find, update_if
 from services.regions import get_community
 
@@ -112,10 +111,11 @@ def list_activities(community_id=None, category=None, date_from=None, date_to=No
         query = query.where(Activity.category == category)
     if status:
         query = query.where(Activity.status == status)
-    if date_from is not None:
-        query = query.where(Activity.starts_at >= local_day_start(date_from))
-    if date_to is not None:
-        query = query.where(Activity.starts_at < local_day_start(date_to + timedelta(days=1)))
+    start, end = local_days_bounds(date_from, date_to)
+    if start is not None:
+        query = query.where(Activity.starts_at >= start)
+    if end is not None:
+        query = query.where(Activity.starts_at < end)
     return query
 
 

@@ -11,7 +11,7 @@ import itertools
 import secrets
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from flask import current_app
@@ -23,7 +23,7 @@ from extensions import db
 from models import Activity, Certificate, Post, Region, ServiceRecord, Shift, User
 from services.authz import region_scope, require_community_admin
 from services.certificate_pdf import render_certificate_pdf
-from services.clock import local_day_start, to_local, utcnow
+from services.clock import local_days_bounds, to_local, utcnow
 from services.members import get_member
 from services.pii import mask_name
 from services.regions import get_community
@@ -53,14 +53,9 @@ def _check_period(period_from, period_to):
         raise ValidationFailed(errors)
 
 
-def _period_bounds(period_from, period_to):
-    """Inclusive local dates as a half-open UTC interval [start of from, start of the day after to)."""
-    return local_day_start(period_from), local_day_start(period_to + timedelta(days=1))
-
-
 def _counted(issuer_id, period_from, period_to):
     """The filter of the records a certificate counts: approved, of this community, started within the period."""
-    start, end = _period_bounds(period_from, period_to)
+    start, end = local_days_bounds(period_from, period_to)
     return (ServiceRecord.community_id == issuer_id, ServiceRecord.status == "approved",
             ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
 

@@ -1,6 +1,6 @@
 """The one source of "now", and conversions between UTC and the deployment's local time."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -35,3 +35,15 @@ def local_today():
 def local_day_start(day):
     """The UTC instant at which a local calendar day begins."""
     return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)
+
+
+def local_days_bounds(date_from, date_to):
+    """Local dates ``date_from`` .. ``date_to`` (inclusive) as UTC instants [start, end); either may be None."""
+    start = local_day_start(date_from) if date_from is not None else None
+    end = local_day_start(date_to + timedelta(days=1)) if date_to is not None else None
+    return start, end
+
+
+def local_year_bounds(year):
+    """The UTC instants at which a local calendar year begins and ends."""
+    return local_days_bounds(date(year, 1, 1), date(year, 12, 31))

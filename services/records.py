@@ -7,7 +7,6 @@ applies and points are credited once. A correction needs a reason, is written to
 after, why) and, on an approved record, settles the points with one compensating ledger entry.
 """
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -19,7 +18,7 @@ from models import Activity, CorrectionRequest, RecordChange, ServiceRecord, Use
 from models.activity import CATEGORIES
 from services import notifications, points
 from services.authz import region_scope, require_community_admin, require_staff
-from services.clock import local_day_start, local_today, utcnow
+from services.clock import local_days_bounds, local_today, local_year_bounds, utcnow
 from services.database import find, update_if
 from services.regions import get_community
 
@@ -145,10 +144,11 @@ def filter_records(query, community_id=None, member_id=None, status=None, date_f
         query = query.where(ServiceRecord.member_id == member_id)
     if status:
         query = query.where(ServiceRecord.status == status)
-    if date_from is not None:
-        query = query.where(ServiceRecord.started_at >= local_day_start(date_from))
-    if date_to is not None:
-        query = query.where(ServiceRecord.started_at < local_day_start(date.fromordinal(date_to.toordinal() + 1)))
+    start, end = local_days_bounds(date_from, date_to)
+    if start is not None:
+        query = query.where(ServiceRecord.started_at >= start)
+    if end is not None:
+        query = query.where(ServiceRecord.started_at < end)
     return query
 
 
@@ -289,20 +289,15 @@ def my_records(actor, status=None, year=None):
     if status:
         query = query.where(ServiceRecord.status == status)
     if year:
-        start, end = year_bounds(year)
+        start, end = local_year_bounds(year)
         query = query.where(ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
     return query.order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
-
-
-def year_bounds(year):
-    """The UTC instants at which a local calendar year begins and ends."""
-    return local_day_start(date(year, 1, 1)), local_day_start(date(year + 1, 1, 1))
 
 
 def my_hours(actor, year=None):
     """Approved and pending hours in a local calendar year, approved hours by category."""
     year = year or local_today().year
-    start, end = year_bounds(year)
+    start, end = local_year_bounds(year)
     rows = db.session.execute(
         select(ServiceRecord.status, ServiceRecord.category, func.sum(ServiceRecord.hours))
         .where(ServiceRecord.member_id == actor.id, ServiceRecord.started_at >= start, ServiceRecord.started_at < end,

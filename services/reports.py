@@ -1,6 +1,5 @@
 """Double reporting (双报到): members and units report to a community, which decides and gives yearly feedback."""
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -11,7 +10,7 @@ from extensions import db
 from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wish
 from services import notifications
 from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
-from services.clock import local_day_start, local_today, utcnow
+from services.clock import local_today, local_year_bounds, utcnow
 from services.database import find, update_if
 from services.regions import get_community
 
@@ -128,10 +127,6 @@ def give_feedback(actor, report_id, year, rating, comment):
     return feedback
 
 
-def year_bounds(year):
-    return local_day_start(date(year, 1, 1)), local_day_start(date(year + 1, 1, 1))
-
-
 def unit_members(actor, unit_id, year=None):
     """The unit's members (a query by id) and the year whose figures to show (default this year).
     The unit's admin, or region staff above the unit's community, may see them."""
@@ -146,7 +141,7 @@ def unit_member_rows(members, year):
     ids = [m.id for m in members]
     if not ids:
         return []
-    start, end = year_bounds(year)
+    start, end = local_year_bounds(year)
     latest = (select(Report.member_id, func.max(Report.id).label("report_id"))
               .where(Report.member_id.in_(ids), Report.kind == "member").group_by(Report.member_id).subquery())
     reports = {r.member_id: r for r in db.session.scalars(

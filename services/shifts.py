@@ -15,7 +15,7 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Shift, ShiftAssignment, User
 from services import notifications
-from services.clock import local_day_start, local_today, to_local, utcnow
+from services.clock import local_days_bounds, local_today, to_local, utcnow
 from services.database import update_if
 
 # An assignment in one of these statuses holds a seat (or held it: attended, no_show).
@@ -186,7 +186,7 @@ def day_range(date_from=None, date_to=None, default_days=14):
     """UTC bounds of local days ``date_from`` .. ``date_to`` inclusive (default: today and the next 13 days)."""
     date_from = date_from or local_today()
     date_to = date_to or date_from + timedelta(days=default_days - 1)
-    return local_day_start(date_from), local_day_start(date_to + timedelta(days=1))
+    return local_days_bounds(date_from, date_to)
 
 
 def post_shifts(post_id, date_from=None, date_to=None):

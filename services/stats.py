@@ -14,7 +14,7 @@ request that finds it (one request per region at a time on PostgreSQL; the other
 computation. A snapshot is only ever served after the caller's scope check.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
@@ -27,7 +27,7 @@ from errors import ValidationFailed
 from extensions import db
 from models import Activity, Post, Region, Report, ServiceRecord, Shift, ShiftAssignment, StatsSnapshot
 from services.authz import require_region_admin, require_region_staff
-from services.clock import local_day_start, local_today, utcnow
+from services.clock import local_today, local_year_bounds, utcnow
 from services.database import is_sqlite
 
 FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate")
@@ -166,7 +166,7 @@ def _volunteers(region, buckets, start, end):
 
 def compute(region, year):
     """The overview of ``region`` for ``year``, computed now from the records."""
-    start, end = local_day_start(date(year, 1, 1)), local_day_start(date(year + 1, 1, 1))
+    start, end = local_year_bounds(year)
     buckets = _buckets(region)
     communities = list(buckets)
 
