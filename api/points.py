@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.fields import LocalDateTime
-from api.pagination import PageArgs, paginate
+from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from services import points
 
@@ -17,12 +17,8 @@ class PointsEntrySchema(Schema):
     at = LocalDateTime(required=True)
 
 
-class PointsSchema(Schema):
+class PointsSchema(page_of(PointsEntrySchema)):
     balance = fields.Integer(required=True, metadata={"description": "Always the sum of every entry"})
-    items = fields.List(fields.Nested(PointsEntrySchema), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
 
 
 @blp.route("/me/points")

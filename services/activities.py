@@ -8,7 +8,6 @@ the seat and confirms the longest-waiting waitlisted member in the same transact
 
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
@@ -16,7 +15,7 @@ from models import Activity, Signup
 from services import notifications
 from services.authz import require_community_admin
 from services.clock import local_days_bounds, utcnow
-from services.database import find, update_if
+from services.database import add_unique, find, update_if
 from services.regions import get_community
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
@@ -184,12 +183,9 @@ def sign_up(actor, activity_id):
     if activity.ends_at <= utcnow():
         raise Conflict("activity_ended", "活动已结束")
     signup = Signup(activity_id=activity.id, member_id=actor.id, status="waitlisted", created_at=utcnow())
-    try:
-        with db.session.begin_nested():
-            db.session.add(signup)
-    except IntegrityError:
+    if not add_unique(signup):
         db.session.rollback()
-        raise Conflict("already_signed_up", "已经报名") from None
+        raise Conflict("already_signed_up", "已经报名")
     if _take_seat(activity.id):
         signup.status = "confirmed"
         notifications.notify(actor.id, "signup_confirmed", f"报名成功：{activity.title}",

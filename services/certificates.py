@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
@@ -24,6 +23,7 @@ from models import Activity, Certificate, Post, Region, ServiceRecord, Shift, Us
 from services.authz import region_scope, require_community_admin
 from services.certificate_pdf import render_certificate_pdf
 from services.clock import local_days_bounds, to_local, utcnow
+from services.database import add_unique
 from services.members import get_member
 from services.pii import mask_name
 from services.regions import get_community
@@ -128,12 +128,8 @@ def _issue(member, issuer, period_from, period_to, rows, issued_by, via):
                                   period_from=period_from, period_to=period_to,
                                   total_hours=Decimal(snapshot["total_hours"]), snapshot=snapshot,
                                   issued_by=issued_by, issued_via=via, issued_at=issued_at)
-        try:
-            with db.session.begin_nested():
-                db.session.add(certificate)
-        except IntegrityError:
-            continue
-        return certificate
+        if add_unique(certificate):
+            return certificate
     raise Conflict("certificate_number_busy", "同时出具的证明较多，请稍后重试")
 
 

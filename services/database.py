@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, cast, event, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models.types import MAX_ID
@@ -89,3 +90,14 @@ def insert_rows_ignoring_conflicts(model, rows, *returning):
         return execute(statement.returning(*returning)).all()
     execute(statement)
     return []
+
+
+def add_unique(row):
+    """Add ``row`` in a savepoint; False (and nothing added) when a unique constraint refuses it, as it does for
+    the loser of a race."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return False
+    return True

@@ -7,13 +7,13 @@ and leaves a pool only by themselves: nobody is put in a pool by anyone else.
 from datetime import time
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import PoolMembership, Post, ShiftTemplate, User
 from services import rosters
 from services.authz import require_community_admin, require_region_staff
+from services.database import add_unique
 from services.regions import get_community
 
 TEMPLATE_FIELDS = ("weekdays", "start", "end", "seats", "skip_holidays", "active")
@@ -128,11 +128,8 @@ def join_pool(actor, post_id):
     """The caller volunteers for the post's roster pool (again → 409 ``already_in_pool``)."""
     post = get_post(post_id)
     membership = PoolMembership(post_id=post.id, member_id=actor.id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(membership)
-    except IntegrityError:
-        raise Conflict("already_in_pool", "已在该岗位的排班名单中") from None
+    if not add_unique(membership):
+        raise Conflict("already_in_pool", "已在该岗位的排班名单中")
     db.session.commit()
     return membership
 

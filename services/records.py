@@ -10,7 +10,6 @@ after, why) and, on an approved record, settles the points with one compensating
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
@@ -19,7 +18,7 @@ from models.activity import CATEGORIES
 from services import notifications, points
 from services.authz import region_scope, require_community_admin, require_staff
 from services.clock import local_days_bounds, local_today, local_year_bounds, utcnow
-from services.database import find, update_if
+from services.database import add_unique, find, update_if
 from services.regions import get_community
 
 CORRECTABLE = ("pending", "approved")
@@ -230,12 +229,9 @@ def request_correction(actor, record_id, hours, reason):
     check_span(record.started_at, record.ended_at, hours)
     request = CorrectionRequest(record_id=record.id, member_id=actor.id, hours=hours, reason=reason,
                                 status="pending", created_at=utcnow())
-    try:
-        with db.session.begin_nested():
-            db.session.add(request)
-    except IntegrityError:
+    if not add_unique(request):
         db.session.rollback()
-        raise Conflict("correction_pending", "已有待处理的更正申请") from None
+        raise Conflict("correction_pending", "已有待处理的更正申请")
     db.session.commit()
     return request
 

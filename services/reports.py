@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
@@ -11,7 +10,7 @@ from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wis
 from services import notifications
 from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
 from services.clock import local_today, local_year_bounds, utcnow
-from services.database import find, update_if
+from services.database import add_unique, find, update_if
 from services.regions import get_community
 
 ACTIVE = ("pending", "approved")
@@ -23,11 +22,8 @@ def _already_reported():
 
 def _insert_report(report):
     """One pending or approved report per member (or unit) is a unique index; the loser of a race gets 409."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(report)
-    except IntegrityError:
-        raise _already_reported() from None
+    if not add_unique(report):
+        raise _already_reported()
     db.session.commit()
     return report
 
@@ -118,11 +114,8 @@ def give_feedback(actor, report_id, year, rating, comment):
     if report.status != "approved":
         raise Conflict("invalid_state", "只能对已通过的报到给出反馈")
     feedback = Feedback(report_id=report.id, year=year, rating=rating, comment=comment, created_by=actor.id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(feedback)
-    except IntegrityError:
-        raise Conflict("feedback_exists", "该年度已有反馈") from None
+    if not add_unique(feedback):
+        raise Conflict("feedback_exists", "该年度已有反馈")
     db.session.commit()
     return feedback
 

@@ -9,14 +9,13 @@ simultaneous sign-ups of one member can never overlap.
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Shift, ShiftAssignment, User
 from services import notifications
 from services.clock import local_days_bounds, local_today, to_local, utcnow
-from services.database import update_if
+from services.database import add_unique, update_if
 
 # An assignment in one of these statuses holds a seat (or held it: attended, no_show).
 HELD = ("assigned", "standin_requested", "checked_in", "attended", "no_show")
@@ -68,12 +67,7 @@ def add_assignment(shift_id, member_id, source):
     """Insert an assignment; None when the member already holds the shift (the unique index decides)."""
     assignment = ShiftAssignment(shift_id=shift_id, member_id=member_id, status="assigned", source=source,
                                  created_at=utcnow())
-    try:
-        with db.session.begin_nested():
-            db.session.add(assignment)
-    except IntegrityError:
-        return None
-    return assignment
+    return assignment if add_unique(assignment) else None
 
 
 def _already_signed_up():
