@@ -143,14 +143,11 @@ def build_scheduler(app, scheduler_class):
         "max_instances": 1,
         "misfire_grace_time": app.config["SCHEDULER_MISFIRE_GRACE_SECONDS"],
     })
-    jobs = all_jobs()
-    for job in jobs.values():
+    for job in all_jobs().values():
+        # Catch up at once: rosters missed while no scheduler ran are generated as soon as one leads.
+        first_run = {"next_run_time": utcnow()} if job.name == "generate_rosters" else {}
         scheduler.add_job(job_runner(app, job), job.trigger, id=job.name, name=job.name, replace_existing=True,
-                          **job.trigger_args)
-    if "generate_rosters" in jobs:
-        # Catch up at once: rosters missed while no scheduler ran are generated now.
-        scheduler.add_job(job_runner(app, jobs["generate_rosters"]), "date", run_date=utcnow(),
-                          id="generate_rosters:catch_up", name="generate_rosters")
+                          **job.trigger_args, **first_run)
     return scheduler
 
 
