@@ -245,8 +245,3 @@ def list_signups(actor, activity_id, status=None):
     if status:
         query = query.where(Signup.status == status)
     return query
-
-
-def is_confirmed(member_id, activity_id):
-    return db.session.scalar(select(Signup.id).where(
-        Signup.activity_id == activity_id, Signup.member_id == member_id, Signup.status == "confirmed")) is not None

@@ -5,7 +5,7 @@ import uuid
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from errors import Unauthorized
@@ -79,9 +79,13 @@ def logout(session_id):
     db.session.commit()
 
 
+# Every authenticated request runs this: built once, so its SQL and cache key are computed once, not per request.
+SIGNED_IN_USER = (select(User).join(AuthSession, AuthSession.user_id == User.id)
+                  .where(AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None)))
+
+
 def signed_in_user(session_id):
     """The user of a live sign-in, in one query; None when the session was revoked or never existed."""
     if not session_id:
         return None
-    return db.session.scalar(select(User).join(AuthSession, AuthSession.user_id == User.id)
-                             .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None)))
+    return db.session.scalar(SIGNED_IN_USER, {"session_id": session_id})

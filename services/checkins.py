@@ -11,19 +11,21 @@ unique index, and closing is a conditional update, so simultaneous scans never o
 import io
 import math
 from datetime import timedelta
+from functools import cache
 
 import qrcode
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, exists, false, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
-from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment
+from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment, Signup
 from services import checkin_tokens
-from services.activities import get_activity, is_confirmed
+from services.activities import get_activity
 from services.authz import require_community_admin
 from services.clock import utcnow
-from services.database import find, insert_ignoring_conflicts
+from services.database import find, insert_ignoring_conflicts, is_sqlite
 from services.records import log_change, span_hours
 
 EARLY_CHECKIN = timedelta(minutes=30)
@@ -65,26 +67,47 @@ def _check_range(place, lat, lng):
         raise Forbidden("out_of_range", "不在签到范围内，请到达现场后再扫码")
 
 
-def _place(kind, target_id):
-    place = find(Activity if kind == "activity" else Post, target_id)
-    if place is None:
+def _scan_statements():
+    """Per kind of place, one statement finding the place, the member's latest attendance there (open, or the one to
+    debounce a check-out against) and, for an activity, whether the member's sign-up is confirmed. Built once: a scan
+    is the hottest path there is, and a prebuilt statement skips building its SQL and cache key every time."""
+    member_id, place_id = bindparam("member_id"), bindparam("place_id")
+    earlier = aliased(Attendance)
+    latest_at_activity = (select(func.max(earlier.id))
+                          .where(earlier.member_id == member_id, earlier.activity_id == Activity.id))
+    latest_at_post = (select(func.max(earlier.id)).join(Shift, Shift.id == earlier.shift_id)
+                      .where(earlier.member_id == member_id, Shift.post_id == Post.id))
+    confirmed = exists().where(Signup.activity_id == Activity.id, Signup.member_id == member_id,
+                               Signup.status == "confirmed")
+    return {
+        "activity": select(Activity, Attendance, confirmed)
+        .outerjoin(Attendance, Attendance.id == latest_at_activity.scalar_subquery()).where(Activity.id == place_id),
+        "post": select(Post, Attendance, false())
+        .outerjoin(Attendance, Attendance.id == latest_at_post.scalar_subquery()).where(Post.id == place_id),
+    }
+
+
+SCAN_STATEMENTS = _scan_statements()
+
+
+@cache
+def _open_attendance_insert(_sqlite):
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` an attendance, built once per kind of database. It returns a
+    plain row, not an ORM object: the answer is all that is made of it.
+
+    The partial unique index on open attendances decides a race: the losing insert does nothing."""
+    return insert_ignoring_conflicts(Attendance.__table__).returning(*Attendance.__table__.c)
+
+
+def _scan_context(kind, target_id, member_id):
+    """``(place, latest attendance or None, confirmed sign-up)`` in one query; invalid_token when the place is gone."""
+    row = db.session.execute(SCAN_STATEMENTS[kind], {"member_id": member_id, "place_id": target_id}).first()
+    if row is None:
         raise BadRequest("invalid_token", "二维码无效")
+    place, latest, confirmed = row
     if kind == "activity" and place.status != "published":
         raise Conflict("activity_cancelled", "活动已取消")
-    return place
-
-
-def _latest_attendance(member_id, kind, place):
-    """The member's latest attendance at this activity or post: open, or the one to debounce a check-out against."""
-    query = select(Attendance).where(Attendance.member_id == member_id).order_by(Attendance.id.desc()).limit(1)
-    if kind == "activity":
-        return db.session.scalar(query.where(Attendance.activity_id == place.id))
-    return db.session.scalar(query.join(Shift, Shift.id == Attendance.shift_id).where(Shift.post_id == place.id))
-
-
-def _open_attendance(member_id, kind, place):
-    latest = _latest_attendance(member_id, kind, place)
-    return latest if latest is not None and latest.checked_out_at is None else None
+    return place, latest, confirmed
 
 
 def _shift_on_now(member_id, post, now):
@@ -116,10 +139,9 @@ def scan(actor, token, lat, lng):
     """Check in, check out, or recognise a duplicate scan (see the module docstring for the rules)."""
     now = utcnow()
     kind, target_id, _slot = checkin_tokens.decode(token, now)
-    place = _place(kind, target_id)
+    place, latest, confirmed = _scan_context(kind, target_id, actor.id)
     _check_range(place, lat, lng)
 
-    latest = _latest_attendance(actor.id, kind, place)
     if latest is not None and latest.checked_out_at is None:
         return _second_scan(latest, now)
     if latest is not None and now - latest.checked_out_at < _debounce():
@@ -131,17 +153,17 @@ def scan(actor, token, lat, lng):
     if kind == "activity":
         if not (place.starts_at - EARLY_CHECKIN <= now <= place.ends_at):
             raise _outside_window()
-        if place.requires_signup and not is_confirmed(actor.id, place.id):
+        if place.requires_signup and not confirmed:
             raise _not_signed_up()
         values["activity_id"] = place.id
     else:
         values["shift_id"] = _shift_on_now(actor.id, place, now).id
-    # The partial unique index on open attendances decides a race: the losing insert does nothing.
-    attendance = db.session.scalar(
-        insert_ignoring_conflicts(Attendance).values(**values).returning(Attendance))
+    attendance = db.session.execute(_open_attendance_insert(is_sqlite()), values).first()
     if attendance is None:
+        # Lost the race to a simultaneous scan of the same member: answer with the attendance it opened.
         db.session.rollback()
-        return ScanResult("duplicate", _open_attendance(actor.id, kind, place))
+        _place, latest, _confirmed = _scan_context(kind, target_id, actor.id)
+        return ScanResult("duplicate", latest if latest is not None and latest.checked_out_at is None else None)
     db.session.commit()
     return ScanResult("check_in", attendance)
 
