@@ -66,9 +66,9 @@ def main(argv=None):
         print(WRK_MISSING, flush=True)
     # Every scan is a distinct member's first: as many as the preset has, up to 20,000.
     scanners = min(20_000, PRESETS[args.preset].members)
-    step("checkins_postgresql", lambda: checkins.run(url, seconds=args.seconds, members=scanners, threads=1))
-    step("checkins_postgresql_gthread",
-         lambda: checkins.run(url, seconds=args.seconds, members=scanners, threads=8))
+    step("checkins_postgresql", lambda: checkins.run(url, seconds=args.seconds, members=scanners))
+    step("checkins_postgresql_2x1",
+         lambda: checkins.run(url, seconds=args.seconds, members=scanners, workers=2, threads=1))
     step("checkins_sqlite", lambda: checkins.run(checkins.sqlite_database(20_000), seconds=args.seconds))
     step("reads", lambda: reads.run(url))
     step("rosters", lambda: rosters.run(url))

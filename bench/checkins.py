@@ -1,12 +1,14 @@
 """Check-in throughput under gunicorn: distinct members' first scans against one activity, driven by wrk.
 
-The server is ``gunicorn -w 2 wsgi:app`` in its own process group; wrk (another process) sends pre-generated
+The server is ``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` (``--workers`` and
+``--threads`` override them) in its own process group; wrk (another process) sends pre-generated
 requests, one distinct member per request (JWTs minted here for seeded members with real ``AuthSession`` rows).
 ``/healthz`` on the same server in the same run gives the baseline. Afterwards every acknowledged scan must be in
 ``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is raised for the run so that one token serves the whole run
 (rotation is not what is measured here).
 
-    python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--connections 16]
+    python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--connections 16] [--workers N]
+                             [--threads N]
 """
 
 import argparse
@@ -89,7 +91,7 @@ def verify(app, activity_id, created, connections):
             "exactly_once": total == distinct and created <= total <= created + connections}
 
 
-def run(database_url, seconds=10, connections=16, members=20_000, workers=2, threads=1):
+def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None):
     if wrk_path() is None:
         return {"skipped": WRK_MISSING}
     database_url = bench_database_url(database_url)
@@ -106,8 +108,8 @@ def run(database_url, seconds=10, connections=16, members=20_000, workers=2, thr
         lines.unlink()
         health_lines.unlink()
     check = verify(app, activity_id, scans["created"], connections)
-    return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0], "workers": workers,
-            "threads": threads,
+    return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0],
+            "workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
             "connections": connections, "seconds": seconds, "members_prepared": members,
             "checkins": scans, "healthz": health, "ratio": round(scans["rps"] / health["rps"], 2),
             "first_scans_only": scans["ok"] == 0, **check}
@@ -132,8 +134,8 @@ def main(argv=None):
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn --threads (gthread workers when > 1)")
+    parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py (2 per core)")
+    parser.add_argument("--threads", type=int, default=None, help="per worker; default: gunicorn.conf.py (4)")
     args = parser.parse_args(argv)
     url = sqlite_database(args.members) if args.sqlite else args.database_url
     print(json.dumps(run(url, args.seconds, args.connections, args.members, args.workers, args.threads), indent=1))

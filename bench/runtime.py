@@ -49,9 +49,10 @@ def mint_access_token(user_id, session_id):
 
 
 class Server:
-    """``gunicorn -w WORKERS wsgi:app`` on a free local port, in its own process group, on ``database_url``."""
+    """``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` on a free local port, in its own
+    process group, on ``database_url``; ``workers`` and ``threads`` override the settings when given."""
 
-    def __init__(self, database_url, workers=2, env=None, log_path=None, threads=1, app_module="wsgi:app"):
+    def __init__(self, database_url, workers=None, env=None, log_path=None, threads=None, app_module="wsgi:app"):
         self.database_url = database_url
         self.app_module = app_module
         self.workers = workers
@@ -67,8 +68,13 @@ class Server:
                "PYTHONUNBUFFERED": "1", **self.extra_env}
         env.pop("WECHAT_APPID", None)
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        command = [gunicorn, "-w", str(self.workers), "--threads", str(self.threads), "-b",
-                   f"127.0.0.1:{self.port}", "--log-level", "warning", "--timeout", "60", self.app_module]
+        command = [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{self.port}",
+                   "--log-level", "warning"]
+        if self.workers:
+            command += ["-w", str(self.workers)]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
+        command.append(self.app_module)
         log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115  (closed with the process)
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
                                         start_new_session=True)

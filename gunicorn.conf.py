@@ -1,0 +1,22 @@
+"""gunicorn settings for production. ``gunicorn wsgi:app`` reads this file from the working directory; command-line
+options (``--bind``, ``--workers``) override it. See README.md, "Production deployment"."""
+
+import os
+
+# Two workers per core, each with a few threads: a thread waiting on PostgreSQL or streaming a download leaves the
+# worker's other threads and the other workers serving.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1)))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# A gthread worker keeps answering the master's heartbeat while its threads work, so this only ends a worker that is
+# truly stuck. A long export or certificate zip (minutes for a whole district) is never cut off by it; with sync
+# workers it would be, at `timeout` seconds.
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+
+# The access log names the path and the request id, never the query string (it can carry search terms) or the
+# client's address: nothing personal in the logs.
+accesslog = "-"
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
