@@ -11,7 +11,8 @@ from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent / "instance"))
 
-PRODUCTION_REQUIRED = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY")
+# PUBLIC_BASE_URL goes into printed check-in codes and certificates' verify links: a placeholder there is permanent.
+PRODUCTION_REQUIRED = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY", "PUBLIC_BASE_URL")
 
 
 class ConfigError(RuntimeError):

@@ -21,12 +21,14 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as missing:
         load_config({"APP_ENV": "production", "SECRET_KEY": "s"})
     message = str(missing.value)
-    for name in ("DATABASE_URL", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY"):
+    for name in ("DATABASE_URL", "JWT_SECRET_KEY", "PII_ENCRYPTION_KEY", "PUBLIC_BASE_URL"):
         assert name in message
     assert "SECRET_KEY," not in message.replace("JWT_SECRET_KEY", "")
     config = load_config({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/baodao", "SECRET_KEY": "a",
-                          "JWT_SECRET_KEY": "b", "PII_ENCRYPTION_KEY": "c"})
+                          "JWT_SECRET_KEY": "b", "PII_ENCRYPTION_KEY": "c",
+                          "PUBLIC_BASE_URL": "https://baodao.district.example/"})
     assert config["SCHEDULER_ENABLED"] is False
+    assert config["PUBLIC_BASE_URL"] == "https://baodao.district.example"
     assert list(tmp_path.iterdir()) == []
 
 
