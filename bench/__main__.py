@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import certificates, checkins, exports, reads, rosters
+from bench import certificates, checkins, exports, instructions, reads, rosters
 from bench.runtime import WRK_MISSING, bench_app, bench_database_url, wrk_path
 from bench.seed import PRESETS, analyze, seed
 from extensions import db
@@ -69,6 +69,7 @@ def main(argv=None):
     step("checkins_postgresql", lambda: checkins.run(url, seconds=args.seconds, members=scanners))
     step("checkins_postgresql_2x1",
          lambda: checkins.run(url, seconds=args.seconds, members=scanners, workers=2, threads=1))
+    step("checkin_instructions", lambda: instructions.run(url))
     step("checkins_sqlite", lambda: checkins.run(checkins.sqlite_database(20_000), seconds=args.seconds))
     step("reads", lambda: reads.run(url))
     step("rosters", lambda: rosters.run(url))

@@ -1,0 +1,90 @@
+"""CPU instructions per request, counted by valgrind (callgrind): a first check-in scan against ``/healthz``.
+
+Wall-clock throughput on a shared 2-core machine swings by 30 % between runs; an instruction count does not depend
+on what else the machine is doing, so it is the figure to compare before and after a change to the hot path. The
+requests go through the whole app in-process (Flask test client: routing, JWT, schemas, SQL); only this Python
+process is counted (PostgreSQL's own work is not). Needs valgrind (``sudo apt-get install -y valgrind``).
+
+    python -m bench.instructions [--database-url URL] [--requests 100]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.runtime import bench_database_url
+
+SUMMARY = re.compile(r"^summary: (\d+)", re.MULTILINE)
+VALGRIND_MISSING = "valgrind is not installed: `sudo apt-get install -y valgrind`"
+
+
+def measured_process(database_url, requests):
+    """Inside valgrind: warm up, then zero the counters, ``requests`` first scans, dump, ``requests`` /healthz, dump."""
+    from bench.checkins import prepare
+    from bench.runtime import bench_app
+
+    app = bench_app(database_url, QR_ROTATE_SECONDS=3600)
+    client = app.test_client()
+    _activity_id, lines = prepare(app, requests + 20)
+    scans = [line.rstrip("\n").split("\t") for line in lines.read_text().splitlines()]
+    lines.unlink()
+
+    def scan(i):
+        token, body = scans[i]
+        response = client.post("/api/v1/checkins", data=body,
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+    def callgrind(flag):
+        subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, capture_output=True)
+
+    for i in range(20):
+        scan(i)
+        client.get("/healthz")
+    callgrind("-z")
+    for i in range(20, 20 + requests):
+        scan(i)
+    callgrind("-d")
+    for _ in range(requests):
+        assert client.get("/healthz").status_code == 200
+    callgrind("-d")
+
+
+def run(database_url=None, requests=100):
+    if shutil.which("valgrind") is None:
+        return {"skipped": VALGRIND_MISSING}
+    database_url = bench_database_url(database_url)
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}.%p",
+                        sys.executable, "-m", "bench.instructions", "--measured", "--database-url", database_url,
+                        "--requests", str(requests)], check=True, capture_output=True)
+        # Dumps are numbered in order: .1 holds the scans, .2 the /healthz requests.
+        scans, health = (int(SUMMARY.search(next(Path(directory).glob(f"callgrind.out.*.{n}")).read_text())[1])
+                         for n in (1, 2))
+    per_scan, per_health = scans / requests, health / requests
+    return {"requests": requests, "scan_instructions": round(per_scan), "healthz_instructions": round(per_health),
+            "ratio": round(per_health / per_scan, 3)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--measured", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measured:
+        measured_process(args.database_url, args.requests)
+        return 0
+    print(json.dumps(run(args.database_url, args.requests), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
