@@ -15,6 +15,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     register_settings(app)
+    register_calendar(app)
     register_extensions(app)
     register_api(app)
     register_commands(app)
@@ -46,6 +47,12 @@ def register_settings(app):
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
     )
     app.json.ensure_ascii = False
+
+
+def register_calendar(app):
+    from services import holidays
+
+    holidays.configure(app)
 
 
 def register_extensions(app):

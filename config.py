@@ -83,6 +83,8 @@ def load_config(env=None):
         "SCHEDULER_STANDBY_POLL_SECONDS": float(env.get("SCHEDULER_STANDBY_POLL_SECONDS", "10")),
         "SCHEDULER_MISFIRE_GRACE_SECONDS": int(env.get("SCHEDULER_MISFIRE_GRACE_SECONDS", "300")),
         "STATS_MAX_AGE_SECONDS": int(env.get("STATS_MAX_AGE_SECONDS", "900")),
+        # Official holiday arrangements for years the chinese_calendar library does not know yet (services/holidays.py).
+        "HOLIDAY_CALENDAR_FILE": env.get("HOLIDAY_CALENDAR_FILE") or None,
         "REDIS_URL": env.get("REDIS_URL") or None,
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "https://baodao.example.org").rstrip("/"),
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),

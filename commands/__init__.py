@@ -14,6 +14,7 @@ def register_commands(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(serve)
     app.cli.add_command(certificates)
+    app.cli.add_command(calendar)
     jobs.register(app)
 
 
@@ -69,3 +70,21 @@ def serve(host, port):
 
         start_in_process(app)
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@click.command("calendar")
+@click.argument("year", type=click.IntRange(2000, 2100))
+@with_appcontext
+def calendar(year):
+    """Which official calendar decides YEAR's rosters, with its holidays and make-up workdays."""
+    from services.holidays import calendar_of
+
+    source, holidays, workdays = calendar_of(year)
+    if source is None:
+        click.echo(f"{year}: no official calendar; plain weekdays (Monday to Friday) are working days. "
+                   "Add the year to HOLIDAY_CALENDAR_FILE when the State Council publishes it.")
+        return
+    origin = {"file": "HOLIDAY_CALENDAR_FILE", "library": "the chinese_calendar library"}[source]
+    click.echo(f"{year}: official calendar from {origin}")
+    click.echo("holidays: " + (", ".join(d.isoformat() for d in sorted(holidays)) or "none"))
+    click.echo("make-up workdays: " + (", ".join(d.isoformat() for d in sorted(workdays)) or "none"))

@@ -1,5 +1,6 @@
 """Roster generation and fair filling (generate_rosters)."""
 
+import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -8,10 +9,11 @@ import requests
 import time_machine
 from sqlalchemy import event, func, select
 
+from config import ConfigError
 from extensions import db
 from models import Notification, Shift, ShiftAssignment, ShiftTemplate
 from schedulers.roster_jobs import generate_rosters
-from services import rosters
+from services import holidays, rosters
 from services.clock import local_day_start, to_local, utcnow
 from services.shifts import HELD
 from tests.conftest import fire_at_once
@@ -73,6 +75,56 @@ def test_unknown_calendar_year_falls_back_to_weekdays(client, caplog):
         items = roster(client, admin, post_id, "2031-01-06", "2031-01-19")
     assert len(items) == 10
     assert all(date.fromisoformat(i["starts_at"][:10]).isoweekday() <= 5 for i in items)
+
+
+@pytest.fixture
+def calendar_file(app, tmp_path):
+    """Point HOLIDAY_CALENDAR_FILE at a file the test writes; the app's own calendar again afterwards."""
+    path = tmp_path / "calendar.json"
+
+    def use(content):
+        path.write_text(json.dumps(content), encoding="utf-8")
+        app.config["HOLIDAY_CALENDAR_FILE"] = str(path)
+        holidays.configure(app)
+
+    yield use
+    app.config["HOLIDAY_CALENDAR_FILE"] = None
+    holidays.configure(app)
+
+
+def test_calendar_file_decides_a_year_the_library_lacks(client, calendar_file):
+    # Monday 6 and Tuesday 7 January 2031 off, Saturday 11 January a make-up workday.
+    calendar_file({"2031": {"holidays": ["2031-01-06", "2031-01-07"], "workdays": ["2031-01-11"]}})
+    admin, post_id = post_with_admin(client)
+    with time_machine.travel(at(2031, 1, 5, 0, 30), tick=False):
+        add_template(client, admin, post_id, [1, 2, 3, 4, 5], "08:00", "10:00", skip_holidays=True)
+        items = roster(client, admin, post_id, "2031-01-05", "2031-01-12")
+    assert [i["starts_at"][:10] for i in items] == ["2031-01-08", "2031-01-09", "2031-01-10", "2031-01-11"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("not json", "cannot be read"),
+    ('{"2031": {"holidays": ["2031-02-30"]}}', "YYYY-MM-DD"),
+    ('{"2031": {"holidays": ["2032-01-01"]}}', "another year"),
+    ('{"2031": {"holidays": ["2031-01-06"], "workdays": ["2031-01-06"]}}', "both"),
+    ('{"next": {}}', "not a year"),
+])
+def test_a_broken_calendar_file_stops_the_start_with_its_problem(tmp_path, content, problem):
+    path = tmp_path / "calendar.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem):
+        holidays.read_calendar_file(path)
+
+
+def test_calendar_command_says_which_calendar_decides_a_year(app, calendar_file):
+    runner = app.test_cli_runner()
+    assert "from the chinese_calendar library" in runner.invoke(args=["calendar", "2026"]).output
+    assert "2026-10-01" in runner.invoke(args=["calendar", "2026"]).output
+    assert "no official calendar" in runner.invoke(args=["calendar", "2031"]).output
+    calendar_file({"2031": {"holidays": ["2031-01-01"], "workdays": []}})
+    output = runner.invoke(args=["calendar", "2031"]).output
+    assert "from HOLIDAY_CALENDAR_FILE" in output and "holidays: 2031-01-01" in output
+    assert "make-up workdays: none" in output
 
 
 def test_generating_twice_changes_nothing(client):
