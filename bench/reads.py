@@ -23,8 +23,10 @@ from models import Region, RoleAssignment, ServiceRecord, StatsSnapshot, Unit, U
 from services import stats
 
 GOAL_P99_MS = 50
-# Statements worth a plan: the endpoint's own queries, not the sign-in lookups by primary key.
-PLANNED_TABLES = ("service_records", "reports", "shift_assignments", "points_entries", "feedback", "stats_snapshots")
+# Statements worth a plan: the endpoint's own queries, not the sign-in lookups by primary key ("WHERE users.unit_id"
+# picks a unit's page of members and its count).
+PLANNED_TABLES = ("service_records", "reports", "shift_assignments", "points_entries", "wishes", "feedback",
+                  "stats_snapshots", "WHERE users.unit_id")
 
 
 def _actors(repeat):

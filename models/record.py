@@ -37,6 +37,8 @@ class ServiceRecord(db.Model):
         # Covering, so a street's or community's yearly statistics read only the index.
         Index("ix_service_records_community_status_started_covering", "community_id", "status", "started_at",
               postgresql_include=["member_id", "hours"]),
+        # The export's order: any set of communities streams from it with no sort (services/exports.py).
+        Index("ix_service_records_community_started_id", "community_id", "started_at", "id"),
     )
 
 

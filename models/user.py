@@ -1,4 +1,4 @@
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -26,13 +26,16 @@ class User(db.Model):
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
     political_status: Mapped[str] = mapped_column(String(24), default="masses")
     in_service: Mapped[bool] = mapped_column(Boolean, default=False)
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     unavailable_weekdays: Mapped[list] = mapped_column(JSON, default=list)
     unavailable_dates: Mapped[list] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     roles = relationship("RoleAssignment", back_populates="user", cascade="all, delete-orphan")
+
+    # A unit's members by id: a page of them is read in index order, with no sort of the whole unit.
+    __table_args__ = (Index("ix_users_unit_id_id", "unit_id", "id"),)
 
 
 class RoleAssignment(db.Model):

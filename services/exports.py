@@ -1,8 +1,10 @@
 """Exports of service records (CSV and XLSX), streamed so a million rows never sit in memory.
 
-Rows come from the database in batches (``yield_per``) within the caller's scope. CSV is UTF-8 with a BOM so
-Excel opens the Chinese text correctly; XLSX is written by XlsxWriter in constant-memory mode to a temporary file,
-which is then streamed and removed.
+Rows come from the database in batches (``yield_per``) within the caller's scope, ordered by community, then start
+time, then record id: the order of the index ``(community_id, started_at, id)``. One community or a whole district
+streams as the index is read, and a street's export sorts one community's records at a time: the first row never
+waits for a sort of every record in scope. CSV is UTF-8 with a BOM so Excel opens the Chinese text correctly; XLSX
+is written by XlsxWriter in constant-memory mode to a temporary file, which is then streamed and removed.
 """
 
 import csv
@@ -31,7 +33,8 @@ CATEGORY_LABELS = {"civility": "文明倡导", "order": "秩序维护", "culture
 
 
 def export_query(actor, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
-    """The export's rows within the caller's scope, oldest first."""
+    """The export's rows within the caller's scope: by community (its id), then oldest first (start time, then record
+    id). Within one community that is simply oldest first."""
     require_staff(actor)
     community = aliased(Region)
     query = (
@@ -45,7 +48,7 @@ def export_query(actor, community_id=None, member_id=None, status=None, date_fro
         .outerjoin(Post, Post.id == Shift.post_id)
         .where(records.visible_to(actor)))
     query = records.filter_records(query, community_id, member_id, status, date_from, date_to)
-    return query.order_by(ServiceRecord.started_at, ServiceRecord.id)
+    return query.order_by(ServiceRecord.community_id, ServiceRecord.started_at, ServiceRecord.id)
 
 
 def _time(value):

@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.orm import Bundle
 
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
@@ -120,11 +121,37 @@ def give_feedback(actor, report_id, year, rating, comment):
     return feedback
 
 
+# A unit's member as the figures need it: three columns, not the whole user row.
+_MEMBER = Bundle("member", User.id, User.name, User.volunteer_number)
+
+# The five grouped queries of unit_member_rows, built once: a page changes only the ids and the year's bounds.
+_IDS = bindparam("member_ids", expanding=True)
+_START, _END = bindparam("start"), bindparam("end")
+_LATEST_REPORT_IDS = (select(func.max(Report.id).label("report_id"))
+                      .where(Report.member_id.in_(_IDS), Report.kind == "member").group_by(Report.member_id)
+                      .subquery())
+_LATEST_REPORTS = select(Report.id, Report.member_id, Report.status, Report.community_id).join(
+    _LATEST_REPORT_IDS, Report.id == _LATEST_REPORT_IDS.c.report_id)
+_APPROVED_HOURS = (select(ServiceRecord.member_id, func.sum(ServiceRecord.hours))
+                   .where(ServiceRecord.member_id.in_(_IDS), ServiceRecord.status == "approved",
+                          ServiceRecord.started_at >= _START, ServiceRecord.started_at < _END)
+                   .group_by(ServiceRecord.member_id))
+_POINTS_EARNED = (select(PointsEntry.member_id, func.sum(PointsEntry.delta))
+                  .where(PointsEntry.member_id.in_(_IDS), PointsEntry.at >= _START, PointsEntry.at < _END)
+                  .group_by(PointsEntry.member_id))
+_WISHES_COMPLETED = (select(Wish.claimer_member_id, func.count(Wish.id))
+                     .where(Wish.claimer_member_id.in_(_IDS), Wish.status == "completed",
+                            Wish.completed_at >= _START, Wish.completed_at < _END)
+                     .group_by(Wish.claimer_member_id))
+_YEAR_FEEDBACK = select(Feedback).where(Feedback.report_id.in_(bindparam("report_ids", expanding=True)),
+                                        Feedback.year == bindparam("year"))
+
+
 def unit_members(actor, unit_id, year=None):
-    """The unit's members (a query by id) and the year whose figures to show (default this year).
-    The unit's admin, or region staff above the unit's community, may see them."""
+    """The unit's members (a query by id of their id, name and volunteer number) and the year whose figures to show
+    (default this year). The unit's admin, or region staff above the unit's community, may see them."""
     unit = require_unit_admin(actor, unit_id)
-    return select(User).where(User.unit_id == unit.id).order_by(User.id), (year or local_today().year)
+    return select(_MEMBER).where(User.unit_id == unit.id).order_by(User.id), (year or local_today().year)
 
 
 def unit_member_rows(members, year):
@@ -135,27 +162,14 @@ def unit_member_rows(members, year):
     if not ids:
         return []
     start, end = local_year_bounds(year)
-    latest = (select(Report.member_id, func.max(Report.id).label("report_id"))
-              .where(Report.member_id.in_(ids), Report.kind == "member").group_by(Report.member_id).subquery())
-    reports = {r.member_id: r for r in db.session.scalars(
-        select(Report).join(latest, Report.id == latest.c.report_id))}
-    hours = dict(db.session.execute(
-        select(ServiceRecord.member_id, func.sum(ServiceRecord.hours))
-        .where(ServiceRecord.member_id.in_(ids), ServiceRecord.status == "approved",
-               ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
-        .group_by(ServiceRecord.member_id)).all())
-    points = dict(db.session.execute(
-        select(PointsEntry.member_id, func.sum(PointsEntry.delta))
-        .where(PointsEntry.member_id.in_(ids), PointsEntry.at >= start, PointsEntry.at < end)
-        .group_by(PointsEntry.member_id)).all())
-    wishes = dict(db.session.execute(
-        select(Wish.claimer_member_id, func.count(Wish.id))
-        .where(Wish.claimer_member_id.in_(ids), Wish.status == "completed",
-               Wish.completed_at >= start, Wish.completed_at < end)
-        .group_by(Wish.claimer_member_id)).all())
+    window = {"member_ids": ids, "start": start, "end": end}
+    reports = {r.member_id: r for r in db.session.execute(_LATEST_REPORTS, {"member_ids": ids})}
+    hours = dict(db.session.execute(_APPROVED_HOURS, window).all())
+    points = dict(db.session.execute(_POINTS_EARNED, window).all())
+    wishes = dict(db.session.execute(_WISHES_COMPLETED, window).all())
     report_ids = [r.id for r in reports.values()]
     feedback = {f.report_id: f for f in db.session.scalars(
-        select(Feedback).where(Feedback.report_id.in_(report_ids), Feedback.year == year))} if report_ids else {}
+        _YEAR_FEEDBACK, {"report_ids": report_ids, "year": year})} if report_ids else {}
     rows = []
     for member in members:
         report = reports.get(member.id)

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 
@@ -73,3 +73,26 @@ def test_export_is_for_staff_and_validates_its_arguments(client):
     assert len(list(csv.reader(io.StringIO(empty)))) == 1
     assert client.get("/api/v1/service-records/export?format=pdf", headers=headers).status_code == 422
     assert client.get("/api/v1/service-records/export?from=yesterday", headers=headers).status_code == 422
+
+
+def test_export_order_is_by_community_then_oldest_first(client):
+    """Deterministic, and the order of the index the export streams from: community, start time, record id."""
+    tree = region_tree()
+    assert tree["a1"].id < tree["a2"].id
+    member = make_member("王五")
+    at = datetime(2030, 5, 1, 1, tzinfo=UTC)
+    late_a2 = make_record(member, tree["a2"], started_at=at)
+    late_a1 = make_record(member, tree["a1"], started_at=at + timedelta(days=2))
+    early_a2 = make_record(member, tree["a2"], started_at=at - timedelta(days=3))
+    tied_a1 = make_record(member, tree["a1"], started_at=at)
+    tied_a1_later_id = make_record(member, tree["a1"], started_at=at)
+    headers = auth(make_staff("street_admin", tree["street_a"]))
+
+    def exported_ids(query=""):
+        body = client.get(f"/api/v1/service-records/export{query}", headers=headers).data.decode("utf-8-sig")
+        return [int(row[0]) for row in list(csv.reader(io.StringIO(body)))[1:]]
+
+    assert exported_ids() == [tied_a1.id, tied_a1_later_id.id, late_a1.id, early_a2.id, late_a2.id]
+    assert exported_ids(f"?community_id={tree['a2'].id}") == [early_a2.id, late_a2.id]
+    assert exported_ids(f"?community_id={tree['a1'].id}&from=2030-05-01&to=2030-05-01") == [
+        tied_a1.id, tied_a1_later_id.id]

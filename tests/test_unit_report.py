@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from extensions import db
-from models import Feedback, PointsEntry, ServiceRecord, Wish
+from models import Feedback, PointsEntry, Report, ServiceRecord, Wish
 from tests.factories import auth, make_member, make_report, make_staff, make_unit, region_tree
 
 
@@ -92,3 +93,21 @@ def test_export_is_an_xlsx_of_the_years_report(client, unit_world):
     assert reported[3:] == ("已报到", "a2社区", 6.75, 45, 1, 5, "表现突出")
     assert by_name["李芳"][3:5] == ("待审核", "b1社区")
     assert by_name["张娜"][3] == "未报到" and by_name["张娜"][8] is None
+
+
+def test_members_are_paged_by_id_with_their_latest_report(client, unit_world):
+    # 李芳 withdrew her report to b1 and reported to a1 instead: the list shows the later one.
+    first = db.session.scalars(select(Report).where(Report.member_id == unit_world["pending"].id)).one()
+    first.status = "withdrawn"
+    db.session.commit()
+    make_report(unit_world["pending"], unit_world["a1"], status="pending")
+    headers = auth(make_staff("unit_admin", unit_world["unit"]))
+    url = f"/api/v1/units/{unit_world['unit'].id}/members?year=2024&per_page=2"
+    pages = [client.get(f"{url}&page={page}", headers=headers).get_json() for page in (1, 2, 3)]
+    assert [p["total"] for p in pages] == [3, 3, 3]
+    ids = [r["member_id"] for p in pages for r in p["items"]]
+    members = (unit_world["reported"], unit_world["pending"], unit_world["silent"])
+    assert ids == sorted(m.id for m in members) and [len(p["items"]) for p in pages] == [2, 1, 0]
+    moved = next(r for p in pages for r in p["items"] if r["member_id"] == unit_world["pending"].id)
+    assert (moved["report_status"], moved["community_id"]) == ("pending", unit_world["a1"].id)
+    assert moved["volunteer_number"] == unit_world["pending"].volunteer_number and moved["name"] == "李芳"
