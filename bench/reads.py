@@ -1,6 +1,7 @@
 """Read paths at city scale (run after ``python -m bench.seed --preset city``): ``/me/hours``,
 ``/me/service-records``, ``/stats/overview`` for the district and for a street, each computed live
-(``fresh=true``) and served from its snapshot, ``/units/{id}/members``.
+(``fresh=true``) and served from its snapshot, the staff's ``/service-records`` for the district and a street,
+``/units/{id}/members``.
 
 Requests go through the whole app in-process (Flask test client: routing, JWT, schemas, SQL), cycling through many
 members so the cache is not one row hot. Then the SQL each endpoint ran is captured and run again under
@@ -62,6 +63,10 @@ def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
             f"/api/v1/stats/overview?region_id={street_id}&fresh=true", region_staff),
         "GET /stats/overview (street, snapshot)": lambda i: (
             f"/api/v1/stats/overview?region_id={street_id}", region_staff),
+        # The staff list, newest first, over a whole district's and a whole street's records.
+        "GET /service-records (district)": lambda i: ("/api/v1/service-records?per_page=20", region_staff),
+        "GET /service-records (street)": lambda i: ("/api/v1/service-records?per_page=20",
+                                                    bearer(staff.get("street_admin", sysadmin))),
         "GET /units/{id}/members": lambda i: (f"/api/v1/units/{unit_id}/members?per_page=20",
                                               bearer(staff.get("district_admin", sysadmin))),
     }

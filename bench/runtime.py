@@ -30,9 +30,28 @@ def bench_app(database_url=None, **config):
     from app import create_app
     from config import normalise_database_url
 
-    url = bench_database_url(database_url)
-    return create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "SCHEDULER_ENABLED": False,
+    url = normalise_database_url(bench_database_url(database_url))
+    create_postgresql_database(url)
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SCHEDULER_ENABLED": False,
                        "WECHAT_APPID": None, "WECHAT_SECRET": None, **config})
+
+
+def create_postgresql_database(url):
+    """Create the PostgreSQL database of ``url`` if the server does not have it yet (a new machine's first run)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql":
+        return
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": target.database})
+            if not exists:
+                connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    finally:
+        server.dispose()
 
 
 def free_port():

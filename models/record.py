@@ -39,6 +39,9 @@ class ServiceRecord(db.Model):
               postgresql_include=["member_id", "hours"]),
         # The export's order: any set of communities streams from it with no sort (services/exports.py).
         Index("ix_service_records_community_started_id", "community_id", "started_at", "id"),
+        # The staff list's order (newest first) across many communities: a street's or district's first page
+        # reads the newest entries and stops, instead of sorting every record in its scope.
+        Index("ix_service_records_started_id", "started_at", "id"),
     )
 
 
