@@ -1,5 +1,7 @@
 """The benchmark seeder's tiny preset, on the test database: counts, references and a usable data set."""
 
+import os
+
 from sqlalchemy import func, select
 
 from bench.seed import PRESETS, open_sessions, seed
@@ -18,6 +20,7 @@ from models import (
     User,
 )
 from services.members import volunteer_number_for
+from tests.conftest import DATABASE_URL, postgres_only
 
 TINY = PRESETS["tiny"]
 
@@ -93,3 +96,25 @@ def test_seeded_members_sign_in_and_read_their_hours(client):
     assert response.status_code == 200
     assert response.get_json()["year"] > 2000
     assert client.get("/api/v1/me/service-records", headers=headers).status_code == 200
+
+
+@postgres_only
+def test_the_bench_creates_its_postgresql_database_when_the_server_lacks_it():
+    from sqlalchemy import create_engine, make_url, text
+
+    from bench.runtime import create_postgresql_database
+    from config import normalise_database_url
+
+    name = f"baodao_bench_probe_{os.getpid()}"
+    url = make_url(normalise_database_url(DATABASE_URL)).set(database=name)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    exists = text("SELECT count(*) FROM pg_database WHERE datname = :name")
+    try:
+        create_postgresql_database(url)
+        create_postgresql_database(url)  # a second call finds it and changes nothing
+        with server.connect() as connection:
+            assert connection.scalar(exists, {"name": name}) == 1
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        server.dispose()
