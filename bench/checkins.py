@@ -3,12 +3,14 @@
 The server is ``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` (``--workers`` and
 ``--threads`` override them) in its own process group; wrk (another process) sends pre-generated
 requests, one distinct member per request (JWTs minted here for seeded members with real ``AuthSession`` rows).
-``/healthz`` on the same server in the same run gives the baseline. Afterwards every acknowledged scan must be in
-``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is raised for the run so that one token serves the whole run
-(rotation is not what is measured here).
+``/healthz`` on the same server in the same run gives the baseline. Each request goes on a new connection
+(``Connection: close``), as a reverse proxy such as nginx sends them to gunicorn by default; ``--keep-alive`` uses
+wrk's persistent connections instead, which gunicorn's workers share unevenly (one may hold most of them).
+Afterwards every acknowledged scan must be in ``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is raised for the
+run so that one token serves the whole run (rotation is not what is measured here).
 
     python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--connections 16] [--workers N]
-                             [--threads N]
+                             [--threads N] [--keep-alive]
 """
 
 import argparse
@@ -36,11 +38,11 @@ WRK_THREADS = 2
 RESULT = re.compile(r"RESULT (.*)")
 
 
-def run_wrk(url, lines_path, seconds, connections, threads=None):
+def run_wrk(url, lines_path, seconds, connections, threads=None, keep_alive=False):
     threads = threads or WRK_THREADS
     output = subprocess.run(
         [wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-         "-s", str(SCRIPT), url, "--", str(lines_path), str(threads)],
+         "-s", str(SCRIPT), url, "--", str(lines_path), str(threads), "keep-alive" if keep_alive else "close"],
         check=True, capture_output=True, text=True).stdout
     match = RESULT.search(output)
     if not match:
@@ -91,7 +93,7 @@ def verify(app, activity_id, created, connections):
             "exactly_once": total == distinct and created <= total <= created + connections}
 
 
-def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None):
+def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None, keep_alive=False):
     if wrk_path() is None:
         return {"skipped": WRK_MISSING}
     database_url = bench_database_url(database_url)
@@ -102,15 +104,15 @@ def run(database_url, seconds=10, connections=16, members=20_000, workers=None, 
     try:
         with Server(database_url, workers=workers, threads=threads,
                     env={"QR_ROTATE_SECONDS": ROTATE_SECONDS}) as server:
-            health = run_wrk(server.url, health_lines, seconds, connections)
-            scans = run_wrk(server.url, lines, seconds, connections)
+            health = run_wrk(server.url, health_lines, seconds, connections, keep_alive=keep_alive)
+            scans = run_wrk(server.url, lines, seconds, connections, keep_alive=keep_alive)
     finally:
         lines.unlink()
         health_lines.unlink()
     check = verify(app, activity_id, scans["created"], connections)
     return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0],
             "workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
-            "connections": connections, "seconds": seconds, "members_prepared": members,
+            "connections": connections, "keep_alive": keep_alive, "seconds": seconds, "members_prepared": members,
             "checkins": scans, "healthz": health, "ratio": round(scans["rps"] / health["rps"], 2),
             "first_scans_only": scans["ok"] == 0, **check}
 
@@ -136,9 +138,12 @@ def main(argv=None):
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py (2 per core)")
     parser.add_argument("--threads", type=int, default=None, help="per worker; default: gunicorn.conf.py (4)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="persistent connections instead of one connection per request")
     args = parser.parse_args(argv)
     url = sqlite_database(args.members) if args.sqlite else args.database_url
-    print(json.dumps(run(url, args.seconds, args.connections, args.members, args.workers, args.threads), indent=1))
+    print(json.dumps(run(url, args.seconds, args.connections, args.members, args.workers, args.threads,
+                         args.keep_alive), indent=1))
     return 0
 
 

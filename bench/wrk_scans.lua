@@ -1,5 +1,7 @@
 -- wrk script: each thread sends its own slice of pre-generated requests, one per line of the file named by the
 -- first argument: "<access token>\t<json body>" for POST /api/v1/checkins, or "-" for GET /healthz.
+-- The third argument is "close" (each request on a new connection, as a reverse proxy such as nginx sends them by
+-- default) or "keep-alive" (wrk's persistent connections).
 -- At the end it prints the status counts of every thread and the latency percentiles (ms) for bench/checkins.py.
 local threads = {}
 local next_id = 0
@@ -11,17 +13,19 @@ function setup(thread)
 end
 
 function init(args)
-  local path, nthreads = args[1], tonumber(args[2])
+  local path, nthreads, connection = args[1], tonumber(args[2]), args[3]
+  local close = connection == "close" and {["Connection"] = "close"} or {}
   prepared = {}
   local i = 0
   for line in io.lines(path) do
     if i % nthreads == id then
       if line == "-" then
-        prepared[#prepared + 1] = wrk.format("GET", "/healthz")
+        prepared[#prepared + 1] = wrk.format("GET", "/healthz", close)
       else
         local token, body = line:match("([^\t]+)\t(.*)")
         prepared[#prepared + 1] = wrk.format("POST", "/api/v1/checkins",
-          {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+          {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
+           ["Connection"] = close["Connection"]}, body)
       end
     end
     i = i + 1
