@@ -62,9 +62,13 @@ def run(database_url=None, requests=100):
     database_url = bench_database_url(database_url)
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}.%p",
-                        sys.executable, "-m", "bench.instructions", "--measured", "--database-url", database_url,
-                        "--requests", str(requests)], check=True, capture_output=True)
+        measured = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}.%p", sys.executable,
+             "-m", "bench.instructions", "--measured", "--database-url", database_url, "--requests", str(requests)],
+            capture_output=True, text=True)
+        if measured.returncode != 0:
+            last_lines = [line for line in measured.stderr.splitlines() if not line.startswith("==")][-3:]
+            raise RuntimeError("the measured process failed: " + " | ".join(last_lines))
         # Dumps are numbered in order: .1 holds the scans, .2 the /healthz requests.
         scans, health = (int(SUMMARY.search(next(Path(directory).glob(f"callgrind.out.*.{n}")).read_text())[1])
                          for n in (1, 2))
