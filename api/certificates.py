@@ -3,9 +3,9 @@ import tempfile
 
 from flask import send_file
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.fields import Hours, Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import PUBLIC, current_actor

@@ -1,8 +1,8 @@
 from flask import Response
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprint import Blueprint
 from api.fields import Hours, LocalDateTime
 from api.security import current_actor
 from services import checkins

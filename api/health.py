@@ -1,7 +1,7 @@
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from api.blueprint import Blueprint
 from api.security import PUBLIC
 from extensions import db
 

@@ -1,7 +1,7 @@
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, paginate
 from api.security import current_actor

@@ -1,9 +1,9 @@
 from datetime import date
 
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprint import Blueprint
 from api.fields import LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor

@@ -3,9 +3,9 @@
 
 from flask import Response, make_response, render_template, url_for
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.fields import LocalDateTime
 from api.security import PUBLIC, current_actor
 from errors import NotFound

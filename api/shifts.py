@@ -1,6 +1,6 @@
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.pagination import page_of, paginate
 from api.posts import ShiftRangeArgs, ShiftSchema
 from api.security import current_actor

@@ -1,8 +1,8 @@
 from flask import send_file
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprint import Blueprint
 from api.fields import Hours, Id
 from api.pagination import PageArgs, page_of, paginate
 from api.reports import FeedbackSchema
