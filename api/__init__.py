@@ -60,18 +60,21 @@ def register_jwt_callbacks():
 
     from api.errors import envelope
     from extensions import jwt
-    from services.auth import signed_in_user
+    from services.auth import live_sign_in
+    from services.authz import Actor
 
-    # One query per request finds the sign-in and its user; the user lookup then reuses it.
+    # One query per request checks the sign-in and its user; the user lookup then reuses its answer.
     @jwt.token_in_blocklist_loader
     def is_revoked(_header, payload):
-        g.signed_in_user = signed_in_user(payload.get("sid"))
-        return g.signed_in_user is None
+        g.sign_in = live_sign_in(payload.get("sid"))
+        return g.sign_in is None
 
     @jwt.user_lookup_loader
-    def load_user(_header, payload):
-        user = g.pop("signed_in_user", None)
-        return user if user is not None and str(user.id) == payload["sub"] and user.is_active else None
+    def load_actor(_header, payload):
+        sign_in = g.pop("sign_in", None)
+        if sign_in is None or str(sign_in.user_id) != payload["sub"] or not sign_in.is_active:
+            return None
+        return Actor(sign_in.user_id)
 
     @jwt.unauthorized_loader
     def missing(reason):

@@ -1,9 +1,9 @@
 from flask import current_app, request
-from flask_jwt_extended import current_user, get_jwt, jwt_required
-from flask_smorest import Blueprint
+from flask_jwt_extended import get_jwt, jwt_required
 from marshmallow import Schema, fields, validate
 
-from api.security import PUBLIC
+from api.blueprint import Blueprint
+from api.security import PUBLIC, current_actor
 from api.users import UserSchema
 from extensions import limiter
 from services import auth
@@ -69,7 +69,7 @@ def password_login(body):
 @blp.response(200, AccessTokenSchema)
 def refresh():
     """A new access token, with the refresh token as bearer."""
-    return auth.refresh(current_user, get_jwt().get("sid"))
+    return auth.refresh(current_actor().id, get_jwt().get("sid"))
 
 
 @blp.route("/logout", methods=["POST"])

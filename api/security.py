@@ -1,4 +1,5 @@
-"""Who is calling. What the caller may do is decided in services/authz.py."""
+"""Who is calling: the Actor that api.register_jwt_callbacks made of the access token. What the caller may do is
+decided in services/authz.py."""
 
 from flask_jwt_extended import current_user
 
@@ -9,4 +10,4 @@ PUBLIC = {"security": []}
 
 
 def current_actor() -> Actor:
-    return Actor(current_user)
+    return current_user

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 
 from bench.runtime import bench_app, rss_sampler
 from extensions import db
-from models import Region, RoleAssignment, ServiceRecord, User
+from models import Region, RoleAssignment, ServiceRecord
 from services import exports
 from services.authz import Actor
 
@@ -29,7 +29,7 @@ GOAL_MB = 200
 
 def _actor(role):
     user_id = db.session.scalar(select(RoleAssignment.user_id).where(RoleAssignment.role == role))
-    return Actor(db.session.get(User, user_id)) if user_id is not None else None
+    return Actor(user_id) if user_id is not None else None
 
 
 def _district_admin():

@@ -35,7 +35,7 @@ def seed(ctx):
         admin = _community_admin(community_id, ctx)
         if admin is None:
             continue
-        certificate = issue_certificate(Actor(admin), community_id, to_local(first).date(), to_local(last).date(),
+        certificate = issue_certificate(Actor(admin.id), community_id, to_local(first).date(), to_local(last).date(),
                                         member_id=member_id)
         issued.append(certificate)
         per_community[community_id] = per_community.get(community_id, 0) + 1

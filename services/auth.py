@@ -67,8 +67,8 @@ def password_login(username, password):
     return {**tokens, "user": user}
 
 
-def refresh(user, session_id):
-    return {"access_token": create_access_token(identity=str(user.id), additional_claims={"sid": session_id})}
+def refresh(user_id, session_id):
+    return {"access_token": create_access_token(identity=str(user_id), additional_claims={"sid": session_id})}
 
 
 def logout(session_id):
@@ -79,13 +79,16 @@ def logout(session_id):
     db.session.commit()
 
 
-# Every authenticated request runs this: built once, so its SQL and cache key are computed once, not per request.
-SIGNED_IN_USER = (select(User).join(AuthSession, AuthSession.user_id == User.id)
-                  .where(AuthSession.id == bindparam("session_id"), AuthSession.revoked_at.is_(None)))
+# Every authenticated request runs this, so it is a Core statement of two columns built once: no ORM object is made
+# and its SQL and cache key are computed once. The caller's user, when a view needs it, is read then (services.authz).
+_sessions, _users = AuthSession.__table__, User.__table__
+LIVE_SIGN_IN = (select(_users.c.id.label("user_id"), _users.c.is_active)
+                .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
+                .where(_sessions.c.id == bindparam("session_id"), _sessions.c.revoked_at.is_(None)))
 
 
-def signed_in_user(session_id):
-    """The user of a live sign-in, in one query; None when the session was revoked or never existed."""
+def live_sign_in(session_id):
+    """``(user_id, is_active)`` of a live sign-in, in one query; None when the session was revoked or never existed."""
     if not session_id:
         return None
-    return db.session.scalar(SIGNED_IN_USER, {"session_id": session_id})
+    return db.session.execute(LIVE_SIGN_IN, {"session_id": session_id}).first()
