@@ -16,7 +16,6 @@ from functools import cache
 import qrcode
 from flask import current_app
 from sqlalchemy import bindparam, exists, false, func, or_, select, update
-from sqlalchemy.orm import aliased
 
 from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
@@ -68,22 +67,35 @@ def _check_range(place, lat, lng):
 
 
 def _scan_statements():
-    """Per kind of place, one statement finding the place, the member's latest attendance there (open, or the one to
-    debounce a check-out against) and, for an activity, whether the member's sign-up is confirmed. Built once: a scan
-    is the hottest path there is, and a prebuilt statement skips building its SQL and cache key every time."""
+    """Per kind of place, one statement reading the place, the member's latest attendance there (open, or the one to
+    debounce a check-out against) and, for an activity, whether the member's sign-up is confirmed.
+
+    A scan is the hottest path there is, so these are Core statements of the columns a scan reads, built once: no ORM
+    object is made, and their SQL and cache keys are computed once. An attendance a scan answers with or closes is
+    loaded by its id (``_open_attendance``)."""
     member_id, place_id = bindparam("member_id"), bindparam("place_id")
-    earlier = aliased(Attendance)
-    latest_at_activity = (select(func.max(earlier.id))
-                          .where(earlier.member_id == member_id, earlier.activity_id == Activity.id))
-    latest_at_post = (select(func.max(earlier.id)).join(Shift, Shift.id == earlier.shift_id)
-                      .where(earlier.member_id == member_id, Shift.post_id == Post.id))
-    confirmed = exists().where(Signup.activity_id == Activity.id, Signup.member_id == member_id,
-                               Signup.status == "confirmed")
+    activities, posts, shifts, signups, attendances = (
+        model.__table__ for model in (Activity, Post, Shift, Signup, Attendance))
+    earlier = attendances.alias("earlier")
+    latest_at_activity = (select(func.max(earlier.c.id))
+                          .where(earlier.c.member_id == member_id, earlier.c.activity_id == activities.c.id))
+    latest_at_post = (select(func.max(earlier.c.id)).join(shifts, shifts.c.id == earlier.c.shift_id)
+                      .where(earlier.c.member_id == member_id, shifts.c.post_id == posts.c.id))
+    confirmed = exists().where(signups.c.activity_id == activities.c.id, signups.c.member_id == member_id,
+                               signups.c.status == "confirmed")
+    latest = (attendances.c.id.label("latest_id"), attendances.c.checked_out_at.label("latest_checked_out_at"))
+
+    def place(table, *columns):
+        return (table.c.id, table.c.lat, table.c.lng, table.c.radius_m, *columns)
+
     return {
-        "activity": select(Activity, Attendance, confirmed)
-        .outerjoin(Attendance, Attendance.id == latest_at_activity.scalar_subquery()).where(Activity.id == place_id),
-        "post": select(Post, Attendance, false())
-        .outerjoin(Attendance, Attendance.id == latest_at_post.scalar_subquery()).where(Post.id == place_id),
+        "activity": select(*place(activities, activities.c.status, activities.c.starts_at, activities.c.ends_at,
+                                  activities.c.requires_signup), *latest, confirmed.label("confirmed"))
+        .select_from(activities.outerjoin(attendances, attendances.c.id == latest_at_activity.scalar_subquery()))
+        .where(activities.c.id == place_id),
+        "post": select(*place(posts), *latest, false().label("confirmed"))
+        .select_from(posts.outerjoin(attendances, attendances.c.id == latest_at_post.scalar_subquery()))
+        .where(posts.c.id == place_id),
     }
 
 
@@ -92,22 +104,28 @@ SCAN_STATEMENTS = _scan_statements()
 
 @cache
 def _open_attendance_insert(_sqlite):
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` an attendance, built once per kind of database. It returns a
-    plain row, not an ORM object: the answer is all that is made of it.
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of an attendance, built once per kind of database.
 
     The partial unique index on open attendances decides a race: the losing insert does nothing."""
-    return insert_ignoring_conflicts(Attendance.__table__).returning(*Attendance.__table__.c)
+    return insert_ignoring_conflicts(Attendance.__table__).returning(Attendance.__table__.c.id)
 
 
 def _scan_context(kind, target_id, member_id):
-    """``(place, latest attendance or None, confirmed sign-up)`` in one query; invalid_token when the place is gone."""
-    row = db.session.execute(SCAN_STATEMENTS[kind], {"member_id": member_id, "place_id": target_id}).first()
-    if row is None:
+    """The place's columns with the member's latest attendance there and the sign-up, in one row; invalid_token when
+    the place is gone."""
+    context = db.session.execute(SCAN_STATEMENTS[kind], {"member_id": member_id, "place_id": target_id}).first()
+    if context is None:
         raise BadRequest("invalid_token", "二维码无效")
-    place, latest, confirmed = row
-    if kind == "activity" and place.status != "published":
+    if kind == "activity" and context.status != "published":
         raise Conflict("activity_cancelled", "活动已取消")
-    return place, latest, confirmed
+    return context
+
+
+def _open_attendance(context):
+    """The member's open attendance at the place, or None."""
+    if context.latest_id is None or context.latest_checked_out_at is not None:
+        return None
+    return db.session.get(Attendance, context.latest_id)
 
 
 def _shift_on_now(member_id, post, now):
@@ -139,33 +157,34 @@ def scan(actor, token, lat, lng):
     """Check in, check out, or recognise a duplicate scan (see the module docstring for the rules)."""
     now = utcnow()
     kind, target_id, _slot = checkin_tokens.decode(token, now)
-    place, latest, confirmed = _scan_context(kind, target_id, actor.id)
+    place = _scan_context(kind, target_id, actor.id)
     _check_range(place, lat, lng)
 
-    if latest is not None and latest.checked_out_at is None:
-        return _second_scan(latest, now)
-    if latest is not None and now - latest.checked_out_at < _debounce():
-        # A double tap at check-out is not a new check-in.
-        return ScanResult("duplicate")
+    if place.latest_id is not None:
+        if place.latest_checked_out_at is None:
+            return _second_scan(_open_attendance(place), now)
+        if now - place.latest_checked_out_at < _debounce():
+            # A double tap at check-out is not a new check-in.
+            return ScanResult("duplicate")
 
-    values = {"member_id": actor.id, "checked_in_at": now, "check_in_lat": lat, "check_in_lng": lng,
-              "needs_review": False}
+    values = {"member_id": actor.id, "activity_id": None, "shift_id": None, "checked_in_at": now,
+              "check_in_lat": lat, "check_in_lng": lng, "needs_review": False}
     if kind == "activity":
         if not (place.starts_at - EARLY_CHECKIN <= now <= place.ends_at):
             raise _outside_window()
-        if place.requires_signup and not confirmed:
+        if place.requires_signup and not place.confirmed:
             raise _not_signed_up()
         values["activity_id"] = place.id
     else:
         values["shift_id"] = _shift_on_now(actor.id, place, now).id
-    attendance = db.session.execute(_open_attendance_insert(is_sqlite()), values).first()
-    if attendance is None:
+    attendance_id = db.session.scalar(_open_attendance_insert(is_sqlite()), values)
+    if attendance_id is None:
         # Lost the race to a simultaneous scan of the same member: answer with the attendance it opened.
         db.session.rollback()
-        _place, latest, _confirmed = _scan_context(kind, target_id, actor.id)
-        return ScanResult("duplicate", latest if latest is not None and latest.checked_out_at is None else None)
+        return ScanResult("duplicate", _open_attendance(_scan_context(kind, target_id, actor.id)))
     db.session.commit()
-    return ScanResult("check_in", attendance)
+    # The answer is what was inserted: no ORM object is made for it.
+    return ScanResult("check_in", {**values, "id": attendance_id, "checked_out_at": None, "minutes": None})
 
 
 def _second_scan(attendance, now):
