@@ -34,6 +34,10 @@ def register_settings(app):
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=app.config["JWT_ACCESS_MINUTES"]),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=app.config["JWT_REFRESH_DAYS"]),
         JWT_TOKEN_LOCATION=["headers"],
+        # Tokens travel only in the Authorization header, which a browser never adds by itself: a CSRF claim would
+        # guard nothing, and nbf would repeat iat. Without them a token is a quarter shorter to send and to decode.
+        JWT_COOKIE_CSRF_PROTECT=False,
+        JWT_ENCODE_NBF=False,
         RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_AS_ASCII=False,
