@@ -1,16 +1,17 @@
 """Check-in throughput under gunicorn: distinct members' first scans against one activity, driven by wrk.
 
 The server is ``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` (``--workers`` and
-``--threads`` override them) in its own process group; wrk (another process) sends pre-generated
-requests, one distinct member per request (JWTs minted here for seeded members with real ``AuthSession`` rows).
-``/healthz`` on the same server in the same run gives the baseline. Each request goes on a new connection
-(``Connection: close``), as a reverse proxy such as nginx sends them to gunicorn by default; ``--keep-alive`` uses
-wrk's persistent connections instead, which gunicorn's workers share unevenly (one may hold most of them).
-Afterwards every acknowledged scan must be in ``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is raised for the
-run so that one token serves the whole run (rotation is not what is measured here).
+``--threads`` override them) in its own process group; wrk (another process) sends pre-generated requests, one
+distinct member per request (JWTs minted here for seeded members with real ``AuthSession`` rows). ``/healthz`` on
+the same server in the same run gives the baseline: the run alternates slices of ``/healthz`` and of scans
+(``--rounds``, default 5), so that a shared machine slowing down for a while weighs on both alike. Each request goes
+on a new connection (``Connection: close``), as a reverse proxy such as nginx sends them to gunicorn by default;
+``--keep-alive`` uses wrk's persistent connections instead, which gunicorn's workers share unevenly (one may hold
+most of them). Afterwards every acknowledged scan must be in ``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is
+raised for the run so that one token serves the whole run (rotation is not what is measured here).
 
-    python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--connections 16] [--workers N]
-                             [--threads N] [--keep-alive]
+    python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--rounds 5] [--connections 16]
+                             [--workers N] [--threads N] [--keep-alive]
 """
 
 import argparse
@@ -81,40 +82,74 @@ def prepare(app, members):
         return activity_id, Path(handle.name)
 
 
-def verify(app, activity_id, created, connections):
-    """Every acknowledged scan recorded once. wrk stops with up to ``connections`` requests in flight: those may be
-    recorded without their answer being counted, so the table may hold that many more, but never a duplicate."""
+def verify(app, activity_id, created, in_flight):
+    """Every acknowledged scan recorded once. Each wrk run stops with up to ``connections`` requests in flight: those
+    may be recorded without their answer being counted, so the table may hold ``in_flight`` more, but never a
+    duplicate."""
     with app.app_context():
         total, distinct = db.session.execute(
             select(func.count(), func.count(func.distinct(Attendance.member_id)))
             .where(Attendance.activity_id == activity_id)).one()
         db.session.commit()
     return {"attendances": total, "distinct_members": distinct, "acknowledged": created,
-            "exactly_once": total == distinct and created <= total <= created + connections}
+            "exactly_once": total == distinct and created <= total <= created + in_flight}
 
 
-def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None, keep_alive=False):
+def combine(slices):
+    """One result of several wrk slices: counts and seconds add up, p50 is the slices' median, p99 and max their
+    worst."""
+    total = {key: sum(part[key] for part in slices) for key in ("requests", "seconds", "created", "ok", "other",
+                                                                 "errors")}
+    total["seconds"] = round(total["seconds"], 3)
+    total["rps"] = round(total["requests"] / total["seconds"], 1)
+    total["p50"] = sorted(part["p50"] for part in slices)[len(slices) // 2]
+    total["p99"] = max(part["p99"] for part in slices)
+    total["max"] = max(part["max"] for part in slices)
+    return total
+
+
+def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None, keep_alive=False,
+        rounds=5):
+    """``seconds`` of scans and as many of ``/healthz``, interleaved in ``rounds`` slices (healthz, scans, healthz,
+    ...): a change in the shared machine's speed during the run weighs on both alike, so the ratio measures the
+    request, not the minute it ran in. Each slice of scans takes members no earlier slice used."""
     if wrk_path() is None:
         return {"skipped": WRK_MISSING}
     database_url = bench_database_url(database_url)
     app = bench_app(database_url, QR_ROTATE_SECONDS=int(ROTATE_SECONDS))
     activity_id, lines = prepare(app, members)
-    health_lines = Path(tempfile.mkstemp(suffix=".wrk")[1])
+    directory = Path(tempfile.mkdtemp(prefix="baodao-bench-wrk-"))
+    health_lines = directory / "healthz.wrk"
     health_lines.write_text("-\n" * WRK_THREADS)
+    scan_lines = lines.read_text().splitlines(keepends=True)
+    lines.unlink()
+    per_round = len(scan_lines) // rounds
+    round_files = []
+    for n in range(rounds):
+        path = directory / f"scans-{n}.wrk"
+        path.write_text("".join(scan_lines[n * per_round:(n + 1) * per_round]))
+        round_files.append(path)
+    slice_seconds = max(1, round(seconds / rounds))
+    health, scans = [], []
     try:
         with Server(database_url, workers=workers, threads=threads,
                     env={"QR_ROTATE_SECONDS": ROTATE_SECONDS}) as server:
-            health = run_wrk(server.url, health_lines, seconds, connections, keep_alive=keep_alive)
-            scans = run_wrk(server.url, lines, seconds, connections, keep_alive=keep_alive)
+            for path in round_files:
+                health.append(run_wrk(server.url, health_lines, slice_seconds, connections, keep_alive=keep_alive))
+                scans.append(run_wrk(server.url, path, slice_seconds, connections, keep_alive=keep_alive))
     finally:
-        lines.unlink()
-        health_lines.unlink()
-    check = verify(app, activity_id, scans["created"], connections)
+        for path in [health_lines, *round_files]:
+            path.unlink()
+        directory.rmdir()
+    check = verify(app, activity_id, sum(part["created"] for part in scans), connections * rounds)
+    checkins, healthz = combine(scans), combine(health)
     return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0],
             "workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
-            "connections": connections, "keep_alive": keep_alive, "seconds": seconds, "members_prepared": members,
-            "checkins": scans, "healthz": health, "ratio": round(scans["rps"] / health["rps"], 2),
-            "first_scans_only": scans["ok"] == 0, **check}
+            "connections": connections, "keep_alive": keep_alive, "seconds": slice_seconds * rounds,
+            "rounds": rounds, "members_prepared": members, "checkins": checkins, "healthz": healthz,
+            "ratio": round(checkins["rps"] / healthz["rps"], 2),
+            "ratio_per_round": [round(s["rps"] / h["rps"], 2) for s, h in zip(scans, health, strict=True)],
+            "first_scans_only": checkins["ok"] == 0, **check}
 
 
 def sqlite_database(members):
@@ -133,7 +168,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.checkins")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--sqlite", action="store_true", help="run on a fresh SQLite file instead")
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=10, help="of scans, and as many of /healthz")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved slices of /healthz and scans")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py (2 per core)")
@@ -143,7 +179,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     url = sqlite_database(args.members) if args.sqlite else args.database_url
     print(json.dumps(run(url, args.seconds, args.connections, args.members, args.workers, args.threads,
-                         args.keep_alive), indent=1))
+                         args.keep_alive, args.rounds), indent=1))
     return 0
 
 
