@@ -36,7 +36,7 @@ def main(argv=None):
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="city")
     parser.add_argument("--no-seed", action="store_true", help="use the data already in the database")
-    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--seconds", type=int, default=10, help="of scans, and as many of /healthz, per check-in run")
     args = parser.parse_args(argv)
     url = bench_database_url(args.database_url)
     results = {"machine": machine(), "database": url.rsplit("@", 1)[-1], "preset": args.preset}
