@@ -160,12 +160,12 @@ def scan(actor, token, lat, lng):
     place = _scan_context(kind, target_id, actor.id)
     _check_range(place, lat, lng)
 
-    if place.latest_id is not None:
-        if place.latest_checked_out_at is None:
-            return _second_scan(_open_attendance(place), now)
-        if now - place.latest_checked_out_at < _debounce():
-            # A double tap at check-out is not a new check-in.
-            return ScanResult("duplicate")
+    open_attendance = _open_attendance(place)
+    if open_attendance is not None:
+        return _second_scan(open_attendance, now)
+    if place.latest_id is not None and now - place.latest_checked_out_at < _debounce():
+        # A double tap at check-out is not a new check-in.
+        return ScanResult("duplicate")
 
     values = {"member_id": actor.id, "activity_id": None, "shift_id": None, "checked_in_at": now,
               "check_in_lat": lat, "check_in_lng": lng, "needs_review": False}
