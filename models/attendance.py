@@ -11,7 +11,7 @@ class Attendance(db.Model):
     __tablename__ = "attendances"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
     checked_in_at = mapped_column(UTCDateTime, nullable=False)
@@ -23,6 +23,9 @@ class Attendance(db.Model):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
+        # A scan looks up the member's attendances at one activity. Both columns in one index: with an index on each,
+        # PostgreSQL may intersect them, and the activity's side grows with every check-in of a big event.
+        Index("ix_attendances_member_activity", "member_id", "activity_id"),
         Index("uq_attendances_open_activity", "member_id", "activity_id", unique=True,
               postgresql_where=text("checked_out_at is null and activity_id is not null"),
               sqlite_where=text("checked_out_at is null and activity_id is not null")),

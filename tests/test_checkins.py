@@ -11,14 +11,14 @@ import pytest
 import requests
 import time_machine
 import zxingcpp
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 from extensions import db
-from models import Attendance, RecordChange, ServiceRecord
+from models import Attendance, RecordChange, ServiceRecord, User
 from schedulers.registry import all_jobs
 from services import checkin_tokens, checkins
 from tests.activity_factories import FAR, PLACE, confirm, make_activity, make_post_shift
-from tests.conftest import fire_at_once
+from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
 T0 = datetime(2030, 5, 1, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
@@ -318,3 +318,35 @@ def test_twelve_simultaneous_scans_open_one_attendance(live_server):
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Attendance).where(
         Attendance.activity_id == activity_id)) == 1
+
+
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+@postgres_only
+def test_a_scan_at_a_big_event_reads_only_the_members_own_attendances(scene):
+    """2,000 check-ins already at the activity, recorded after the planner's statistics were taken (a new event):
+    the scan's lookup must not read them. With one index per column PostgreSQL intersected both, and the activity's
+    side held every check-in so far."""
+    activity, member = scene["activity"], scene["member"]
+    db.session.execute(text("ANALYZE attendances"))
+    users, attendances = User.__table__, Attendance.__table__
+    others = db.session.scalars(insert(users).returning(users.c.id), [
+        {"openid": f"big-event-{i}", "political_status": "masses", "in_service": False, "unavailable_weekdays": [],
+         "unavailable_dates": [], "is_active": True, "created_at": T0} for i in range(2000)]).all()
+    db.session.execute(insert(attendances), [
+        {"member_id": other, "activity_id": activity.id, "checked_in_at": T0, "checked_out_at": T0 + timedelta(hours=1),
+         "minutes": 60, "needs_review": False} for other in others])
+    compiled = checkins.SCAN_STATEMENTS["activity"].compile(db.engine)
+    plan = db.session.connection().exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled),
+        {**compiled.params, "member_id": member.id, "place_id": activity.id}).scalar()[0]["Plan"]
+    reading_attendances = [node for node in _plan_nodes(plan) if node.get("Relation Name") == "attendances"
+                           or str(node.get("Index Name", "")).startswith(("ix_attendances", "uq_attendances"))]
+    assert reading_attendances
+    for node in reading_attendances:
+        assert node["Actual Rows"] + node.get("Rows Removed by Filter", 0) <= 1, node
+    db.session.rollback()
