@@ -63,16 +63,22 @@ class Shift(db.Model):
     __tablename__ = "shifts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("shift_templates.id"), index=True)
     starts_at = mapped_column(UTCDateTime, nullable=False, index=True)
-    ends_at = mapped_column(UTCDateTime, nullable=False, index=True)
+    ends_at = mapped_column(UTCDateTime, nullable=False)
     seats: Mapped[int] = mapped_column(Integer)
     filled: Mapped[int] = mapped_column(Integer, default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    # Generating twice, or from two processes, never duplicates a shift.
-    __table_args__ = (UniqueConstraint("template_id", "starts_at"),)
+    __table_args__ = (
+        # Generating twice, or from two processes, never duplicates a shift.
+        UniqueConstraint("template_id", "starts_at"),
+        # A scan at a post finds the post's shift on now: the post's shifts not yet ended, a fortnight's at most.
+        # No index on ends_at alone: with statistics older than the roster, PostgreSQL chose it and read the
+        # coming shifts of every post.
+        Index("ix_shifts_post_ends", "post_id", "ends_at"),
+    )
 
 
 class ShiftAssignment(db.Model):

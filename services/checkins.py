@@ -128,10 +128,14 @@ def _open_attendance(context):
     return db.session.get(Attendance, context.latest_id)
 
 
+def shifts_on_now(post_id, now):
+    """The post's shifts on now: from 30 minutes before their start to their end."""
+    return select(Shift).where(Shift.post_id == post_id, Shift.ends_at >= now, Shift.starts_at <= now + EARLY_CHECKIN)
+
+
 def _shift_on_now(member_id, post, now):
-    """The shift of the post that is on now (30 minutes before its start to its end) with the member on it."""
-    on_now = select(Shift).where(Shift.post_id == post.id, Shift.starts_at <= now + EARLY_CHECKIN,
-                                 Shift.ends_at >= now)
+    """The shift of the post that is on now with the member on it."""
+    on_now = shifts_on_now(post.id, now)
     if db.session.scalar(on_now.limit(1)) is None:
         raise _outside_window()
     shift = db.session.scalar(

@@ -14,7 +14,7 @@ import zxingcpp
 from sqlalchemy import func, insert, select, text
 
 from extensions import db
-from models import Attendance, RecordChange, ServiceRecord, User
+from models import Attendance, Post, RecordChange, ServiceRecord, Shift, User
 from schedulers.registry import all_jobs
 from services import checkin_tokens, checkins
 from tests.activity_factories import FAR, PLACE, confirm, make_activity, make_post_shift
@@ -320,10 +320,22 @@ def test_twelve_simultaneous_scans_open_one_attendance(live_server):
         Attendance.activity_id == activity_id)) == 1
 
 
+
 def _plan_nodes(node):
     yield node
     for child in node.get("Plans", ()):
         yield from _plan_nodes(child)
+
+
+def _rows_read(table, statement, **params):
+    """For each node of the PostgreSQL plan that reads ``table`` or one of its indexes: the rows it returned plus the
+    rows it read and dropped (EXPLAIN ANALYZE)."""
+    compiled = statement.compile(db.engine)
+    plan = db.session.connection().exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), {**compiled.params, **params}).scalar()[0]["Plan"]
+    return [node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in _plan_nodes(plan)
+            if node.get("Relation Name") == table or str(node.get("Index Name", "")).startswith((f"ix_{table}_",
+                                                                                                 f"uq_{table}_"))]
 
 
 @postgres_only
@@ -340,13 +352,31 @@ def test_a_scan_at_a_big_event_reads_only_the_members_own_attendances(scene):
     db.session.execute(insert(attendances), [
         {"member_id": other, "activity_id": activity.id, "checked_in_at": T0, "checked_out_at": T0 + timedelta(hours=1),
          "minutes": 60, "needs_review": False} for other in others])
-    compiled = checkins.SCAN_STATEMENTS["activity"].compile(db.engine)
-    plan = db.session.connection().exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled),
-        {**compiled.params, "member_id": member.id, "place_id": activity.id}).scalar()[0]["Plan"]
-    reading_attendances = [node for node in _plan_nodes(plan) if node.get("Relation Name") == "attendances"
-                           or str(node.get("Index Name", "")).startswith(("ix_attendances", "uq_attendances"))]
-    assert reading_attendances
-    for node in reading_attendances:
-        assert node["Actual Rows"] + node.get("Rows Removed by Filter", 0) <= 1, node
+    rows = _rows_read("attendances", checkins.SCAN_STATEMENTS["activity"], member_id=member.id, place_id=activity.id)
+    assert rows and max(rows) <= 1, rows
+    db.session.rollback()
+
+
+@postgres_only
+def test_a_scan_at_a_post_reads_only_that_posts_shifts(clock):
+    """300 posts with a fortnight's roster generated after the planner's statistics were taken, and a scan at a post
+    whose next shift is tomorrow: looking for its shift on now must not read the other posts' shifts. With an index
+    on ends_at alone PostgreSQL read every coming shift of every post."""
+    tree = region_tree()
+    post, _shift = make_post_shift(tree["a1"], T0 + timedelta(days=1))
+    posts, shifts = Post.__table__, Shift.__table__
+    others = db.session.scalars(insert(posts).returning(posts.c.id), [
+        {"community_id": tree["a1"].id, "name": f"{i}号桶站", "kind": "bin_station", "created_at": T0}
+        for i in range(300)]).all()
+
+    def fortnight(first_day):
+        return [{"post_id": other, "starts_at": T0 + timedelta(days=day, hours=hour),
+                 "ends_at": T0 + timedelta(days=day, hours=hour + 2), "seats": 2, "filled": 0, "created_at": T0}
+                for other in others for day in range(first_day, first_day + 14) for hour in (0, 10)]
+
+    db.session.execute(insert(shifts), fortnight(-14))
+    db.session.execute(text("ANALYZE shifts"))
+    db.session.execute(insert(shifts), fortnight(1))
+    rows = _rows_read("shifts", checkins.shifts_on_now(post.id, T0).limit(1))
+    assert rows and max(rows) <= 1, rows
     db.session.rollback()
