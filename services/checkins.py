@@ -128,23 +128,24 @@ def _open_attendance(context):
     return db.session.get(Attendance, context.latest_id)
 
 
-def shifts_on_now(post_id, now):
-    """The post's shifts on now: from 30 minutes before their start to their end."""
-    return select(Shift).where(Shift.post_id == post_id, Shift.ends_at >= now, Shift.starts_at <= now + EARLY_CHECKIN)
+def shift_on_now(member_id, post_id, now):
+    """The statement for the post's shift on now (from 30 minutes before its start to its end) as ``(id, assigned)``:
+    one with the member on it first, else any, so one query tells a scan outside every shift from a scan by someone
+    on none of them."""
+    assigned = exists().where(ShiftAssignment.shift_id == Shift.id, ShiftAssignment.member_id == member_id,
+                              ShiftAssignment.status.in_(ACTIVE_ASSIGNMENT))
+    return (select(Shift.id, assigned.label("assigned"))
+            .where(Shift.post_id == post_id, Shift.ends_at >= now, Shift.starts_at <= now + EARLY_CHECKIN)
+            .order_by(assigned.desc(), Shift.starts_at).limit(1))
 
 
-def _shift_on_now(member_id, post, now):
-    """The shift of the post that is on now with the member on it."""
-    on_now = shifts_on_now(post.id, now)
-    if db.session.scalar(on_now.limit(1)) is None:
-        raise _outside_window()
-    shift = db.session.scalar(
-        on_now.join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
-        .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(ACTIVE_ASSIGNMENT))
-        .order_by(Shift.starts_at).limit(1))
+def _shift_id_on_now(member_id, post, now):
+    shift = db.session.execute(shift_on_now(member_id, post.id, now)).first()
     if shift is None:
+        raise _outside_window()
+    if not shift.assigned:
         raise _not_signed_up()
-    return shift
+    return shift.id
 
 
 def _window(attendance):
@@ -180,7 +181,7 @@ def scan(actor, token, lat, lng):
             raise _not_signed_up()
         values["activity_id"] = place.id
     else:
-        values["shift_id"] = _shift_on_now(actor.id, place, now).id
+        values["shift_id"] = _shift_id_on_now(actor.id, place, now)
     attendance_id = db.session.scalar(_open_attendance_insert(is_sqlite()), values)
     if attendance_id is None:
         # Lost the race to a simultaneous scan of the same member: answer with the attendance it opened.
