@@ -67,6 +67,8 @@ def main(argv=None):
     # Every scan is a distinct member's first: as many as the preset has, up to 20,000.
     scanners = min(20_000, PRESETS[args.preset].members)
     step("checkins_postgresql", lambda: checkins.run(url, seconds=args.seconds, members=scanners))
+    # The same at a post during a shift: a bin station's static token, the daily path of duty volunteers.
+    step("checkins_post_postgresql", lambda: checkins.run(url, seconds=args.seconds, members=scanners, at="post"))
     # The same over persistent connections: wrk opens them all at once and one worker may take most of them, so
     # /healthz swings between runs (BENCHMARKS.md); kept to show it, not as the headline figure.
     step("checkins_postgresql_keep_alive",

@@ -1,4 +1,5 @@
-"""Check-in throughput under gunicorn: distinct members' first scans against one activity, driven by wrk.
+"""Check-in throughput under gunicorn: distinct members' first scans against one activity (or, with ``--at post``, at
+one post during a shift that has them all on it), driven by wrk.
 
 The server is ``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` (``--workers`` and
 ``--threads`` override them) in its own process group; wrk (another process) sends pre-generated requests, one
@@ -10,8 +11,8 @@ on a new connection (``Connection: close``), as a reverse proxy such as nginx se
 most of them). Afterwards every acknowledged scan must be in ``attendances`` exactly once. ``QR_ROTATE_SECONDS`` is
 raised for the run so that one token serves the whole run (rotation is not what is measured here).
 
-    python -m bench.checkins [--database-url URL] [--sqlite] [--seconds 10] [--rounds 5] [--connections 16]
-                             [--workers N] [--threads N] [--keep-alive]
+    python -m bench.checkins [--database-url URL] [--sqlite] [--at activity|post] [--seconds 10] [--rounds 5]
+                             [--connections 16] [--workers N] [--threads N] [--keep-alive]
 """
 
 import argparse
@@ -23,13 +24,13 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bench.runtime import WRK_MISSING, Server, bench_app, bench_database_url, mint_access_token, wrk_path
 from bench.seed import SeedSpec, open_sessions, seed
 from extensions import db
-from models import Activity, Attendance, Region, User
-from services.checkin_tokens import activity_token
+from models import Activity, Attendance, Post, Region, Shift, ShiftAssignment, User
+from services.checkin_tokens import activity_token, post_token
 from services.clock import utcnow
 
 SCRIPT = Path(__file__).with_name("wrk_scans.lua")
@@ -56,21 +57,37 @@ def run_wrk(url, lines_path, seconds, connections, threads=None, keep_alive=Fals
     return result
 
 
-def prepare(app, members):
-    """An activity on now, sessions and tokens for ``members`` seeded members; the wrk request file."""
+def prepare(app, members, at="activity"):
+    """A place on now for ``members`` seeded members, their sessions and tokens: ``(place, wrk request file)``, the
+    place being the attendance column and id its scans are recorded under.
+
+    ``at="activity"``: an activity needing no sign-up. ``at="post"``: a post whose shift on now has every member
+    assigned, so a scan takes the post's path (its static token, the shift on now, the member's assignment)."""
     with app.app_context():
         community_id = db.session.scalar(select(Region.id).where(Region.kind == "community").order_by(Region.id))
         member_ids = list(db.session.scalars(select(User.id).where(User.openid.is_not(None))
                                              .order_by(User.id.desc()).limit(members)))
         if len(member_ids) < members:
             raise RuntimeError(f"the database has {len(member_ids)} members, the run needs {members}")
-        activity = Activity(community_id=community_id, title="基准签到", category="environment",
-                            starts_at=utcnow() - timedelta(minutes=10), ends_at=utcnow() + timedelta(hours=3),
-                            capacity=members, confirmed_count=0, lat=PLACE[0], lng=PLACE[1], radius_m=500,
-                            requires_signup=False, status="published")
-        db.session.add(activity)
-        db.session.flush()
-        activity_id, (token, _) = activity.id, activity_token(activity)
+        starts_at, ends_at = utcnow() - timedelta(minutes=10), utcnow() + timedelta(hours=3)
+        if at == "activity":
+            activity = Activity(community_id=community_id, title="基准签到", category="environment",
+                                starts_at=starts_at, ends_at=ends_at, capacity=members, confirmed_count=0,
+                                lat=PLACE[0], lng=PLACE[1], radius_m=500, requires_signup=False, status="published")
+            db.session.add(activity)
+            db.session.flush()
+            place, (token, _) = (Attendance.activity_id, activity.id), activity_token(activity)
+        else:
+            post = Post(community_id=community_id, name="基准桶站", kind="bin_station", lat=PLACE[0], lng=PLACE[1],
+                        radius_m=500)
+            db.session.add(post)
+            db.session.flush()
+            shift = Shift(post_id=post.id, starts_at=starts_at, ends_at=ends_at, seats=members, filled=members)
+            db.session.add(shift)
+            db.session.flush()
+            db.session.execute(insert(ShiftAssignment), [
+                {"shift_id": shift.id, "member_id": member_id, "status": "assigned"} for member_id in member_ids])
+            place, token = (Attendance.shift_id, shift.id), post_token(post)
         # Commit and touch no ORM object after it: on SQLite a new transaction would hold the write lock.
         db.session.commit()
         sessions = open_sessions(member_ids)
@@ -79,17 +96,17 @@ def prepare(app, members):
         with handle:
             for member_id in member_ids:
                 handle.write(f"{mint_access_token(member_id, sessions[member_id])}\t{body}\n")
-        return activity_id, Path(handle.name)
+        return place, Path(handle.name)
 
 
-def verify(app, activity_id, created, in_flight):
+def verify(app, place, created, in_flight):
     """Every acknowledged scan recorded once. Each wrk run stops with up to ``connections`` requests in flight: those
     may be recorded without their answer being counted, so the table may hold ``in_flight`` more, but never a
     duplicate."""
     with app.app_context():
         total, distinct = db.session.execute(
             select(func.count(), func.count(func.distinct(Attendance.member_id)))
-            .where(Attendance.activity_id == activity_id)).one()
+            .where(place[0] == place[1])).one()
         db.session.commit()
     return {"attendances": total, "distinct_members": distinct, "acknowledged": created,
             "exactly_once": total == distinct and created <= total <= created + in_flight}
@@ -109,7 +126,7 @@ def combine(slices):
 
 
 def run(database_url, seconds=10, connections=16, members=20_000, workers=None, threads=None, keep_alive=False,
-        rounds=5):
+        rounds=5, at="activity"):
     """``seconds`` of scans and as many of ``/healthz``, interleaved in ``rounds`` slices (healthz, scans, healthz,
     ...): a change in the shared machine's speed during the run weighs on both alike, so the ratio measures the
     request, not the minute it ran in. Each slice of scans takes members no earlier slice used."""
@@ -117,7 +134,7 @@ def run(database_url, seconds=10, connections=16, members=20_000, workers=None, 
         return {"skipped": WRK_MISSING}
     database_url = bench_database_url(database_url)
     app = bench_app(database_url, QR_ROTATE_SECONDS=int(ROTATE_SECONDS))
-    activity_id, lines = prepare(app, members)
+    place, lines = prepare(app, members, at)
     directory = Path(tempfile.mkdtemp(prefix="baodao-bench-wrk-"))
     health_lines = directory / "healthz.wrk"
     health_lines.write_text("-\n" * WRK_THREADS)
@@ -141,9 +158,9 @@ def run(database_url, seconds=10, connections=16, members=20_000, workers=None, 
         for path in [health_lines, *round_files]:
             path.unlink()
         directory.rmdir()
-    check = verify(app, activity_id, sum(part["created"] for part in scans), connections * rounds)
+    check = verify(app, place, sum(part["created"] for part in scans), connections * rounds)
     checkins, healthz = combine(scans), combine(health)
-    return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0],
+    return {"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0], "at": at,
             "workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
             "connections": connections, "keep_alive": keep_alive, "seconds": slice_seconds * rounds,
             "rounds": rounds, "members_prepared": members, "checkins": checkins, "healthz": healthz,
@@ -168,6 +185,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.checkins")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--sqlite", action="store_true", help="run on a fresh SQLite file instead")
+    parser.add_argument("--at", choices=("activity", "post"), default="activity", help="the kind of place scanned")
     parser.add_argument("--seconds", type=int, default=10, help="of scans, and as many of /healthz")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved slices of /healthz and scans")
     parser.add_argument("--connections", type=int, default=16)
@@ -179,7 +197,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     url = sqlite_database(args.members) if args.sqlite else args.database_url
     print(json.dumps(run(url, args.seconds, args.connections, args.members, args.workers, args.threads,
-                         args.keep_alive, args.rounds), indent=1))
+                         args.keep_alive, args.rounds, args.at), indent=1))
     return 0
 
 

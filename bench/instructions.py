@@ -31,7 +31,7 @@ def measured_process(database_url, requests):
 
     app = bench_app(database_url, QR_ROTATE_SECONDS=3600)
     client = app.test_client()
-    _activity_id, lines = prepare(app, requests + 20)
+    _place, lines = prepare(app, requests + 20)
     scans = [line.rstrip("\n").split("\t") for line in lines.read_text().splitlines()]
     lines.unlink()
 
