@@ -320,7 +320,6 @@ def test_twelve_simultaneous_scans_open_one_attendance(live_server):
         Attendance.activity_id == activity_id)) == 1
 
 
-
 def _plan_nodes(node):
     yield node
     for child in node.get("Plans", ()):
