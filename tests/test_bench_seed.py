@@ -1,7 +1,9 @@
-"""The benchmark seeder's tiny preset, on the test database: counts, references and a usable data set."""
+"""The benchmark seeder's tiny preset, on the test database: counts, references, a usable data set, and the check-in
+benchmark's prepared scans."""
 
 import os
 
+import pytest
 from sqlalchemy import func, select
 
 from bench.seed import PRESETS, open_sessions, seed
@@ -118,3 +120,24 @@ def test_the_bench_creates_its_postgresql_database_when_the_server_lacks_it():
         with server.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         server.dispose()
+
+
+@pytest.mark.parametrize("at", ["activity", "post"])
+def test_the_check_in_benchmark_prepares_first_scans_recorded_once(app, client, at):
+    from bench import checkins as checkin_bench
+
+    seed(TINY)
+    db.session.commit()
+    place, lines = checkin_bench.prepare(app, 3, at)
+    try:
+        requests = [line.split("\t") for line in lines.read_text().splitlines()]
+    finally:
+        lines.unlink()
+
+    for token, body in requests:
+        response = client.post("/api/v1/checkins", data=body,
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["action"] == "check_in"
+    assert checkin_bench.verify(app, place, created=3, in_flight=0) == {
+        "attendances": 3, "distinct_members": 3, "acknowledged": 3, "exactly_once": True}
