@@ -64,7 +64,7 @@ class Shift(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
-    template_id: Mapped[int | None] = mapped_column(ForeignKey("shift_templates.id"), index=True)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("shift_templates.id"))
     starts_at = mapped_column(UTCDateTime, nullable=False, index=True)
     ends_at = mapped_column(UTCDateTime, nullable=False)
     seats: Mapped[int] = mapped_column(Integer)
@@ -72,7 +72,7 @@ class Shift(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (
-        # Generating twice, or from two processes, never duplicates a shift.
+        # Generating twice, or from two processes, never duplicates a shift; it also serves lookups by template.
         UniqueConstraint("template_id", "starts_at"),
         # A scan at a post finds the post's shift on now: the post's shifts not yet ended, a fortnight's at most.
         # No index on ends_at alone: with statistics older than the roster, PostgreSQL chose it and read the

@@ -45,11 +45,12 @@ class Feedback(db.Model):
     __tablename__ = "feedback"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
     year: Mapped[int] = mapped_column(Integer)
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
+    # One word per report and year; the unique index also serves every lookup by report.
     __table_args__ = (UniqueConstraint("report_id", "year"),)
