@@ -15,7 +15,7 @@ from functools import cache
 
 import qrcode
 from flask import current_app
-from sqlalchemy import bindparam, exists, false, func, or_, select, update
+from sqlalchemy import bindparam, exists, false, func, select, update
 
 from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
@@ -246,22 +246,27 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
     return record
 
 
+def attendances_open_after_end(now):
+    """The statements finding attendances still open after their activity or shift ended, one per kind of place.
+
+    Each repeats the predicate of that kind's partial unique index on open attendances, so the job reads only the
+    attendances open now, however long the history grows (one query over both kinds read the whole table)."""
+    return [select(Attendance).join(source, source.id == column)
+            .where(column.is_not(None), Attendance.checked_out_at.is_(None), source.ends_at < now)
+            .order_by(Attendance.id)
+            for source, column in ((Activity, Attendance.activity_id), (Shift, Attendance.shift_id))]
+
+
 def close_open_attendances(now=None):
     """Close attendances still open after their activity or shift ended, at the scheduled end."""
     now = now or utcnow()
-    cutoff = now
-    stale = list(db.session.scalars(
-        select(Attendance).outerjoin(Activity, Activity.id == Attendance.activity_id)
-        .outerjoin(Shift, Shift.id == Attendance.shift_id)
-        .where(Attendance.checked_out_at.is_(None),
-               or_(Activity.ends_at < cutoff, Shift.ends_at < cutoff))
-        .order_by(Attendance.id)))
     closed = 0
-    for attendance in stale:
-        _start, end = _window(attendance)
-        if close_attendance(attendance, end, by_scheduler=True) is not None:
-            closed += 1
-        db.session.commit()
+    for statement in attendances_open_after_end(now):
+        for attendance in list(db.session.scalars(statement)):
+            _start, end = _window(attendance)
+            if close_attendance(attendance, end, by_scheduler=True) is not None:
+                closed += 1
+            db.session.commit()
     return closed
 
 

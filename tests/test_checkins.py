@@ -281,6 +281,23 @@ def test_forgotten_check_out_is_closed_at_the_scheduled_end_for_review(client, s
     assert late.status_code == 409 and error_code(late) == "outside_window"
 
 
+def test_forgotten_check_out_at_a_post_is_closed_at_the_shift_end_for_review(client, clock):
+    tree = region_tree()
+    member, other = make_member(), make_member()
+    post, shift = make_post_shift(tree["a1"], starts_at=T0, assignees=[member, other])
+    for someone in (member, other):
+        assert scan(client, someone, checkin_tokens.post_token(post)).status_code == 201
+    clock.move_to(T0 + timedelta(hours=1))
+    assert scan(client, other, checkin_tokens.post_token(post)).json["action"] == "check_out"
+    clock.move_to(T0 + timedelta(hours=2, minutes=5))
+    assert checkins.close_open_attendances() == 1
+    attendance = db.session.scalar(select(Attendance).where(Attendance.member_id == member.id))
+    assert attendance.checked_out_at == shift.ends_at and attendance.needs_review is True
+    record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.member_id == member.id))
+    assert record.shift_id == shift.id and record.source == "auto_closed" and record.hours == Decimal("2.00")
+    assert checkins.close_open_attendances() == 0
+
+
 def test_attendance_counts_for_the_organisers_screen(client, scene, clock):
     others = [make_member() for _ in range(2)]
     for m in others:
@@ -379,4 +396,24 @@ def test_a_scan_at_a_post_reads_only_that_posts_shifts(clock):
     db.session.execute(insert(shifts), fortnight(1))
     rows = _rows_read("shifts", checkins.shift_on_now(member.id, post.id, T0))
     assert rows and max(rows) <= 1, rows
+    db.session.rollback()
+
+
+@postgres_only
+def test_closing_forgotten_check_outs_reads_only_the_open_attendances(scene):
+    """3,000 closed attendances of past events and one still open after its end: the job that runs every 5 minutes
+    must read only the open one. One query over both kinds of place read the whole table, a cost growing with
+    history."""
+    activity, member = scene["activity"], scene["member"]
+    attendances = Attendance.__table__
+    db.session.execute(insert(attendances), [
+        {"member_id": member.id, "activity_id": activity.id, "checked_in_at": T0 - timedelta(days=day),
+         "checked_out_at": T0 - timedelta(days=day, hours=-1), "minutes": 60, "needs_review": False}
+        for day in range(1, 3001)])
+    db.session.execute(insert(attendances), {"member_id": member.id, "activity_id": activity.id,
+                                             "checked_in_at": T0, "needs_review": False})
+    db.session.execute(text("ANALYZE attendances"))
+    for statement in checkins.attendances_open_after_end(T0 + timedelta(hours=3)):
+        rows = _rows_read("attendances", statement)
+        assert rows and max(rows) <= 1, rows
     db.session.rollback()
