@@ -62,9 +62,9 @@ def free_port():
 
 def mint_access_token(user_id, session_id):
     """An access token for ``user_id`` bound to an existing ``AuthSession`` (needs an app context)."""
-    from flask_jwt_extended import create_access_token
+    from services.auth import access_token
 
-    return create_access_token(identity=str(user_id), additional_claims={"sid": session_id})
+    return access_token(user_id, session_id)
 
 
 class Server:

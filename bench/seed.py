@@ -349,13 +349,13 @@ def seed(spec: SeedSpec, connection=None, now=None) -> Seeded:
 
 def open_sessions(member_ids, connection=None):
     """One sign-in session per member (``AuthSession`` rows), bulk-written; returns ``{member_id: session_id}``."""
-    import uuid
+    from services.auth import random_id
 
     if connection is None:
         with db.engine.begin() as connection:
             return open_sessions(member_ids, connection)
     now = utcnow()
-    sessions = {member_id: str(uuid.uuid4()) for member_id in member_ids}
+    sessions = {member_id: random_id() for member_id in member_ids}
     Writer(connection).write(AuthSession, (dict(id=sid, user_id=member_id, created_at=now, revoked_at=None)
                                            for member_id, sid in sessions.items()))
     return sessions

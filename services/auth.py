@@ -1,6 +1,6 @@
 """Sign-in: WeChat login for members, passwords for staff, tokens bound to a revocable session."""
 
-import uuid
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -22,13 +22,28 @@ def hash_password(password):
     return password_hasher.hash(password)
 
 
+def random_id():
+    """16 characters of ``[0-9A-Za-z_-]`` (96 random bits): the id of a sign-in session (``sid``) or a token (``jti``).
+
+    flask-jwt-extended's own ``jti`` is a 36-character UUID. A token is parsed four times per request, character by
+    character (PyJWT's alphabet check), so every character saved is saved on every request."""
+    return secrets.token_urlsafe(12)
+
+
+def _claims(session_id):
+    return {"sid": session_id, "jti": random_id()}
+
+
+def access_token(user_id, session_id):
+    return create_access_token(identity=str(user_id), additional_claims=_claims(session_id))
+
+
 def issue_tokens(user):
-    session = AuthSession(id=str(uuid.uuid4()), user_id=user.id)
+    session = AuthSession(id=random_id(), user_id=user.id)
     db.session.add(session)
-    claims = {"sid": session.id}
     return {
-        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
-        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+        "access_token": access_token(user.id, session.id),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=_claims(session.id)),
     }
 
 
@@ -68,7 +83,7 @@ def password_login(username, password):
 
 
 def refresh(user_id, session_id):
-    return {"access_token": create_access_token(identity=str(user_id), additional_claims={"sid": session_id})}
+    return {"access_token": access_token(user_id, session_id)}
 
 
 def logout(session_id):
@@ -79,8 +94,9 @@ def logout(session_id):
     db.session.commit()
 
 
-# Every authenticated request runs this, so it is a Core statement of two columns built once: no ORM object is made
-# and its SQL and cache key are computed once. The caller's user, when a view needs it, is read then (services.authz).
+# Every authenticated request runs this, so it is a Core statement of two columns built once, run on the session's
+# connection: no ORM object is made, its SQL and cache key are computed once, and the ORM's execution is skipped.
+# The caller's user, when a view needs it, is read then (services.authz).
 _sessions, _users = AuthSession.__table__, User.__table__
 LIVE_SIGN_IN = (select(_users.c.id.label("user_id"), _users.c.is_active)
                 .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
@@ -91,4 +107,4 @@ def live_sign_in(session_id):
     """``(user_id, is_active)`` of a live sign-in, in one query; None when the session was revoked or never existed."""
     if not session_id:
         return None
-    return db.session.execute(LIVE_SIGN_IN, {"session_id": session_id}).first()
+    return db.session.connection().execute(LIVE_SIGN_IN, {"session_id": session_id}).first()

@@ -1,6 +1,8 @@
+import re
 from datetime import timedelta
 
-from flask_jwt_extended import create_access_token
+from flask_jwt_extended import create_access_token, decode_token
+from sqlalchemy import select
 
 from extensions import db
 from models import AuthSession, User
@@ -114,6 +116,20 @@ def test_refresh_gives_a_working_access_token(client):
     assert response.status_code == 200
     access = response.get_json()["access_token"]
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+
+
+def test_tokens_carry_short_random_session_and_token_ids(client):
+    """Every request parses its token character by character, four times: the session id and each token's jti are
+    16 random characters, not 36-character UUIDs."""
+    admin = make_staff("sysadmin")
+    tokens = login(client, admin.username, "password123").get_json()
+    refreshed = client.post("/api/v1/auth/refresh",
+                            headers={"Authorization": f"Bearer {tokens['refresh_token']}"}).get_json()
+    claims = [decode_token(token) for token in (tokens["access_token"], tokens["refresh_token"],
+                                                refreshed["access_token"])]
+    assert {c["sid"] for c in claims} == {db.session.scalar(select(AuthSession.id))}
+    assert len({c["jti"] for c in claims}) == 3
+    assert all(re.fullmatch(r"[0-9A-Za-z_-]{16}", value) for c in claims for value in (c["sid"], c["jti"]))
 
 
 def test_access_token_cannot_refresh_and_refresh_token_cannot_call(client):
