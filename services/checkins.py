@@ -6,16 +6,19 @@ the post that is on now), inside the window (30 minutes before the start to the 
 attendance; a scan within ``CHECKIN_DEBOUNCE_SECONDS`` is a duplicate and changes nothing; a later one closes the
 attendance and creates a pending service record. One open attendance per member and activity or shift is a partial
 unique index, and closing is a conditional update, so simultaneous scans never open two or credit twice.
+
+The common scan, a member's first at an activity with every rule met, is one statement (``_first_check_in``);
+every other scan reads the place first and decides from what it finds. The rules that need the place are SQL
+expressions built once, so both ways apply the same ones.
 """
 
 import io
-import math
 from datetime import timedelta
 from functools import cache
 
 import qrcode
 from flask import current_app
-from sqlalchemy import bindparam, exists, false, func, select, update
+from sqlalchemy import Float, Integer, bindparam, cast, exists, false, func, or_, select, update
 
 from errors import BadRequest, Conflict, Forbidden, NotFound
 from extensions import db
@@ -44,13 +47,6 @@ class ScanResult:
         return 201 if self.action == "check_in" else 200
 
 
-def haversine_m(lat1, lng1, lat2, lng2):
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
-
-
 def _outside_window():
     return Conflict("outside_window", "不在签到时间内（开始前 30 分钟至结束）")
 
@@ -59,47 +55,89 @@ def _not_signed_up():
     return Forbidden("not_signed_up", "未报名该活动或不在该班次")
 
 
-def _check_range(place, lat, lng):
-    if place.lat is None or place.lng is None or place.radius_m is None:
-        return
-    if haversine_m(lat, lng, place.lat, place.lng) > place.radius_m:
-        raise Forbidden("out_of_range", "不在签到范围内，请到达现场后再扫码")
+# The parameters of the scan's statements, typed: some stand in a SELECT list, where the database needs the type.
+MEMBER_ID, PLACE_ID = bindparam("member_id", type_=Integer), bindparam("place_id", type_=Integer)
+LAT, LNG = bindparam("lat", type_=Float), bindparam("lng", type_=Float)
+NOW = bindparam("now", type_=Attendance.__table__.c.checked_in_at.type)
+
+
+def _within_radius(place, lat, lng):
+    """SQL: the point (lat, lng) lies within the place's ``radius_m`` on the earth, or the place has no radius.
+
+    It compares the haversine of the central angle with that of the radius, hav(radius / R), rather than the distance
+    itself: no arcsine, so a rounding error near the antipode cannot leave its domain."""
+    def haversine(angle):
+        return func.power(func.sin(angle / 2.0), 2)
+
+    central = (haversine(func.radians(place.c.lat - lat))
+               + func.cos(func.radians(lat)) * func.cos(func.radians(place.c.lat))
+               * haversine(func.radians(place.c.lng - lng)))
+    return or_(place.c.lat.is_(None), place.c.lng.is_(None), place.c.radius_m.is_(None),
+               central <= haversine(cast(place.c.radius_m, Float) / EARTH_RADIUS_M))
+
+
+def _confirmed_signup(activities):
+    signups = Signup.__table__
+    return exists().where(signups.c.activity_id == activities.c.id, signups.c.member_id == MEMBER_ID,
+                          signups.c.status == "confirmed")
 
 
 def _scan_statements():
-    """Per kind of place, one statement reading the place, the member's latest attendance there (open, or the one to
-    debounce a check-out against) and, for an activity, whether the member's sign-up is confirmed.
+    """Per kind of place, one statement reading the place, whether the scan is within its radius, the member's latest
+    attendance there (open, or the one to debounce a check-out against) and, for an activity, whether the member's
+    sign-up is confirmed.
 
     A scan is the hottest path there is, so these are Core statements of the columns a scan reads, built once: no ORM
     object is made, and their SQL and cache keys are computed once. An attendance a scan answers with or closes is
     loaded by its id (``_open_attendance``)."""
-    member_id, place_id = bindparam("member_id"), bindparam("place_id")
-    activities, posts, shifts, signups, attendances = (
-        model.__table__ for model in (Activity, Post, Shift, Signup, Attendance))
+    activities, posts, shifts, attendances = (model.__table__ for model in (Activity, Post, Shift, Attendance))
     earlier = attendances.alias("earlier")
     latest_at_activity = (select(func.max(earlier.c.id))
-                          .where(earlier.c.member_id == member_id, earlier.c.activity_id == activities.c.id))
+                          .where(earlier.c.member_id == MEMBER_ID, earlier.c.activity_id == activities.c.id))
     latest_at_post = (select(func.max(earlier.c.id)).join(shifts, shifts.c.id == earlier.c.shift_id)
-                      .where(earlier.c.member_id == member_id, shifts.c.post_id == posts.c.id))
-    confirmed = exists().where(signups.c.activity_id == activities.c.id, signups.c.member_id == member_id,
-                               signups.c.status == "confirmed")
+                      .where(earlier.c.member_id == MEMBER_ID, shifts.c.post_id == posts.c.id))
     latest = (attendances.c.id.label("latest_id"), attendances.c.checked_out_at.label("latest_checked_out_at"))
 
     def place(table, *columns):
-        return (table.c.id, table.c.lat, table.c.lng, table.c.radius_m, *columns)
+        return (table.c.id, _within_radius(table, LAT, LNG).label("within_radius"), *columns)
 
     return {
         "activity": select(*place(activities, activities.c.status, activities.c.starts_at, activities.c.ends_at,
-                                  activities.c.requires_signup), *latest, confirmed.label("confirmed"))
+                                  activities.c.requires_signup), *latest,
+                           _confirmed_signup(activities).label("confirmed"))
         .select_from(activities.outerjoin(attendances, attendances.c.id == latest_at_activity.scalar_subquery()))
-        .where(activities.c.id == place_id),
+        .where(activities.c.id == PLACE_ID),
         "post": select(*place(posts), *latest, false().label("confirmed"))
         .select_from(posts.outerjoin(attendances, attendances.c.id == latest_at_post.scalar_subquery()))
-        .where(posts.c.id == place_id),
+        .where(posts.c.id == PLACE_ID),
     }
 
 
 SCAN_STATEMENTS = _scan_statements()
+
+
+@cache
+def _first_check_in(_sqlite):
+    """``INSERT ... SELECT ... RETURNING id``: a member's first scan at an activity, when every rule holds, in one
+    statement, built once per kind of database.
+
+    The activity is published, now is in its window, the member's sign-up is confirmed where one is required, the
+    scan is within the radius, and the member has no attendance there that is open or was closed within the
+    debounce. Otherwise it inserts nothing, and the scan takes the full path, which tells a check-out, a duplicate
+    and each refusal apart."""
+    activities, attendances = Activity.__table__, Attendance.__table__
+    earlier = attendances.alias("earlier")
+    time = attendances.c.checked_in_at.type
+    recent = or_(earlier.c.checked_out_at.is_(None),
+                 earlier.c.checked_out_at > bindparam("debounced_since", type_=time))
+    eligible = select(MEMBER_ID, activities.c.id, NOW, LAT, LNG, false()).where(
+        activities.c.id == PLACE_ID, activities.c.status == "published",
+        activities.c.starts_at <= bindparam("latest_start", type_=time), activities.c.ends_at >= NOW,
+        or_(activities.c.requires_signup.is_(False), _confirmed_signup(activities)),
+        _within_radius(activities, LAT, LNG),
+        ~exists().where(earlier.c.member_id == MEMBER_ID, earlier.c.activity_id == activities.c.id, recent))
+    columns = ("member_id", "activity_id", "checked_in_at", "check_in_lat", "check_in_lng", "needs_review")
+    return insert_ignoring_conflicts(attendances).from_select(columns, eligible).returning(attendances.c.id)
 
 
 @cache
@@ -110,10 +148,11 @@ def _open_attendance_insert(_sqlite):
     return insert_ignoring_conflicts(Attendance.__table__).returning(Attendance.__table__.c.id)
 
 
-def _scan_context(kind, target_id, member_id):
+def _scan_context(kind, target_id, member_id, lat, lng):
     """The place's columns with the member's latest attendance there and the sign-up, in one row; invalid_token when
     the place is gone."""
-    context = db.session.execute(SCAN_STATEMENTS[kind], {"member_id": member_id, "place_id": target_id}).first()
+    context = db.session.execute(SCAN_STATEMENTS[kind], {"member_id": member_id, "place_id": target_id, "lat": lat,
+                                                         "lng": lng}).first()
     if context is None:
         raise BadRequest("invalid_token", "二维码无效")
     if kind == "activity" and context.status != "published":
@@ -162,9 +201,19 @@ def scan(actor, token, lat, lng):
     """Check in, check out, or recognise a duplicate scan (see the module docstring for the rules)."""
     now = utcnow()
     kind, target_id, _slot = checkin_tokens.decode(token, now)
-    place = _scan_context(kind, target_id, actor.id)
-    _check_range(place, lat, lng)
+    values = {"member_id": actor.id, "activity_id": None, "shift_id": None, "checked_in_at": now,
+              "check_in_lat": lat, "check_in_lng": lng, "needs_review": False}
+    if kind == "activity":
+        # On the session's connection: a Core statement needs none of the ORM's execution.
+        attendance_id = db.session.connection().scalar(_first_check_in(is_sqlite()), {
+            "member_id": actor.id, "place_id": target_id, "now": now, "lat": lat, "lng": lng,
+            "latest_start": now + EARLY_CHECKIN, "debounced_since": now - _debounce()})
+        if attendance_id is not None:
+            return _checked_in({**values, "activity_id": target_id}, attendance_id)
 
+    place = _scan_context(kind, target_id, actor.id, lat, lng)
+    if not place.within_radius:
+        raise Forbidden("out_of_range", "不在签到范围内，请到达现场后再扫码")
     open_attendance = _open_attendance(place)
     if open_attendance is not None:
         return _second_scan(open_attendance, now)
@@ -172,8 +221,6 @@ def scan(actor, token, lat, lng):
         # A double tap at check-out is not a new check-in.
         return ScanResult("duplicate")
 
-    values = {"member_id": actor.id, "activity_id": None, "shift_id": None, "checked_in_at": now,
-              "check_in_lat": lat, "check_in_lng": lng, "needs_review": False}
     if kind == "activity":
         if not (place.starts_at - EARLY_CHECKIN <= now <= place.ends_at):
             raise _outside_window()
@@ -186,7 +233,11 @@ def scan(actor, token, lat, lng):
     if attendance_id is None:
         # Lost the race to a simultaneous scan of the same member: answer with the attendance it opened.
         db.session.rollback()
-        return ScanResult("duplicate", _open_attendance(_scan_context(kind, target_id, actor.id)))
+        return ScanResult("duplicate", _open_attendance(_scan_context(kind, target_id, actor.id, lat, lng)))
+    return _checked_in(values, attendance_id)
+
+
+def _checked_in(values, attendance_id):
     db.session.commit()
     # The answer is what was inserted: no ORM object is made for it.
     return ScanResult("check_in", {**values, "id": attendance_id, "checked_out_at": None, "minutes": None})

@@ -1,5 +1,7 @@
 """Engine settings per database, and the transaction helpers every unit of work uses."""
 
+import math
+import sqlite3
 from functools import partial
 
 from flask import current_app
@@ -12,9 +14,31 @@ from sqlalchemy.exc import IntegrityError
 from extensions import db
 from models.types import MAX_ID
 
+# The SQL functions of the check-in's radius rule (services.checkins._within_radius), by number of arguments. SQLite
+# has them only where it was built with its math functions; elsewhere these stand in.
+SQLITE_MATH_FUNCTIONS = {"sin": (1, math.sin), "cos": (1, math.cos), "radians": (1, math.radians),
+                         "power": (2, math.pow)}
+
+
+def add_sqlite_math_functions(dbapi_connection):
+    """Define ``SQLITE_MATH_FUNCTIONS`` on a SQLite connection, NULL in, NULL out as SQL functions are."""
+    for name, (arity, function) in SQLITE_MATH_FUNCTIONS.items():
+        dbapi_connection.create_function(
+            name, arity, lambda *args, function=function: None if None in args else function(*args),
+            deterministic=True)
+
+
+def _has_math_functions(dbapi_connection):
+    try:
+        dbapi_connection.execute("SELECT sin(0), cos(0), radians(0), power(2, 2)").close()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
 
 def configure_engine_events(app):
-    """SQLite: WAL, a busy timeout and foreign keys, so several processes writing at once wait instead of failing."""
+    """SQLite: WAL, a busy timeout and foreign keys, so several processes writing at once wait instead of failing;
+    the math functions where this SQLite lacks them."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
@@ -30,6 +54,8 @@ def configure_engine_events(app):
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            if not _has_math_functions(dbapi_connection):
+                add_sqlite_math_functions(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(conn):

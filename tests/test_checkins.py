@@ -3,6 +3,7 @@
 import base64
 import io
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from extensions import db
 from models import Attendance, Post, RecordChange, ServiceRecord, Shift, User
 from schedulers.registry import all_jobs
 from services import checkin_tokens, checkins
+from services.database import add_sqlite_math_functions
 from tests.activity_factories import FAR, PLACE, confirm, make_activity, make_post_shift
 from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
@@ -144,6 +146,36 @@ def test_out_of_range_is_refused(client, scene):
     # ~150 m away is inside a 200 m radius.
     near = scan(client, scene["member"], token_for(scene["activity"]), {"lat": PLACE[0] + 0.00135, "lng": PLACE[1]})
     assert near.status_code == 201
+
+
+def test_the_radius_holds_to_the_metre_at_check_in_and_at_check_out(client, scene, clock):
+    """A first scan is one statement and a check-out takes the full path: both apply the same 200 m radius."""
+    metre = 1 / 111_195.08  # degrees of latitude per metre on a sphere of the earth's mean radius
+
+    def north(metres):
+        return {"lat": PLACE[0] + metres * metre, "lng": PLACE[1]}
+
+    member, activity = scene["member"], scene["activity"]
+    assert error_code(scan(client, member, token_for(activity), north(201))) == "out_of_range"
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+    assert scan(client, member, token_for(activity), north(199)).status_code == 201
+    clock.shift(120)
+    assert error_code(scan(client, member, token_for(activity), north(201))) == "out_of_range"
+    assert scan(client, member, token_for(activity), north(199)).get_json()["action"] == "check_out"
+
+
+def test_a_place_without_a_radius_accepts_a_scan_from_anywhere(client, scene):
+    scene["activity"].radius_m = None
+    db.session.commit()
+    far = scan(client, scene["member"], token_for(scene["activity"]), {"lat": FAR[0], "lng": FAR[1]})
+    assert far.status_code == 201
+
+
+def test_sqlite_without_math_functions_gets_stand_ins_for_the_radius_rule():
+    connection = sqlite3.connect(":memory:")
+    add_sqlite_math_functions(connection)
+    assert connection.execute("SELECT power(sin(radians(30)), 2), cos(0), power(2, 10), sin(NULL), power(NULL, 2)"
+                              ).fetchone() == (pytest.approx(0.25), 1.0, 1024.0, None, None)
 
 
 def test_sign_up_is_required_where_the_activity_requires_it(client, scene):
@@ -368,7 +400,13 @@ def test_a_scan_at_a_big_event_reads_only_the_members_own_attendances(scene):
     db.session.execute(insert(attendances), [
         {"member_id": other, "activity_id": activity.id, "checked_in_at": T0, "checked_out_at": T0 + timedelta(hours=1),
          "minutes": 60, "needs_review": False} for other in others])
-    rows = _rows_read("attendances", checkins.SCAN_STATEMENTS["activity"], member_id=member.id, place_id=activity.id)
+    rows = _rows_read("attendances", checkins.SCAN_STATEMENTS["activity"], member_id=member.id, place_id=activity.id,
+                      **HERE)
+    assert rows and max(rows) <= 1, rows
+    # A first scan's single statement looks for the member's open or recent attendance there the same way.
+    rows = _rows_read("attendances", checkins._first_check_in(False), member_id=member.id, place_id=activity.id,
+                      now=T0, latest_start=T0 + timedelta(minutes=30), debounced_since=T0 - timedelta(minutes=1),
+                      **HERE)
     assert rows and max(rows) <= 1, rows
     db.session.rollback()
 
