@@ -8,8 +8,8 @@ attendance and creates a pending service record. One open attendance per member 
 unique index, and closing is a conditional update, so simultaneous scans never open two or credit twice.
 
 The common scan, a member's first at an activity with every rule met, is one statement (``_first_check_in``);
-every other scan reads the place first and decides from what it finds. The rules that need the place are SQL
-expressions built once, so both ways apply the same ones.
+every other scan reads the place first and decides from what it finds, which tells each refusal apart. Both ways
+share the SQL of the radius rule and of the sign-up lookup.
 """
 
 import io
