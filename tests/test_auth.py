@@ -1,4 +1,5 @@
 import re
+import uuid
 from datetime import timedelta
 
 from flask_jwt_extended import create_access_token, decode_token
@@ -130,6 +131,15 @@ def test_tokens_carry_short_random_session_and_token_ids(client):
     assert {c["sid"] for c in claims} == {db.session.scalar(select(AuthSession.id))}
     assert len({c["jti"] for c in claims}) == 3
     assert all(re.fullmatch(r"[0-9A-Za-z_-]{16}", value) for c in claims for value in (c["sid"], c["jti"]))
+
+
+def test_a_token_of_a_session_opened_before_the_short_ids_still_works(client):
+    admin = make_staff("sysadmin")
+    session = AuthSession(id=str(uuid.uuid4()), user_id=admin.id)
+    db.session.add(session)
+    db.session.commit()
+    earlier = create_access_token(identity=str(admin.id), additional_claims={"sid": session.id})
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {earlier}"}).status_code == 200
 
 
 def test_access_token_cannot_refresh_and_refresh_token_cannot_call(client):
