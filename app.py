@@ -7,10 +7,20 @@ from flask import Flask
 
 from config import load_config
 from extensions import db, jwt, limiter, migrate
+from services.database import unit_of_work
+
+
+class Baodao(Flask):
+    """Flask, with each request's view run as one unit of work: committed when the view returns, rolled back when it
+    raises (services/database.py). Services only flush."""
+
+    def dispatch_request(self):
+        with unit_of_work():
+            return super().dispatch_request()
 
 
 def create_app(config=None):
-    app = Flask(__name__, instance_relative_config=False)
+    app = Baodao(__name__, instance_relative_config=False)
     app.config.update(load_config())
     if config:
         app.config.update(config)

@@ -24,11 +24,14 @@ BLUEPRINT_MODULES = (
     "api.certificates",
     "api.screen",
     "api.wishes",
-    "api.lists",
+    "api.needs",
+    "api.resources",
+    "api.projects",
     "api.points",
     "api.notifications",
     "api.stats",
 )
+
 
 class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: an id beyond 32 bits names nothing, so it is a 404, not a database error."""

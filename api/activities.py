@@ -4,9 +4,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
-from models.activity import CATEGORIES, SIGNUP_STATUSES
+from api.security import allowed, current_actor
+from models.activity import CATEGORIES, ActivityStatus, SignupStatus
 from services import activities
+from services.authz import require_region_staff
 
 blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activities and sign-ups")
 
@@ -30,7 +31,7 @@ class ActivitySchema(Schema):
     capacity = fields.Integer(required=True, validate=validate.Range(1, 100000))
     location = fields.Nested(LocationSchema, required=True)
     requires_signup = fields.Boolean(load_default=True)
-    status = fields.String(dump_only=True, metadata={"description": "published or cancelled"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(ActivityStatus)))
     signed_up = fields.Integer(dump_only=True, metadata={"description": "Confirmed sign-ups"})
     waitlisted = fields.Integer(dump_only=True)
     my_signup = fields.String(dump_only=True, allow_none=True,
@@ -48,7 +49,7 @@ class ActivityChangeSchema(ActivitySchema):
 class ActivityListArgs(PageArgs):
     community_id = Id()
     category = fields.String(validate=validate.OneOf(CATEGORIES))
-    status = fields.String(validate=validate.OneOf(("published", "cancelled")))
+    status = fields.String(validate=validate.OneOf(list(ActivityStatus)))
     date_from = fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})
     date_to = fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
 
@@ -57,24 +58,25 @@ class SignupSchema(Schema):
     id = fields.Integer(dump_only=True)
     activity_id = fields.Integer(dump_only=True)
     member_id = fields.Integer(dump_only=True)
-    status = fields.String(dump_only=True, metadata={"description": "confirmed, waitlisted or cancelled"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(SignupStatus)))
     created_at = LocalDateTime(dump_only=True)
     cancelled_at = LocalDateTime(dump_only=True, allow_none=True)
 
 
 class SignupListArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(SIGNUP_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(SignupStatus)))
 
 
 @blp.route("/activities", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(ActivitySchema)
 @blp.response(201, ActivitySchema)
 @blp.alt_response(403, description="Not staff (staff_only)")
 @blp.alt_response(404, description="Community outside the caller's scope (region_not_found)")
 def create_activity(body):
     """Publish an activity (staff of that community or above); the end must come after the start."""
-    return activities.create_activity(current_actor(), body)
+    return activities.present([activities.create_activity(current_actor(), **body)])[0]
 
 
 @blp.route("/activities")
@@ -85,7 +87,7 @@ def list_activities(args):
     """Activities by start time, with sign-up counts; `from`/`to` are local dates."""
     filters = {k: args.get(k) for k in ("community_id", "category", "status", "date_from", "date_to")}
     actor = current_actor()
-    return paginate(activities.list_activities(**filters), args, lambda page: activities.views(page, actor.id))
+    return paginate(activities.list_activities(**filters), args, lambda page: activities.present(page, actor.id))
 
 
 @blp.route("/activities/<int:activity_id>")
@@ -94,26 +96,29 @@ def list_activities(args):
 @blp.alt_response(404, description="No such activity (activity_not_found)")
 def get_activity(activity_id):
     """An activity with its `signed_up` and `waitlisted` counts."""
-    return activities.activity_view(activity_id, current_actor().id)
+    actor = current_actor()
+    return activities.present([activities.access_activity(actor, activity_id, for_write=False)], actor.id)[0]
 
 
 @blp.route("/activities/<int:activity_id>", methods=["PATCH"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(ActivityChangeSchema(partial=True))
 @blp.response(200, ActivitySchema)
 @blp.alt_response(409, description="Cancelled (invalid_state)")
 def update_activity(changes, activity_id):
     """Edit an activity (staff of its community or above); raising the capacity confirms waitlisted members."""
-    return activities.update_activity(current_actor(), activity_id, changes)
+    return activities.present([activities.update_activity(current_actor(), activity_id, **changes)])[0]
 
 
 @blp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, ActivitySchema)
 @blp.alt_response(409, description="Already cancelled (invalid_state)")
 def cancel_activity(activity_id):
     """Cancel an activity; everyone signed up is notified."""
-    return activities.cancel_activity(current_actor(), activity_id)
+    return activities.present([activities.cancel_activity(current_actor(), activity_id)])[0]
 
 
 @blp.route("/activities/<int:activity_id>/signups", methods=["POST"])
@@ -137,6 +142,7 @@ def cancel_signup(activity_id):
 
 @blp.route("/activities/<int:activity_id>/signups")
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(SignupListArgs, location="query")
 @blp.response(200, page_of(SignupSchema))
 def list_signups(args, activity_id):

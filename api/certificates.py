@@ -1,16 +1,16 @@
-import io
 import tempfile
 
-from flask import send_file
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
+from api.downloads import send_download
 from api.fields import Hours, Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import PUBLIC, current_actor
+from api.security import PUBLIC, allowed, current_actor
 from extensions import limiter
 from services import certificates
+from services.authz import require_region_staff
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates (志愿服务证明)")
 
@@ -71,8 +71,7 @@ class VerificationSchema(Schema):
 @blp.alt_response(422, description="No approved hours at that community in the period (no_approved_hours)")
 def issue_certificate(body):
     """Issue a certificate counting only the issuing community's approved hours within the period."""
-    return certificates.issue_certificate(current_actor(), body["issuer_id"], body["period_from"],
-                                          body["period_to"], member_id=body["member_id"])
+    return certificates.issue_certificate(current_actor(), **body)
 
 
 @blp.route("/certificates")
@@ -91,7 +90,7 @@ def list_certificates(args):
 @blp.alt_response(404, description="Unknown, or not the caller's (certificate_not_found)")
 def get_certificate(certificate_id):
     """One certificate: its member, or staff covering the issuing community."""
-    return certificates.get_certificate(current_actor(), certificate_id)
+    return certificates.access_certificate(current_actor(), certificate_id)
 
 
 @blp.route("/certificates/<int:certificate_id>/pdf")
@@ -101,11 +100,12 @@ def get_certificate(certificate_id):
 def certificate_pdf(certificate_id):
     """The certificate as PDF, drawn from what was certified when it was issued."""
     certificate, pdf = certificates.certificate_pdf(current_actor(), certificate_id)
-    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=f"{certificate.number}.pdf")
+    return send_download(pdf, "application/pdf", f"{certificate.number}.pdf", attachment=False)
 
 
 @blp.route("/certificates/batch", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(BatchRequestSchema)
 @blp.response(200, BINARY, content_type="application/zip")
 @blp.alt_response(404, description="Issuer outside the caller's scope")
@@ -113,7 +113,7 @@ def certificate_pdf(certificate_id):
 def issue_batch(body):
     """Issue one certificate per member with approved hours at the community in the period; a zip of their PDFs,
     built into a temporary file and streamed."""
-    batch = certificates.prepare_batch(current_actor(), body["issuer_id"], body["period_from"], body["period_to"])
+    batch = certificates.prepare_batch(current_actor(), **body)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it once the response is sent)
     try:
         certificates.write_batch_zip(batch, spool)
@@ -121,7 +121,7 @@ def issue_batch(body):
         spool.close()
         raise
     spool.seek(0)
-    return send_file(spool, mimetype="application/zip", as_attachment=True, download_name=batch.filename)
+    return send_download(spool, "application/zip", batch.filename)
 
 
 @blp.route("/certificates/verify/<string:verify_code>")

@@ -1,11 +1,12 @@
-from flask import Response
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
+from api.downloads import send_download
 from api.fields import Hours, LocalDateTime
-from api.security import current_actor
+from api.security import allowed, current_actor
 from services import checkins
+from services.authz import require_region_staff
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="QR check-in (扫码签到)")
 
@@ -52,12 +53,13 @@ class ScanResultSchema(Schema):
 
 def _qr_response(code, args):
     if args["format"] == "png":
-        return Response(checkins.qr_png(code["token"]), mimetype="image/png", headers={"Cache-Control": "no-store"})
+        return send_download(checkins.qr_png(code["token"]), "image/png", headers={"Cache-Control": "no-store"})
     return code
 
 
 @blp.route("/activities/<int:activity_id>/qrcode")
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
 @blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",
@@ -69,6 +71,7 @@ def activity_qrcode(args, activity_id):
 
 @blp.route("/posts/<int:post_id>/qrcode")
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
 @blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",

@@ -4,8 +4,8 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from marshmallow import fields, validate
 
+from clock import as_utc, to_local
 from models.types import MAX_ID
-from services.clock import as_utc, to_local
 
 
 class LocalDateTime(fields.DateTime):
@@ -44,7 +44,6 @@ class Hours(fields.Field):
         if number < 0 or number > 10000:
             raise self.make_error("range")
         return number
-
 
 
 def Id(**kwargs):  # noqa: N802  (reads like a field class in schemas)

@@ -33,7 +33,7 @@ class UnavailabilitySchema(Schema):
 @blp.response(200, MeSchema)
 def get_me():
     """The caller's profile, approved hours, star level (100/300/600/1000/1500 h) and points."""
-    return members.Profile(current_actor().user)
+    return members.profile(current_actor().user)
 
 
 @blp.route("", methods=["PATCH"])
@@ -43,7 +43,7 @@ def get_me():
 @blp.alt_response(409, description="The ID number belongs to another member (id_number_taken)")
 def patch_me(changes):
     """Change the profile. Phone and ID number are validated; neither is ever returned whole."""
-    return members.Profile(members.update_profile(current_actor().user, changes))
+    return members.profile(members.update_profile(current_actor().user, **changes))
 
 
 @blp.route("/unavailability", methods=["PUT"])
@@ -52,5 +52,5 @@ def patch_me(changes):
 @blp.response(200, UnavailabilitySchema)
 def put_unavailability(body):
     """Weekdays (1 = Monday) and dates on which the scheduler must not put the caller on a shift."""
-    user = members.set_unavailability(current_actor().user, body["weekdays"], body["dates"])
+    user = members.set_unavailability(current_actor().user, **body)
     return {"weekdays": user.unavailable_weekdays, "dates": [date.fromisoformat(d) for d in user.unavailable_dates]}

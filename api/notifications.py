@@ -10,7 +10,6 @@ from services import notifications
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notifications")
 
 
-
 class NotificationSchema(Schema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True)

@@ -4,11 +4,12 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import LocalDateTime
+from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
-from models.post import POST_KINDS
+from api.security import allowed, current_actor
+from models.post import POST_KINDS, AssignmentStatus
 from services import posts, shifts
+from services.authz import require_region_staff
 
 blp = Blueprint("posts", __name__, url_prefix="/api/v1", description="Duty posts and rosters (排班)")
 
@@ -24,7 +25,7 @@ class PostLocationSchema(Schema):
 
 class PostSchema(Schema):
     id = fields.Integer(dump_only=True)
-    community_id = fields.Integer(required=True)
+    community_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(POST_KINDS))
     location = fields.Nested(PostLocationSchema, load_default=dict)
@@ -32,7 +33,7 @@ class PostSchema(Schema):
 
 
 class PostListArgs(PageArgs):
-    community_id = fields.Integer()
+    community_id = Id()
     kind = fields.String(validate=validate.OneOf(POST_KINDS))
 
 
@@ -73,7 +74,7 @@ class PoolEntrySchema(Schema):
 class AssigneeSchema(Schema):
     member_id = fields.Integer()
     name = fields.String(allow_none=True)
-    status = fields.String(metadata={"description": "assigned, standin_requested, checked_in, attended, no_show"})
+    status = fields.String(validate=validate.OneOf(list(AssignmentStatus.HELD)))
 
 
 class ShiftSchema(Schema):
@@ -100,11 +101,12 @@ class ShiftRangeArgs(PageArgs):
 
 @blp.route("/posts", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(PostSchema)
 @blp.response(201, PostSchema)
 def create_post(body):
     """A duty post in a community (community staff or above)."""
-    return posts.create_post(current_actor(), body["community_id"], body["name"], body["kind"], body["location"])
+    return posts.create_post(current_actor(), **body)
 
 
 @blp.route("/posts")
@@ -121,11 +123,12 @@ def list_posts(args):
 @blp.response(200, PostSchema)
 def get_post(post_id):
     """One post."""
-    return posts.get_post(post_id)
+    return posts.access_post(current_actor(), post_id, for_write=False)
 
 
 @blp.route("/posts/<int:post_id>/templates", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(TemplateSchema)
 @blp.response(201, TemplateSchema)
 def create_template(body, post_id):
@@ -139,16 +142,17 @@ def create_template(body, post_id):
 @blp.response(200, page_of(TemplateSchema))
 def list_templates(args, post_id):
     """The post's templates."""
-    return paginate(posts.list_templates(post_id), args)
+    return paginate(posts.list_templates(current_actor(), post_id), args)
 
 
 @blp.route("/posts/<int:post_id>/templates/<int:template_id>", methods=["PATCH"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(TemplateChangeSchema)
 @blp.response(200, TemplateSchema)
 def update_template(changes, post_id, template_id):
     """Edit a template (community staff): future shifts nobody holds follow it; assigned and past shifts stay."""
-    return posts.update_template(current_actor(), post_id, template_id, changes)
+    return posts.update_template(current_actor(), post_id, template_id, **changes)
 
 
 @blp.route("/posts/<int:post_id>/templates/<int:template_id>")
@@ -156,7 +160,7 @@ def update_template(changes, post_id, template_id):
 @blp.response(200, TemplateSchema)
 def get_template(post_id, template_id):
     """One template."""
-    return posts.get_template(post_id, template_id)
+    return posts.get_template(current_actor(), post_id, template_id)
 
 
 @blp.route("/posts/<int:post_id>/pool", methods=["POST"])
@@ -179,6 +183,7 @@ def leave_pool(post_id):
 
 @blp.route("/posts/<int:post_id>/pool")
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(PoolEntrySchema))
 def list_pool(args, post_id):
@@ -192,6 +197,5 @@ def list_pool(args, post_id):
 @blp.response(200, page_of(ShiftSchema))
 def list_shifts(args, post_id):
     """The post's roster: shifts starting on local days ``from`` .. ``to`` with their assignees."""
-    posts.get_post(post_id)
-    return paginate(shifts.post_shifts(post_id, args.get("from_"), args.get("to")), args,
+    return paginate(shifts.post_shifts(current_actor(), post_id, args.get("from_"), args.get("to")), args,
                     transform=shifts.with_assignees)

@@ -1,14 +1,15 @@
-from flask import Response, stream_with_context
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
+from api.downloads import XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
+from api.security import allowed, current_actor
 from models.activity import CATEGORIES
-from models.record import RECORD_STATUSES
+from models.record import CorrectionStatus, RecordSource, RecordStatus
 from services import exports, records
+from services.authz import require_region_staff, require_staff
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Service records (服务时长)")
 
@@ -17,8 +18,9 @@ class ServiceRecordSchema(Schema):
     id = fields.Integer(dump_only=True)
     member_id = Id(required=True)
     activity_id = Id(allow_none=True, load_default=None)
-    community_id = Id(allow_none=True, load_default=None,
-                                  metadata={"description": "Required when there is no activity_id"})
+    community_id = Id(allow_none=True, load_default=None, metadata={
+        "description": "The community the hours count for: the activity's when there is one; without one, a "
+                       "community admin's own community by default (staff covering several communities name it)"})
     shift_id = fields.Integer(dump_only=True, allow_none=True)
     attendance_id = fields.Integer(dump_only=True, allow_none=True)
     category = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CATEGORIES),
@@ -27,8 +29,8 @@ class ServiceRecordSchema(Schema):
     ended_at = LocalDateTime(required=True)
     hours = Hours(required=True)
     description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
-    status = fields.String(dump_only=True, metadata={"description": "pending, approved or rejected"})
-    source = fields.String(dump_only=True, metadata={"description": "checkin, auto_closed or manual"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(RecordStatus)))
+    source = fields.String(dump_only=True, validate=validate.OneOf(list(RecordSource)))
     reason = fields.String(dump_only=True, allow_none=True)
     decided_by = fields.Integer(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
@@ -38,7 +40,7 @@ class ServiceRecordSchema(Schema):
 class RecordListArgs(PageArgs):
     community_id = Id()
     member_id = Id()
-    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(RecordStatus)))
     date_from = fields.Date(data_key="from", metadata={"description": "Local date of the start, inclusive"})
     date_to = fields.Date(data_key="to", metadata={"description": "Local date of the start, inclusive"})
 
@@ -46,14 +48,14 @@ class RecordListArgs(PageArgs):
 class ExportArgs(Schema):
     community_id = Id()
     member_id = Id()
-    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(RecordStatus)))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
 
 
 class MyRecordArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(RECORD_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(RecordStatus)))
     year = fields.Integer(validate=validate.Range(2000, 2100))
 
 
@@ -98,14 +100,14 @@ class CorrectionRequestSchema(Schema):
     member_id = fields.Integer(dump_only=True)
     hours = Hours(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    status = fields.String(dump_only=True, metadata={"description": "pending, accepted or declined"})
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(CorrectionStatus)))
     decline_reason = fields.String(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
 
 
 class RequestListArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(("pending", "accepted", "declined")))
+    status = fields.String(validate=validate.OneOf(list(CorrectionStatus)))
     community_id = Id()
 
 
@@ -114,16 +116,18 @@ FILTERS = ("community_id", "member_id", "status", "date_from", "date_to")
 
 @blp.route("/service-records", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(ServiceRecordSchema)
 @blp.response(201, ServiceRecordSchema)
 @blp.alt_response(404, description="Community outside the caller's scope (region_not_found)")
 def create_record(body):
     """Enter hours by hand (staff); `hours` may not exceed the real span from start to end."""
-    return records.create_manual(current_actor(), body)
+    return records.create_manual(current_actor(), **body)
 
 
 @blp.route("/service-records")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(RecordListArgs, location="query")
 @blp.response(200, page_of(ServiceRecordSchema))
 def list_records(args):
@@ -133,6 +137,7 @@ def list_records(args):
 
 @blp.route("/service-records/export")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(ExportArgs, location="query")
 @blp.response(200, description="A CSV (UTF-8 with BOM) or XLSX file, streamed",
               content_type="application/octet-stream")
@@ -140,13 +145,10 @@ def export_records(args):
     """Download the records within the caller's scope as CSV or XLSX."""
     query = exports.export_query(current_actor(), **{k: args.get(k) for k in FILTERS})
     if args["format"] == "xlsx":
-        body = exports.file_chunks(exports.write_xlsx(query))
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, mimetype = exports.file_chunks(exports.write_xlsx(query)), XLSX_MIMETYPE
     else:
-        body = stream_with_context(exports.csv_chunks(query))
-        mimetype = "text/csv; charset=utf-8"
-    filename = f"service-records.{args['format']}"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        body, mimetype = exports.csv_chunks(query), "text/csv"
+    return send_download(body, mimetype, f"service-records.{args['format']}")
 
 
 @blp.route("/service-records/<int:record_id>")
@@ -155,23 +157,24 @@ def export_records(args):
 @blp.alt_response(404, description="Not found or outside the caller's scope (record_not_found)")
 def get_record(record_id):
     """One record: the caller's own, or within the caller's scope."""
-    return records.get_visible(current_actor(), record_id)
+    return records.access_record(current_actor(), record_id, for_write=False)
 
 
 @blp.route("/service-records/<int:record_id>", methods=["PATCH"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(CorrectionSchema)
 @blp.response(200, ServiceRecordSchema)
 @blp.alt_response(403, description="One's own record (own_record)")
 @blp.alt_response(409, description="A rejected record (invalid_state)")
 def correct_record(body, record_id):
     """Correct a record (a `reason` is required); the change is kept in the history and points are settled."""
-    reason = body.pop("reason")
-    return records.correct(current_actor(), record_id, body, reason)
+    return records.correct(current_actor(), record_id, **body)
 
 
 @blp.route("/service-records/<int:record_id>/approve", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, ServiceRecordSchema)
 @blp.alt_response(403, description="One's own record (own_record)")
 @blp.alt_response(409, description="Not pending (invalid_state)")
@@ -182,13 +185,14 @@ def approve_record(record_id):
 
 @blp.route("/service-records/<int:record_id>/reject", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(DecisionSchema)
 @blp.response(200, ServiceRecordSchema)
 @blp.alt_response(403, description="One's own record (own_record)")
 @blp.alt_response(409, description="Not pending (invalid_state)")
 def reject_record(body, record_id):
     """Reject a pending record."""
-    return records.decide(current_actor(), record_id, approve=False, reason=body.get("reason"))
+    return records.decide(current_actor(), record_id, approve=False, **body)
 
 
 @blp.route("/service-records/<int:record_id>/history")
@@ -197,7 +201,7 @@ def reject_record(body, record_id):
 @blp.response(200, page_of(RecordChangeSchema))
 def record_history(args, record_id):
     """Every change of the record, oldest first: who, when, before, after and why."""
-    return paginate(records.history(current_actor(), record_id), args, records.with_actor_names)
+    return paginate(records.history(current_actor(), record_id), args, records.present_changes)
 
 
 @blp.route("/service-records/<int:record_id>/correction-requests", methods=["POST"])
@@ -207,11 +211,12 @@ def record_history(args, record_id):
 @blp.alt_response(409, description="A request is already open (correction_pending)")
 def request_correction(body, record_id):
     """The record's member asks staff to correct its hours."""
-    return records.request_correction(current_actor(), record_id, body["hours"], body["reason"])
+    return records.request_correction(current_actor(), record_id, **body)
 
 
 @blp.route("/correction-requests")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(RequestListArgs, location="query")
 @blp.response(200, page_of(CorrectionRequestSchema))
 def list_correction_requests(args):
@@ -221,6 +226,7 @@ def list_correction_requests(args):
 
 @blp.route("/correction-requests/<int:request_id>/accept", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, CorrectionRequestSchema)
 @blp.alt_response(409, description="Already answered (invalid_state)")
 def accept_correction(request_id):
@@ -230,12 +236,13 @@ def accept_correction(request_id):
 
 @blp.route("/correction-requests/<int:request_id>/decline", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(DecisionSchema)
 @blp.response(200, CorrectionRequestSchema)
 @blp.alt_response(409, description="Already answered (invalid_state)")
 def decline_correction(body, request_id):
     """Decline a correction request; the member is told why."""
-    return records.decline_request(current_actor(), request_id, body.get("reason"))
+    return records.decline_request(current_actor(), request_id, **body)
 
 
 @blp.route("/me/service-records")

@@ -4,9 +4,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.fields import Id
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
+from api.security import allowed, current_actor
 from models.region import REGION_KINDS
 from services import regions
+from services.authz import require_region_staff
 
 blp = Blueprint("regions", __name__, url_prefix="/api/v1/regions", description="Districts, streets, communities")
 
@@ -28,6 +29,7 @@ class RegionListArgs(PageArgs):
 
 @blp.route("", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(RegionSchema)
 @blp.response(201, RegionSchema)
 def create_region(body):
@@ -47,4 +49,4 @@ def list_regions(args):
 @jwt_required()
 @blp.response(200, RegionSchema)
 def get_region(region_id):
-    return regions.get_region(region_id)
+    return regions.get_region(current_actor(), region_id)

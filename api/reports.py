@@ -4,9 +4,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
-from models.report import REPORT_KINDS, REPORT_STATUSES
+from api.security import allowed, current_actor
+from models.report import REPORT_KINDS, ReportStatus
 from services import reports
+from services.authz import require_region_staff, require_staff
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Double reporting (双报到)")
 
@@ -14,7 +15,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="
 class ReportSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(dump_only=True)
-    status = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(ReportStatus)))
     member_id = fields.Integer(dump_only=True, allow_none=True)
     unit_id = Id(allow_none=True, load_default=None)
     community_id = Id(required=True)
@@ -25,7 +26,7 @@ class ReportSchema(Schema):
 
 class ReportListArgs(PageArgs):
     community_id = Id()
-    status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(ReportStatus)))
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
 
 
@@ -50,13 +51,14 @@ class FeedbackSchema(Schema):
 def create_report(body):
     """A member reports to a community; with `unit_id`, that unit's admin reports the unit."""
     actor = current_actor()
-    if body.get("unit_id") is not None:
-        return reports.report_unit(actor, body["community_id"], body["unit_id"])
-    return reports.report_member(actor, body["community_id"])
+    if body["unit_id"] is not None:
+        return reports.report_unit(actor, **body)
+    return reports.report_member(actor, community_id=body["community_id"])
 
 
 @blp.route("")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(ReportListArgs, location="query")
 @blp.response(200, page_of(ReportSchema))
 def list_reports(args):
@@ -67,6 +69,7 @@ def list_reports(args):
 
 @blp.route("/<int:report_id>/approve", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not pending (invalid_state)")
 def approve(report_id):
@@ -75,11 +78,12 @@ def approve(report_id):
 
 @blp.route("/<int:report_id>/reject", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(RejectSchema)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not pending (invalid_state)")
 def reject(body, report_id):
-    return reports.decide(current_actor(), report_id, approve=False, reason=body.get("reason"))
+    return reports.decide(current_actor(), report_id, approve=False, **body)
 
 
 @blp.route("/<int:report_id>/withdraw", methods=["POST"])
@@ -93,6 +97,7 @@ def withdraw(report_id):
 
 @blp.route("/<int:report_id>/feedback", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(FeedbackSchema)
 @blp.response(201, FeedbackSchema)
 @blp.alt_response(409, description="Feedback for that year exists (feedback_exists), or report not approved")

@@ -1,16 +1,18 @@
 """The organiser's check-in screen: the staff endpoint that makes a link, and the login-free page it opens
 (``/screen/...``, outside ``/api/v1`` because a browser on a projector opens it directly)."""
 
-from flask import Response, make_response, render_template, url_for
+from flask import make_response, render_template, url_for
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
+from api.downloads import send_download
 from api.fields import LocalDateTime
-from api.security import PUBLIC, current_actor
+from api.security import PUBLIC, allowed, current_actor
 from errors import NotFound
 from extensions import limiter
 from services import screen
+from services.authz import require_region_staff
 
 blp = Blueprint("screen", __name__, description="The organiser's check-in screen (签到大屏)")
 
@@ -47,6 +49,7 @@ class ScreenStateSchema(Schema):
 
 @blp.route("/api/v1/activities/<int:activity_id>/screen", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, ScreenLinkSchema)
 @blp.alt_response(404, description="Unknown activity, or outside the caller's scope (activity_not_found)")
 @blp.alt_response(409, description="The activity has ended or was cancelled (activity_ended, activity_cancelled)")
@@ -99,4 +102,4 @@ def screen_state(signed):
 @blp.alt_response(409, description="Check-in is not open (activity_upcoming, activity_ended, activity_cancelled)")
 def screen_qrcode(signed):
     """The current check-in token as a QR code whose text is exactly the token."""
-    return Response(screen.screen_qr_png(signed), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return send_download(screen.screen_qr_png(signed), "image/png", headers={"Cache-Control": "no-store"})

@@ -28,8 +28,7 @@ def my_shifts(args):
 def sign_up(shift_id):
     """Take a free seat on a shift; never more assignees than seats, also under concurrent requests."""
     actor = current_actor()
-    shifts.sign_up(actor, shift_id)
-    return shifts.with_assignees([shifts.get_shift(shift_id)], me=actor.id)[0]
+    return shifts.with_assignees([shifts.sign_up(actor, shift_id)], me=actor.id)[0]
 
 
 @blp.route("/shifts/<int:shift_id>/signups/me", methods=["DELETE"])

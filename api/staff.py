@@ -3,9 +3,11 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id
-from api.security import current_actor
+from api.security import allowed, current_actor
 from api.users import UserSchema
+from models.user import CREATABLE_ROLES
 from services import staff
+from services.authz import require_region_staff
 
 blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="Staff accounts")
 
@@ -14,13 +16,13 @@ class StaffCreateSchema(Schema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    role = fields.String(required=True, validate=validate.OneOf(
-        ("district_admin", "street_admin", "community_admin", "unit_admin")))
+    role = fields.String(required=True, validate=validate.OneOf(CREATABLE_ROLES))
     scope_id = Id(required=True)
 
 
 @blp.route("", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(StaffCreateSchema)
 @blp.response(201, UserSchema)
 @blp.alt_response(409, description="The username is taken (username_taken)")

@@ -3,8 +3,9 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Hours, Id, LocalDateTime
-from api.security import current_actor
+from api.security import allowed, current_actor
 from services import stats
+from services.authz import require_region_staff
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics")
 
@@ -42,6 +43,7 @@ class OverviewArgs(Schema):
 
 @blp.route("/stats/overview")
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(OverviewArgs, location="query")
 @blp.response(200, OverviewSchema)
 @blp.alt_response(403, description="Not region staff")

@@ -1,14 +1,15 @@
-from flask import send_file
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
+from api.downloads import XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id
 from api.pagination import PageArgs, page_of, paginate
 from api.reports import FeedbackSchema
-from api.security import current_actor
+from api.security import allowed, current_actor
 from models.region import UNIT_KINDS
 from services import regions, reports, unit_report
+from services.authz import access_unit, require_region_staff, require_staff
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1/units", description="Work units (单位)")
 
@@ -50,6 +51,7 @@ class UnitMembersExportArgs(Schema):
 
 @blp.route("", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(UnitSchema)
 @blp.response(201, UnitSchema)
 def create_unit(body):
@@ -69,11 +71,12 @@ def list_units(args):
 @jwt_required()
 @blp.response(200, UnitSchema)
 def get_unit(unit_id):
-    return regions.get_unit(unit_id)
+    return access_unit(current_actor(), unit_id, for_write=False)
 
 
 @blp.route("/<int:unit_id>/members")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(UnitMembersArgs, location="query")
 @blp.response(200, page_of(UnitMemberSchema))
 def unit_members(args, unit_id):
@@ -84,10 +87,11 @@ def unit_members(args, unit_id):
 
 @blp.route("/<int:unit_id>/members/export")
 @jwt_required()
+@allowed(require_staff)
 @blp.arguments(UnitMembersExportArgs, location="query")
-@blp.response(200, content_type=unit_report.XLSX_MIMETYPE,
+@blp.response(200, content_type=XLSX_MIMETYPE,
               description="An XLSX workbook: one row per member with the year's figures and feedback")
 def export_unit_members(args, unit_id):
     """The unit's yearly report on its members, as the party secretary files it (unit admin, or above)."""
     handle, filename = unit_report.export_members_xlsx(current_actor(), unit_id, args.get("year"))
-    return send_file(handle, mimetype=unit_report.XLSX_MIMETYPE, as_attachment=True, download_name=filename)
+    return send_download(handle, XLSX_MIMETYPE, filename)

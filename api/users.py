@@ -1,14 +1,15 @@
 """How a user is shown: the schemas shared by /auth, /me and /staff."""
 
 from marshmallow import Schema, fields, validate
+from marshmallow.utils import get_value
 
 from api.fields import Hours
-from models.user import POLITICAL_STATUSES
+from models.user import POLITICAL_STATUSES, ROLES
 from services import pii
 
 
 class RoleSchema(Schema):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(list(ROLES)))
     scope_type = fields.String(allow_none=True)
     scope_id = fields.Integer(allow_none=True)
 
@@ -20,7 +21,7 @@ class UserSchema(Schema):
     volunteer_number = fields.String(allow_none=True)
     name = fields.String(allow_none=True)
     username = fields.String(allow_none=True)
-    phone_masked = fields.Function(lambda user: pii.mask_phone(user.phone), allow_none=True)
+    phone_masked = fields.Function(lambda user: pii.mask_phone(get_value(user, "phone")), allow_none=True)
     id_number_masked = fields.String(allow_none=True)
     political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
     in_service = fields.Boolean()

@@ -4,12 +4,12 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
-from api.security import current_actor
-from models.wish import WISH_STATUSES
+from api.security import allowed, current_actor
+from models.wish import WishStatus
 from services import wishes
+from services.authz import require_region_staff
 
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="Wishes (微心愿)")
-
 
 
 class WishSchema(Schema):
@@ -20,7 +20,7 @@ class WishSchema(Schema):
     beneficiary = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
                                 metadata={"description": "How staff describe the beneficiary; never more"})
     deadline = fields.Date(load_default=None, allow_none=True)
-    status = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, validate=validate.OneOf(list(WishStatus)))
     claimer_type = fields.String(dump_only=True, allow_none=True, metadata={"description": "member or unit"})
     claimer_member_id = fields.Integer(dump_only=True, allow_none=True,
                                        metadata={"description": "Shown to staff and to the claimer only"})
@@ -38,7 +38,7 @@ class WishSchema(Schema):
 
 class WishListArgs(PageArgs):
     community_id = Id()
-    status = fields.String(validate=validate.OneOf(WISH_STATUSES))
+    status = fields.String(validate=validate.OneOf(list(WishStatus)))
 
 
 class ClaimSchema(Schema):
@@ -52,6 +52,7 @@ class FulfilSchema(Schema):
 
 @blp.route("/wishes", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.arguments(WishSchema)
 @blp.response(201, WishSchema)
 def post_wish(body):
@@ -76,7 +77,7 @@ def list_wishes(args):
 @blp.response(200, WishSchema)
 def get_wish(wish_id):
     actor = current_actor()
-    return wishes.present_one(actor, wishes.get_wish(wish_id))
+    return wishes.present_one(actor, wishes.access_wish(actor, wish_id, for_write=False))
 
 
 @blp.route("/wishes/<int:wish_id>/claim", methods=["POST"])
@@ -87,7 +88,7 @@ def get_wish(wish_id):
 def claim(body, wish_id):
     """A member claims the wish; with `unit_id`, that unit's admin claims it for the unit. One claimer only."""
     actor = current_actor()
-    return wishes.present_one(actor, wishes.claim(actor, wish_id, body.get("unit_id")))
+    return wishes.present_one(actor, wishes.claim(actor, wish_id, **body))
 
 
 @blp.route("/wishes/<int:wish_id>/release", methods=["POST"])
@@ -108,11 +109,12 @@ def release(wish_id):
 def fulfil(body, wish_id):
     """The claimer reports the wish fulfilled, with a note."""
     actor = current_actor()
-    return wishes.present_one(actor, wishes.fulfil(actor, wish_id, body.get("note")))
+    return wishes.present_one(actor, wishes.fulfil(actor, wish_id, **body))
 
 
 @blp.route("/wishes/<int:wish_id>/confirm", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not fulfilled (invalid_state)")
 def confirm(wish_id):
@@ -124,6 +126,7 @@ def confirm(wish_id):
 
 @blp.route("/wishes/<int:wish_id>/cancel", methods=["POST"])
 @jwt_required()
+@allowed(require_region_staff)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Already fulfilled, completed or cancelled (invalid_state)")
 def cancel(wish_id):

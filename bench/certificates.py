@@ -15,10 +15,10 @@ from datetime import date
 from sqlalchemy import delete, select
 
 from bench.runtime import bench_app, rss_sampler
+from clock import local_today
 from extensions import db
 from models import Certificate, Region
 from services.certificates import prepare_batch, write_batch_zip
-from services.clock import local_today
 
 
 def run(database_url=None, count=1000):
@@ -34,7 +34,7 @@ def run(database_url=None, count=1000):
             for community_id in communities:
                 if issued >= count:
                     break
-                batch = prepare_batch(None, community_id, *period)
+                batch = prepare_batch(None, issuer_id=community_id, period_from=period[0], period_to=period[1])
                 batch.member_ids = batch.member_ids[:count - issued]
                 with tempfile.TemporaryFile() as archive:
                     started = time.perf_counter()

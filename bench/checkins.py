@@ -28,10 +28,10 @@ from sqlalchemy import func, insert, select
 
 from bench.runtime import WRK_MISSING, Server, bench_app, bench_database_url, mint_access_token, wrk_path
 from bench.seed import SeedSpec, open_sessions, seed
+from clock import utcnow
 from extensions import db
 from models import Activity, Attendance, Post, Region, Shift, ShiftAssignment, User
 from services.checkin_tokens import activity_token, post_token
-from services.clock import utcnow
 
 SCRIPT = Path(__file__).with_name("wrk_scans.lua")
 ROTATE_SECONDS = "3600"

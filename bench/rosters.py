@@ -18,9 +18,9 @@ import tracemalloc
 from sqlalchemy import delete, func, select
 
 from bench.runtime import bench_app, rss_sampler
+from clock import utcnow
 from extensions import db
 from models import Notification, OutboundMessage, Post, Shift, ShiftAssignment, ShiftTemplate
-from services.clock import utcnow
 from services.rosters import HORIZON_DAYS, generate_rosters
 
 GOAL_SECONDS = 60

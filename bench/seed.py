@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, func, select, text
 
+from clock import local_day_start, local_today, utcnow
 from extensions import db
 from models import (
     Activity,
@@ -38,8 +39,7 @@ from models import (
     User,
 )
 from models.activity import CATEGORIES
-from services.clock import local_day_start, local_today, utcnow
-from services.members import volunteer_number_for
+from services.accounts import volunteer_number_for
 
 BATCH = 10_000
 STAFF_PASSWORD = "bench-password"

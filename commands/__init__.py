@@ -4,6 +4,7 @@ import click
 from flask.cli import with_appcontext
 
 from errors import DomainError
+from services.database import unit_of_work
 
 
 def register_commands(app):
@@ -30,7 +31,8 @@ def create_admin(username, password, name):
     if len(password) < 8:
         raise click.BadParameter("at least 8 characters", param_hint="--password")
     try:
-        user = create_sysadmin(username, password, name)
+        with unit_of_work():
+            user = create_sysadmin(username, password, name)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"sysadmin {user.username} created (id {user.id})")
@@ -50,7 +52,8 @@ def seed_demo(if_empty):
     if if_empty and not database_is_empty():
         click.echo("database already has data; demo not seeded")
         return
-    summary = seed()
+    with unit_of_work():
+        summary = seed()
     click.echo("demo seeded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     click.echo("sign in as demo / demo12345")
 

@@ -7,6 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from errors import DomainError
+from services.database import unit_of_work
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -29,7 +30,7 @@ def export(issuer_id, period_from, period_to, out_path):
     from services.certificates import prepare_batch, write_batch_zip
 
     try:
-        batch = prepare_batch(None, issuer_id, period_from.date(), period_to.date())
+        batch = prepare_batch(None, issuer_id=issuer_id, period_from=period_from.date(), period_to=period_to.date())
     except DomainError as exc:
         raise click.ClickException(_describe(exc)) from None
     # Written beside the target and renamed at the end, so a failed run never leaves half a zip under that name.
@@ -38,7 +39,7 @@ def export(issuer_id, period_from, period_to, out_path):
     try:
         with os.fdopen(fd, "wb") as out, click.progressbar(
                 length=batch.count, label=f"issuing {batch.count} certificates", show_pos=True,
-                item_show_func=lambda number: number) as bar:
+                item_show_func=lambda number: number) as bar, unit_of_work():
             written = write_batch_zip(batch, out, on_issued=lambda number: bar.update(1, number))
         os.replace(partial_path, out_path)
     except BaseException:

@@ -3,7 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
-from schedulers.registry import all_jobs
+from schedulers.jobs import JOBS, run
 
 
 def register(app):
@@ -16,15 +16,14 @@ def register(app):
 @click.option("--list", "list_jobs", is_flag=True, help="Name every job and exit.")
 @with_appcontext
 def run_job(name, list_jobs):
-    """Run one scheduled job once, now."""
-    jobs = all_jobs()
+    """Run one scheduled job once, now, as one unit of work."""
     if list_jobs or not name:
-        for job in jobs.values():
+        for job in sorted(JOBS.values(), key=lambda job: job.name):
             click.echo(f"{job.name:28} {job.description}")
         return
-    if name not in jobs:
-        raise click.BadParameter(f"unknown job; known: {', '.join(jobs)}", param_hint="NAME")
-    result = jobs[name].func()
+    if name not in JOBS:
+        raise click.BadParameter(f"unknown job; known: {', '.join(sorted(JOBS))}", param_hint="NAME")
+    result = run(JOBS[name])
     click.echo(f"{name}: {result if result is not None else 'done'}")
 
 

@@ -21,7 +21,7 @@ def database_is_empty():
 
 
 def seed():
-    """Run every step in order; each adds to ``ctx`` what later steps build on and commits its own work."""
+    """Run every step in order, in the caller's unit of work; each adds to ``ctx`` what later steps build on."""
     ctx = {}
     summary = {}
     for name in DEMO_STEPS:

@@ -2,10 +2,10 @@
 
 from datetime import datetime, time, timedelta
 
+from clock import local_today, local_zone, utcnow
 from extensions import db
 from models import Activity, Attendance, ServiceRecord, Signup
 from services import points
-from services.clock import local_today, local_zone, utcnow
 from services.records import log_change, span_hours
 
 # (title, category, days from today, local start hour, hours, capacity)
@@ -110,7 +110,7 @@ def seed(ctx):
         db.session.flush()
         log_change(record, admins[c].id, "create")
         records.append(record)
-    db.session.commit()
+    db.session.flush()
 
     ctx["activities"] = activities
     ctx["service_records"] = records

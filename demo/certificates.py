@@ -4,11 +4,11 @@ step has put approved service records in place)."""
 import click
 from sqlalchemy import func, select
 
+from clock import to_local
 from extensions import db
 from models import RoleAssignment, ServiceRecord, User
 from services.authz import Actor
 from services.certificates import issue_certificate
-from services.clock import to_local
 
 PER_COMMUNITY = 2
 
@@ -35,8 +35,8 @@ def seed(ctx):
         admin = _community_admin(community_id, ctx)
         if admin is None:
             continue
-        certificate = issue_certificate(Actor(admin.id), community_id, to_local(first).date(), to_local(last).date(),
-                                        member_id=member_id)
+        certificate = issue_certificate(Actor(admin.id), issuer_id=community_id, period_from=to_local(first).date(),
+                                        period_to=to_local(last).date(), member_id=member_id)
         issued.append(certificate)
         per_community[community_id] = per_community.get(community_id, 0) + 1
     if not issued:

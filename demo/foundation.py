@@ -3,10 +3,11 @@
 from datetime import date
 
 from extensions import db
-from models import Feedback, Region, Report, RoleAssignment, Unit, User
+from models import Feedback, Region, Report, RoleAssignment, Unit
 from services import pii
+from services.accounts import create_account
 from services.auth import hash_password
-from services.members import register_member, set_id_number, volunteer_number_for
+from services.members import register_member, set_id_number
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇"
@@ -21,11 +22,7 @@ def _region(name, kind, parent=None, **contact):
 
 
 def _staff(username, name, role, scope_type=None, scope_id=None, password="demo12345"):
-    user = User(username=username, password_hash=hash_password(password), name=name,
-                unavailable_weekdays=[], unavailable_dates=[])
-    db.session.add(user)
-    db.session.flush()
-    user.volunteer_number = volunteer_number_for(user.id)
+    user = create_account(username=username, password_hash=hash_password(password), name=name)
     user.roles.append(RoleAssignment(role=role, scope_type=scope_type, scope_id=scope_id))
     return user
 
@@ -92,7 +89,7 @@ def seed(ctx):
     for i, unit in enumerate(units):
         db.session.add(Report(kind="unit", status="approved" if i < 4 else "pending", unit_id=unit.id,
                               community_id=unit.community_id, created_by=unit_admins[i].id))
-    db.session.commit()
+    db.session.flush()
 
     ctx.update(sysadmin=sysadmin, district=district, streets=streets, communities=communities, units=units,
                members=members, community_admins=community_admins, unit_admins=unit_admins, staff=staff)

@@ -39,8 +39,8 @@ def seed(ctx):
             pools += 1
     members[0].unavailable_weekdays = [6, 7]
     members[1].unavailable_weekdays = [1]
-    db.session.commit()
-    result = rosters.generate_rosters()
+    db.session.flush()
+    result = rosters.generate_for_posts([post.id for post in posts])
     ctx["posts"] = posts
     return {"posts": len(posts), "pool members": pools, "shifts": result["shifts_created"],
             "shift seats filled": result["seats_filled"]}

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from clock import local_today, utcnow
 from extensions import db
 from models import Need, Project, Report, Resource, Wish
 from services import notifications, points
-from services.clock import local_today, utcnow
 
 WISHES = (
     # (title, beneficiary, status, claimer: "member" | "unit" | None, days to deadline)
@@ -128,7 +128,7 @@ def seed(ctx):
     wishes = _wishes(ctx, now, today)
     needs, resources, projects = _lists(ctx, now)
     told = _report_notifications(ctx)
-    db.session.commit()
+    db.session.flush()
     ctx.update(wishes=wishes, needs=needs, resources=resources, projects=projects)
     return {"wishes": len(wishes), "needs": len(needs), "resources": len(resources), "projects": len(projects),
             "report_notifications": told}

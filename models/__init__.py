@@ -3,13 +3,15 @@
 from models.activity import Activity, Signup
 from models.attendance import Attendance
 from models.certificate import Certificate
-from models.lists import Need, Project, Resource
+from models.need import Need
 from models.notification import Notification, OutboundMessage
 from models.points import PointsEntry
 from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate
+from models.project import Project
 from models.record import CorrectionRequest, RecordChange, ServiceRecord
 from models.region import Region, Unit
 from models.report import Feedback, Report
+from models.resource import Resource
 from models.shared_value import SharedValue
 from models.stats import StatsSnapshot
 from models.user import AuthSession, RoleAssignment, User

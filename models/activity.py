@@ -1,12 +1,30 @@
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from enum import StrEnum, nonmember
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check, partial_index, sql_not_in
 
 CATEGORIES = ("civility", "order", "culture", "health", "environment", "safety")
-SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
+
+
+class ActivityStatus(StrEnum):
+    """published → cancelled (staff); nothing comes back from cancelled."""
+
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class SignupStatus(StrEnum):
+    """confirmed (a seat) or waitlisted → cancelled (the member withdrew); waitlisted → confirmed (promoted)."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+    # A member has at most one sign-up per activity in these.
+    ACTIVE = nonmember((CONFIRMED, WAITLISTED))
 
 
 class Activity(db.Model):
@@ -28,9 +46,15 @@ class Activity(db.Model):
     lng: Mapped[float | None] = mapped_column(Float)
     radius_m: Mapped[int | None] = mapped_column(Integer)
     requires_signup: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default="published")
+    status: Mapped[str] = mapped_column(String(16), default=ActivityStatus.PUBLISHED)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (one_of_check("status", ActivityStatus),)
+
+    @property
+    def location(self):
+        return {"address": self.address, "lat": self.lat, "lng": self.lng, "radius_m": self.radius_m}
 
 
 class Signup(db.Model):
@@ -44,6 +68,7 @@ class Signup(db.Model):
     cancelled_at = mapped_column(UTCDateTime)
 
     __table_args__ = (
+        one_of_check("status", SignupStatus),
         Index("uq_signups_active", "activity_id", "member_id", unique=True,
-              postgresql_where=text("status != 'cancelled'"), sqlite_where=text("status != 'cancelled'")),
+              **partial_index(sql_not_in("status", (SignupStatus.CANCELLED,)))),
     )

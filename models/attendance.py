@@ -1,8 +1,12 @@
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models.types import UTCDateTime
+from models.types import UTCDateTime, partial_index
+
+# An attendance is open from its check-in until its check-out; a member has at most one open per place.
+OPEN_AT_ACTIVITY = "checked_out_at is null and activity_id is not null"
+OPEN_AT_SHIFT = "checked_out_at is null and shift_id is not null"
 
 
 class Attendance(db.Model):
@@ -27,9 +31,6 @@ class Attendance(db.Model):
         # PostgreSQL may intersect them, and the activity's side grows with every check-in of a big event.
         Index("ix_attendances_member_activity", "member_id", "activity_id"),
         Index("uq_attendances_open_activity", "member_id", "activity_id", unique=True,
-              postgresql_where=text("checked_out_at is null and activity_id is not null"),
-              sqlite_where=text("checked_out_at is null and activity_id is not null")),
-        Index("uq_attendances_open_shift", "member_id", "shift_id", unique=True,
-              postgresql_where=text("checked_out_at is null and shift_id is not null"),
-              sqlite_where=text("checked_out_at is null and shift_id is not null")),
+              **partial_index(OPEN_AT_ACTIVITY)),
+        Index("uq_attendances_open_shift", "member_id", "shift_id", unique=True, **partial_index(OPEN_AT_SHIFT)),
     )

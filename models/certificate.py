@@ -1,9 +1,9 @@
 from sqlalchemy import JSON, Date, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
 from models.types import UTCDateTime
-from services.clock import utcnow
 
 
 class Certificate(db.Model):

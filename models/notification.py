@@ -1,9 +1,11 @@
+from enum import StrEnum
+
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check
 
 
 class Notification(db.Model):
@@ -24,6 +26,15 @@ class Notification(db.Model):
     __table_args__ = (Index("ix_notifications_member_created", "member_id", "created_at"),)
 
 
+class OutboundStatus(StrEnum):
+    """pending → sending (claimed by one sender) → sent | failed, or back to pending to be retried."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class OutboundMessage(db.Model):
     """A WeChat subscribe message waiting to be sent; retried until sent, never sent twice (``key``)."""
 
@@ -33,9 +44,11 @@ class OutboundMessage(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     key: Mapped[str] = mapped_column(String(128), unique=True)
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OutboundStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (one_of_check("status", OutboundStatus),)

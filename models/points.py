@@ -1,9 +1,9 @@
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
 from models.types import UTCDateTime
-from services.clock import utcnow
 
 
 class PointsEntry(db.Model):

@@ -1,12 +1,35 @@
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from enum import StrEnum, nonmember
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check, partial_index, sql_not_in
 
 POST_KINDS = ("bin_station", "gate", "patrol", "other")
-ASSIGNMENT_STATUSES = ("assigned", "standin_requested", "checked_in", "attended", "no_show", "declined", "replaced")
+
+
+class AssignmentStatus(StrEnum):
+    """A seat on a shift: assigned → checked_in (first scan) → attended (check-out, or closed by the scheduler);
+    assigned → standin_requested (still holds the seat) → replaced once someone accepts; assigned or
+    standin_requested → declined; still assigned or standin_requested after the shift → no_show."""
+
+    ASSIGNED = "assigned"
+    STANDIN_REQUESTED = "standin_requested"
+    CHECKED_IN = "checked_in"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    DECLINED = "declined"
+    REPLACED = "replaced"
+    # Holds the seat now, or held it when the shift took place; a member has at most one such per shift.
+    HELD = nonmember((ASSIGNED, STANDIN_REQUESTED, CHECKED_IN, ATTENDED, NO_SHOW))
+    # Gave the seat up: the member may take a seat on the shift again.
+    LEFT = nonmember((DECLINED, REPLACED))
+    # Not yet served: the assignee may still decline or ask for a stand-in, and is reminded.
+    OPEN = nonmember((ASSIGNED, STANDIN_REQUESTED))
+    # May scan in at the post during the shift.
+    ON_SHIFT = nonmember((ASSIGNED, STANDIN_REQUESTED, CHECKED_IN, ATTENDED))
 
 
 class Post(db.Model):
@@ -87,12 +110,12 @@ class ShiftAssignment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    status: Mapped[str] = mapped_column(String(24), default="assigned")
+    status: Mapped[str] = mapped_column(String(24), default=AssignmentStatus.ASSIGNED)
     source: Mapped[str] = mapped_column(String(16), default="self")
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (
+        one_of_check("status", AssignmentStatus),
         Index("uq_shift_assignments_active", "shift_id", "member_id", unique=True,
-              postgresql_where=text("status not in ('declined', 'replaced')"),
-              sqlite_where=text("status not in ('declined', 'replaced')")),
+              **partial_index(sql_not_in("status", AssignmentStatus.LEFT))),
     )

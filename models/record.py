@@ -1,11 +1,35 @@
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, text
+from enum import StrEnum, nonmember
+
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check, partial_index, sql_in
 
-RECORD_STATUSES = ("pending", "approved", "rejected")
+
+class RecordStatus(StrEnum):
+    """pending → approved | rejected (staff covering the community, never on their own hours)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    # Hours may still be corrected (a rejected record is final).
+    CORRECTABLE = nonmember((PENDING, APPROVED))
+
+
+class RecordSource(StrEnum):
+    CHECKIN = "checkin"
+    AUTO_CLOSED = "auto_closed"
+    MANUAL = "manual"
+
+
+class CorrectionStatus(StrEnum):
+    """pending → accepted (applied as a correction) | declined."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
 
 
 class ServiceRecord(db.Model):
@@ -24,8 +48,8 @@ class ServiceRecord(db.Model):
     ended_at = mapped_column(UTCDateTime, nullable=False)
     hours = mapped_column(Numeric(7, 2), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    source: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(16), default=RecordStatus.PENDING)
+    source: Mapped[str] = mapped_column(String(16), default=RecordSource.MANUAL)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at = mapped_column(UTCDateTime)
@@ -33,6 +57,8 @@ class ServiceRecord(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (
+        one_of_check("status", RecordStatus),
+        one_of_check("source", RecordSource),
         Index("ix_service_records_member_status_started", "member_id", "status", "started_at"),
         # Covering, so a street's or community's yearly statistics read only the index.
         Index("ix_service_records_community_status_started_covering", "community_id", "status", "started_at",
@@ -68,14 +94,15 @@ class CorrectionRequest(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     hours = mapped_column(Numeric(7, 2), nullable=False)
     reason: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=CorrectionStatus.PENDING)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at = mapped_column(UTCDateTime)
     decline_reason: Mapped[str | None] = mapped_column(String(500))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (
+        one_of_check("status", CorrectionStatus),
         # One open request per record: staff answer it before the member asks again.
         Index("uq_correction_requests_pending", "record_id", unique=True,
-              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+              **partial_index(sql_in("status", (CorrectionStatus.PENDING,)))),
     )

@@ -1,9 +1,9 @@
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
 from models.types import UTCDateTime
-from services.clock import utcnow
 
 REGION_KINDS = ("district", "street", "community")
 UNIT_KINDS = ("government", "enterprise", "institution", "school", "hospital", "social_org")

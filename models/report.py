@@ -1,13 +1,24 @@
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from enum import StrEnum, nonmember
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check, partial_index, sql_in
 
 REPORT_KINDS = ("member", "unit")
-REPORT_STATUSES = ("pending", "approved", "rejected", "withdrawn")
-ACTIVE_REPORT = text("status in ('pending', 'approved')")
+
+
+class ReportStatus(StrEnum):
+    """pending → approved | rejected (community staff); pending | approved → withdrawn (the reporter)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    # A member (or a unit) has at most one report in these.
+    ACTIVE = nonmember((PENDING, APPROVED))
 
 
 class Report(db.Model):
@@ -17,7 +28,7 @@ class Report(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.PENDING)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
@@ -29,13 +40,12 @@ class Report(db.Model):
 
     __table_args__ = (
         CheckConstraint("kind in ('member', 'unit')", name="kind"),
+        one_of_check("status", ReportStatus),
         # One pending or approved member report per member, one per unit: enforced by the database.
         Index("uq_reports_active_member", "member_id", unique=True,
-              postgresql_where=text("kind = 'member' and status in ('pending', 'approved')"),
-              sqlite_where=text("kind = 'member' and status in ('pending', 'approved')")),
+              **partial_index(f"kind = 'member' and {sql_in('status', ReportStatus.ACTIVE)}")),
         Index("uq_reports_active_unit", "unit_id", unique=True,
-              postgresql_where=text("kind = 'unit' and status in ('pending', 'approved')"),
-              sqlite_where=text("kind = 'unit' and status in ('pending', 'approved')")),
+              **partial_index(f"kind = 'unit' and {sql_in('status', ReportStatus.ACTIVE)}")),
     )
 
 

@@ -1,12 +1,40 @@
+from dataclasses import dataclass
+
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from clock import utcnow
 from extensions import db
 from models.types import UTCDateTime
-from services.clock import utcnow
 
 POLITICAL_STATUSES = ("party_member", "probationary_member", "league_member", "masses")
-STAFF_ROLES = ("sysadmin", "district_admin", "street_admin", "community_admin", "unit_admin")
+
+
+@dataclass(frozen=True)
+class Role:
+    """A staff role and the kind of scope it takes: ``scope_type`` is what ``scope_id`` names (none for sysadmin),
+    ``region_kind`` the kind of region a region role's scope must be."""
+
+    name: str
+    label: str
+    scope_type: str | None = None
+    region_kind: str | None = None
+
+    @property
+    def creatable(self):
+        """Made with ``POST /staff``; a sysadmin only with ``flask create-admin``."""
+        return self.scope_type is not None
+
+
+# Every staff role, in the order of their reach. The actor, staff creation and the schemas read this table.
+ROLES = {role.name: role for role in (
+    Role("sysadmin", "系统管理员"),
+    Role("district_admin", "区级管理员", "region", "district"),
+    Role("street_admin", "街道管理员", "region", "street"),
+    Role("community_admin", "社区管理员", "region", "community"),
+    Role("unit_admin", "单位管理员", "unit"),
+)}
+CREATABLE_ROLES = tuple(name for name, role in ROLES.items() if role.creatable)
 
 
 class User(db.Model):

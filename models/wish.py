@@ -1,11 +1,23 @@
+from enum import StrEnum, nonmember
+
 from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clock import utcnow
 from extensions import db
-from models.types import UTCDateTime
-from services.clock import utcnow
+from models.types import UTCDateTime, one_of_check
 
-WISH_STATUSES = ("open", "claimed", "fulfilled", "completed", "cancelled")
+
+class WishStatus(StrEnum):
+    """open → claimed (a member, a unit) → fulfilled (the claimer) → completed (community staff); claimed → open
+    (the claimer releases it); open or claimed → cancelled (community staff)."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    FULFILLED = "fulfilled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    CANCELLABLE = nonmember((OPEN, CLAIMED))
 
 
 class Wish(db.Model):
@@ -19,7 +31,7 @@ class Wish(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     beneficiary: Mapped[str | None] = mapped_column(String(200))
     deadline = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=WishStatus.OPEN, index=True)
     claimer_member_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     claimer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -33,4 +45,4 @@ class Wish(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     # The overdue job looks for claimed wishes by deadline.
-    __table_args__ = (Index("ix_wishes_status_deadline", "status", "deadline"),)
+    __table_args__ = (one_of_check("status", WishStatus), Index("ix_wishes_status_deadline", "status", "deadline"))

@@ -1,6 +1,52 @@
-"""Imports every module that registers scheduled jobs."""
+"""The scheduled jobs, one table: each is a service function run as one unit of work (services/database.py).
 
-import schedulers.attendance_jobs  # noqa: F401
-import schedulers.roster_jobs  # noqa: F401
-import schedulers.stats_jobs  # noqa: F401
-import schedulers.wish_jobs  # noqa: F401
+``leader_only`` jobs run only on the scheduler that holds the leader lock (schedulers/runner.py): two schedulers
+must never fill rosters or send reminders at once. ``catch_up`` jobs also run as soon as a scheduler starts
+leading, for what was missed while none ran.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from services import checkins, reminders, rosters, stats, wishes
+from services.database import unit_of_work
+
+log = logging.getLogger("baodao.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: object
+    trigger: str
+    trigger_args: dict = field(default_factory=dict)
+    description: str = ""
+    leader_only: bool = True
+    catch_up: bool = False
+
+
+JOBS = {job.name: job for job in (
+    Job("generate_rosters", rosters.generate_rosters, "cron", {"minute": 5},
+        "Keep shifts for the next 14 local days from every template and fill free seats from the pools.",
+        catch_up=True),
+    Job("send_reminders", reminders.send_reminders, "interval", {"minutes": 1},
+        "Remind assignees the evening before and one hour before a shift, and deliver the WeChat outbox."),
+    Job("mark_no_shows", rosters.mark_no_shows, "interval", {"minutes": 5},
+        "Mark assignees who never checked in as no_show once a shift plus the grace period has ended."),
+    Job("close_open_attendances", checkins.close_open_attendances, "interval", {"minutes": 5},
+        "Close attendances left open after their activity or shift ended, at the scheduled end, for review."),
+    Job("refresh_statistics", stats.refresh_snapshots, "interval", {"minutes": 10},
+        "Recompute this year's statistics snapshot of every district and street, so requests find it warm."),
+    Job("remind_overdue_wishes", wishes.remind_overdue, "cron", {"hour": 9},
+        "Remind claimers (and the posting staff) once when a claimed wish passes its deadline."),
+)}
+
+
+def run(job):
+    """Run a job once, now, as one unit of work (inside an application context); returns what it returned."""
+    started = time.monotonic()
+    with unit_of_work():
+        result = job.func()
+    log.info("job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
+    return result

@@ -1,10 +1,11 @@
-"""The scheduler process: APScheduler running the registered jobs, with exactly one active scheduler.
+"""The scheduler process: APScheduler running the jobs of ``schedulers/jobs.py``, with exactly one leader.
 
-Several schedulers may be started (one per host, or by mistake); only the one holding the leader lock runs jobs:
-on PostgreSQL a session-level advisory lock held on a dedicated connection, on SQLite an ``fcntl`` lock on a file
-beside the database. The others stand by and poll the lock, so when the leader dies (its connection or file handle
-goes with it) one of them takes over. On becoming leader, ``generate_rosters`` runs at once to catch up after
-downtime. Every job runs inside an application context; a job's failure is logged and never stops the scheduler.
+Several schedulers may be started (one per host, or by mistake); only the one holding the leader lock runs the
+``leader_only`` jobs: on PostgreSQL a session-level advisory lock held on a dedicated connection, on SQLite an
+``fcntl`` lock on a file beside the database. The others stand by and poll the lock, so when the leader dies (its
+connection or file handle goes with it) one of them takes over. On becoming leader, the ``catch_up`` jobs run at
+once, for what was missed while none led. Every job runs inside an application context as one unit of work; a
+job's failure is logged and never stops the scheduler.
 """
 
 import fcntl
@@ -20,9 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from clock import local_zone, utcnow
 from extensions import db
-from schedulers.registry import all_jobs
-from services.clock import utcnow
+from schedulers.jobs import JOBS, run
 
 log = logging.getLogger("baodao.scheduler")
 
@@ -114,28 +115,24 @@ def leader_lock(app):
 
 
 def job_runner(app, job):
-    """The job as APScheduler calls it: in an app context, its own session, failures logged."""
+    """The job as APScheduler calls it: in an app context, one unit of work, failures logged."""
 
-    def run():
+    def run_in_app():
         with app.app_context():
-            started = time.monotonic()
             try:
-                result = job.func()
+                run(job)
             except Exception:
-                db.session.rollback()
                 log.exception("job %s failed", job.name)
-                return
             finally:
                 db.session.remove()
-            log.info("job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
 
-    run.__name__ = job.name
-    return run
+    run_in_app.__name__ = job.name
+    return run_in_app
 
 
-def build_scheduler(app, scheduler_class):
-    from services.clock import local_zone
-
+def build_scheduler(app, scheduler_class, leader_only=True):
+    """A scheduler of the ``leader_only`` jobs (run by the leader alone), or of the others (run by every scheduler
+    process, leading or standing by)."""
     with app.app_context():
         zone = local_zone()
     scheduler = scheduler_class(timezone=zone, job_defaults={
@@ -143,11 +140,21 @@ def build_scheduler(app, scheduler_class):
         "max_instances": 1,
         "misfire_grace_time": app.config["SCHEDULER_MISFIRE_GRACE_SECONDS"],
     })
-    for job in all_jobs().values():
-        # Catch up at once: rosters missed while no scheduler ran are generated as soon as one leads.
-        first_run = {"next_run_time": utcnow()} if job.name == "generate_rosters" else {}
+    for job in JOBS.values():
+        if job.leader_only != leader_only:
+            continue
+        first_run = {"next_run_time": utcnow()} if job.catch_up else {}
         scheduler.add_job(job_runner(app, job), job.trigger, id=job.name, name=job.name, replace_existing=True,
                           **job.trigger_args, **first_run)
+    return scheduler
+
+
+def start_unled_jobs(app):
+    """Start the jobs that are not ``leader_only`` in this process, whether it leads or stands by; None if none."""
+    if all(job.leader_only for job in JOBS.values()):
+        return None
+    scheduler = build_scheduler(app, BackgroundScheduler, leader_only=False)
+    scheduler.start()
     return scheduler
 
 
@@ -157,6 +164,7 @@ def run_scheduler(app):
     poll = app.config["SCHEDULER_STANDBY_POLL_SECONDS"]
     pid = os.getpid()
     standing_by = False
+    unled = start_unled_jobs(app)
     try:
         while True:
             if not lock.acquire():
@@ -179,6 +187,8 @@ def run_scheduler(app):
             log.warning("scheduler %s: leadership lost, standing by", pid)
     finally:
         lock.release()
+        if unled is not None:
+            unled.shutdown(wait=False)
 
 
 class InProcessScheduler:
@@ -194,6 +204,7 @@ class InProcessScheduler:
         lock = leader_lock(self.app)
         poll = self.app.config["SCHEDULER_STANDBY_POLL_SECONDS"]
         pid = os.getpid()
+        unled = start_unled_jobs(self.app)
         try:
             while not self.stopped.is_set():
                 if not lock.acquire():
@@ -212,6 +223,8 @@ class InProcessScheduler:
                     log.warning("in-process scheduler %s: leadership lost, standing by", pid)
         finally:
             lock.release()
+            if unled is not None:
+                unled.shutdown(wait=True)
 
     def stop(self, timeout=30):
         self.stopped.set()

@@ -8,12 +8,11 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from clock import utcnow
 from errors import Unauthorized
 from extensions import db
-from integrations.wechat import WeChatClient
 from models import AuthSession, User
-from services import members
-from services.clock import utcnow
+from services import members, wechat
 
 password_hasher = PasswordHasher()
 
@@ -41,6 +40,7 @@ def access_token(user_id, session_id):
 def issue_tokens(user):
     session = AuthSession(id=random_id(), user_id=user.id)
     db.session.add(session)
+    db.session.flush()
     return {
         "access_token": access_token(user.id, session.id),
         "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=_claims(session.id)),
@@ -49,7 +49,7 @@ def issue_tokens(user):
 
 def wechat_login(code):
     """Sign in with a mini-program login code; the first login registers the member."""
-    openid = WeChatClient.from_config().code2session(code)
+    openid = wechat.code2session(code)
     user = db.session.scalar(select(User).where(User.openid == openid))
     is_new = user is None
     if is_new:
@@ -62,9 +62,7 @@ def wechat_login(code):
             is_new = False
     if not user.is_active:
         raise Unauthorized("account_disabled", "账号已停用")
-    tokens = issue_tokens(user)
-    db.session.commit()
-    return {**tokens, "user": user, "is_new": is_new}
+    return {**issue_tokens(user), "user": user, "is_new": is_new}
 
 
 def password_login(username, password):
@@ -77,9 +75,7 @@ def password_login(username, password):
         raise Unauthorized("invalid_credentials", "用户名或密码错误") from None
     if password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    tokens = issue_tokens(user)
-    db.session.commit()
-    return {**tokens, "user": user}
+    return {**issue_tokens(user), "user": user}
 
 
 def refresh(user_id, session_id):
@@ -91,7 +87,7 @@ def logout(session_id):
     session = db.session.get(AuthSession, session_id)
     if session and session.revoked_at is None:
         session.revoked_at = utcnow()
-    db.session.commit()
+        db.session.flush()
 
 
 # Every authenticated request runs this, so it is a Core statement of two columns built once, run on the session's

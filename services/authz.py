@@ -1,20 +1,30 @@
-"""Roles and scopes, in one place.
+"""Who may do what, answered in one place and always in the contract's order.
 
-sysadmin sees everything; a district, street or community admin sees its region and everything below it
-(a prefix match on ``Region.path``); a unit admin sees its unit and the unit's members; a member sees itself.
-Out of scope reads as "not found" (404); a caller with no staff role at all is "not allowed" (403).
+Roles and their scopes are the table ``models.user.ROLES``. sysadmin sees everything; a district, street or community
+admin sees its region and everything below it (a prefix match on ``Region.path``); a unit admin sees its unit and the
+unit's members; a member sees its own.
+
+Every operation asks its questions in this order, so the same mistake gets the same answer on every resource:
+
+1. 403 the role may not do this at all: ``require_staff``, ``require_region_staff``, ``require_sysadmin``,
+   ``require_member`` (the API also asks before it reads the body: ``api.security.allowed``);
+2. 422 a body id naming nothing or the wrong kind: ``community_field`` and the other ``*_field`` helpers;
+3. 404 the path's object is missing, or it or an object a body id names lies outside the caller's scope:
+   ``within_scope`` and each aggregate's ``access_<thing>(actor, id, *, for_write)``, which fetches the row, locks it
+   when the caller will change it as its staff, and authorises, in one read;
+4. 403 a rule about this object (``own_record``, ``not_claimer``, ...), in the aggregate's service;
+5. 409 a state conflict, decided by the database (a conditional UPDATE or a unique index).
 """
 
 from functools import cached_property
 
 from sqlalchemy import false, or_, select, true
 
-from errors import Forbidden, NotFound
+from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Region, RoleAssignment, Unit, User
-from services.database import find
-
-REGION_ROLE_KIND = {"district_admin": "district", "street_admin": "street", "community_admin": "community"}
+from models.user import ROLES
+from services.database import find, valid_id
 
 
 class Actor:
@@ -32,17 +42,26 @@ class Actor:
     def roles(self):
         return list(db.session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == self.id)))
 
+    def scope_ids(self, scope_type):
+        """The ids this actor's roles of that scope type are scoped to."""
+        return [r.scope_id for r in self.roles if ROLES[r.role].scope_type == scope_type]
+
     @cached_property
     def is_sysadmin(self):
         return any(r.role == "sysadmin" for r in self.roles)
 
     @cached_property
     def region_ids(self):
-        return [r.scope_id for r in self.roles if r.role in REGION_ROLE_KIND]
+        return self.scope_ids("region")
 
     @cached_property
     def unit_ids(self):
-        return [r.scope_id for r in self.roles if r.role == "unit_admin"]
+        return self.scope_ids("unit")
+
+    @property
+    def is_member(self):
+        """Signed in through the mini-program (a staff account may also be one)."""
+        return self.user.openid is not None
 
     @property
     def is_region_staff(self):
@@ -58,6 +77,15 @@ class Actor:
             return []
         return list(db.session.scalars(select(Region.path).where(Region.id.in_(self.region_ids))))
 
+    @cached_property
+    def own_community_id(self):
+        """The one community this actor administers when it covers no other (a community admin of one community);
+        else None: a street, district or sysadmin, or someone with two community roles, must name one."""
+        if self.is_sysadmin or len(self.region_ids) != 1:
+            return None
+        region = find(Region, self.region_ids[0])
+        return region.id if region is not None and region.kind == "community" else None
+
     def covers_region(self, region):
         return self.is_sysadmin or any(region.path.startswith(p) for p in self.region_paths)
 
@@ -68,6 +96,145 @@ class Actor:
     def covers_unit(self, unit):
         return unit.id in self.unit_ids or self.covers_community_id(unit.community_id)
 
+
+# 1. The role may not do this at all (403).
+
+def require_staff(actor):
+    if not actor.is_staff:
+        raise Forbidden("staff_only", "仅限工作人员")
+
+
+def require_region_staff(actor):
+    if not actor.is_region_staff:
+        raise Forbidden("staff_only", "仅限街道、社区等工作人员")
+
+
+def require_sysadmin(actor):
+    if not actor.is_sysadmin:
+        raise Forbidden("sysadmin_only", "仅限系统管理员")
+
+
+def require_member(actor, message="请使用小程序成员账号"):
+    if not actor.is_member:
+        raise Forbidden("members_only", message)
+
+
+# 2. A body id naming nothing or the wrong kind (422).
+
+def community_field(community_id, field="community_id"):
+    """The community a body field names, or a 422 on that field."""
+    region = find(Region, community_id)
+    if region is None or region.kind != "community":
+        raise ValidationFailed({field: ["社区不存在"]})
+    return region
+
+
+def region_field(region_id, field, kind=None):
+    region = find(Region, region_id)
+    if region is None or (kind is not None and region.kind != kind):
+        raise ValidationFailed({field: ["区域不存在" if kind is None else f"须为一个{kind}"]})
+    return region
+
+
+def row_field(model, row_id, field, message):
+    """The row a body field names, or a 422 on that field."""
+    row = find(model, row_id)
+    if row is None:
+        raise ValidationFailed({field: [message]})
+    return row
+
+
+# 3. Outside the caller's scope (404).
+
+def _region_not_found():
+    return NotFound("region_not_found", "区域不存在或不在管辖范围内")
+
+
+def within_scope(actor, region):
+    """The region, if the actor administers it or a region above it; else 404."""
+    if not actor.covers_region(region):
+        raise _region_not_found()
+    return region
+
+
+def staff_of_region(actor, region_id, kind=None):
+    """A path's region that region staff administer: 403 for other roles, 404 missing, out of scope or not a
+    region of ``kind``."""
+    require_region_staff(actor)
+    region = find(Region, region_id)
+    if region is None or (kind is not None and region.kind != kind):
+        raise _region_not_found()
+    return within_scope(actor, region)
+
+
+def staff_of_community(actor, community_id, field="community_id"):
+    """The community a body field names, for its staff (or staff above it): 403 for other roles, 422 when the field
+    names no community, 404 when it lies outside the caller's scope."""
+    require_region_staff(actor)
+    return within_scope(actor, community_field(community_id, field))
+
+
+def fetch(model, row_id, not_found, *, lock=False):
+    """The row by id, or ``not_found`` raised. With ``lock`` it is read ``FOR NO KEY UPDATE`` (a no-op on SQLite,
+    where a writing transaction already holds the database) and refreshed, so the caller decides on current values
+    and every other writer of the row waits for this transaction."""
+    row = None
+    if valid_id(row_id):
+        statement = select(model).where(model.id == row_id)
+        if lock:
+            statement = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
+        row = db.session.scalar(statement)
+    if row is None:
+        raise not_found
+    return row
+
+
+def access_in_community(actor, model, row_id, not_found, *, for_write, as_staff=None):
+    """A row of a community, which anyone signed in may read. ``as_staff`` (implied by ``for_write``): only the
+    community's staff (or staff above it) get it, others 403 (not staff) or ``not_found`` (out of scope), as for a
+    row that does not exist. ``for_write``: it is locked, because the caller will change it."""
+    as_staff = for_write if as_staff is None else as_staff
+    if as_staff:
+        require_region_staff(actor)
+    row = fetch(model, row_id, not_found, lock=for_write)
+    if as_staff and not actor.covers_community_id(row.community_id):
+        raise not_found
+    return row
+
+
+def access_unit(actor, unit_id, *, for_write, allow_region_staff=True):
+    """A unit: anyone signed in reads it; to act for it, its unit admin or (unless excluded) region staff above its
+    community; others get 403 (not staff) or 404."""
+    not_found = NotFound("unit_not_found", "单位不存在或不在管辖范围内")
+    if not for_write:
+        return fetch(Unit, unit_id, not_found)
+    require_staff(actor)
+    unit = fetch(Unit, unit_id, not_found)
+    if unit.id in actor.unit_ids or (allow_region_staff and actor.covers_community_id(unit.community_id)):
+        return unit
+    raise not_found
+
+
+def access_region(actor, region_id, *, for_write):
+    """A region: anyone signed in reads it; to write below it, its staff (or staff above it)."""
+    if for_write:
+        return staff_of_region(actor, region_id)
+    return fetch(Region, region_id, NotFound("region_not_found", "区域不存在"))
+
+
+def access_member(actor, member, community_ids=()):
+    """A member's own data, or a staff member whose scope covers the member's unit or one of the communities:
+    403 for a member asking for someone else, 404 for staff out of scope."""
+    if actor.id == member.id or actor.is_sysadmin or member.unit_id in actor.unit_ids:
+        return member
+    if any(actor.covers_community_id(c) for c in community_ids if c):
+        return member
+    if not actor.is_staff:
+        raise Forbidden()
+    raise NotFound("member_not_found", "成员不存在或不在管辖范围内")
+
+
+# SQL filters for lists within the caller's scope.
 
 def regions_within(paths):
     """A subquery of region ids at or below any of these paths (indexed prefix matches)."""
@@ -81,54 +248,3 @@ def region_scope(actor, region_column):
     if not actor.region_paths:
         return false()
     return region_column.in_(regions_within(actor.region_paths))
-
-
-def require_staff(actor):
-    if not actor.is_staff:
-        raise Forbidden("staff_only", "仅限工作人员")
-
-
-def require_region_staff(actor):
-    if not actor.is_region_staff:
-        raise Forbidden("staff_only", "仅限街道、社区等工作人员")
-
-
-def require_region_admin(actor, region_id, kind=None):
-    """The region, if the actor administers it or a region above it; kind narrows what the region must be."""
-    require_region_staff(actor)
-    region = find(Region, region_id)
-    if region is None or not actor.covers_region(region):
-        raise NotFound("region_not_found", "区域不存在或不在管辖范围内")
-    if kind and region.kind != kind:
-        raise NotFound("region_not_found", "区域不存在或不在管辖范围内")
-    return region
-
-
-def require_community_admin(actor, community_id):
-    return require_region_admin(actor, community_id, kind="community")
-
-
-def require_unit_admin(actor, unit_id, allow_region_staff=True):
-    """The unit, if the actor is its unit admin, or (unless excluded) a region admin above its community."""
-    if not actor.is_staff:
-        raise Forbidden("staff_only", "仅限工作人员")
-    unit = find(Unit, unit_id)
-    allowed = unit is not None and (
-        unit.id in actor.unit_ids or (allow_region_staff and actor.covers_community_id(unit.community_id))
-    )
-    if not allowed:
-        raise NotFound("unit_not_found", "单位不存在或不在管辖范围内")
-    return unit
-
-
-def require_self_or_staff_over(actor, member, community_ids=()):
-    """A member's own data, or a staff member whose scope covers the member's unit or one of the communities."""
-    if actor.id == member.id or actor.is_sysadmin:
-        return
-    if member.unit_id in actor.unit_ids:
-        return
-    if any(actor.covers_community_id(c) for c in community_ids if c):
-        return
-    if not actor.is_staff:
-        raise Forbidden()
-    raise NotFound("member_not_found", "成员不存在或不在管辖范围内")

@@ -17,16 +17,15 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from clock import local_days_bounds, to_local, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import Activity, Certificate, Post, Region, ServiceRecord, Shift, User
-from services.authz import region_scope, require_community_admin
+from models.record import RecordStatus
+from services.authz import community_field, fetch, region_scope, require_region_staff, row_field, within_scope
 from services.certificate_pdf import render_certificate_pdf
-from services.clock import local_days_bounds, to_local, utcnow
-from services.database import add_unique
-from services.members import get_member
+from services.database import add_unique, commit_batch
 from services.pii import mask_name
-from services.regions import get_community
 
 CENT = Decimal("0.01")
 NUMBER_ATTEMPTS = 5
@@ -56,7 +55,7 @@ def _check_period(period_from, period_to):
 def _counted(issuer_id, period_from, period_to):
     """The filter of the records a certificate counts: approved, of this community, started within the period."""
     start, end = local_days_bounds(period_from, period_to)
-    return (ServiceRecord.community_id == issuer_id, ServiceRecord.status == "approved",
+    return (ServiceRecord.community_id == issuer_id, ServiceRecord.status == RecordStatus.APPROVED,
             ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
 
 
@@ -133,31 +132,28 @@ def _issue(member, issuer, period_from, period_to, rows, issued_by, via):
     raise Conflict("certificate_number_busy", "同时出具的证明较多，请稍后重试")
 
 
-def issue_certificate(actor, issuer_id, period_from, period_to, member_id=None):
+def issue_certificate(actor, *, issuer_id, period_from, period_to, member_id=None):
     """Issue a certificate for one member. Region staff covering the issuing community may issue for anyone;
     a member may ask only for itself (``member_id`` omitted or its own id)."""
+    own = member_id is None or member_id == actor.id
+    if not own:
+        require_region_staff(actor)
+    issuer = community_field(issuer_id, "issuer_id")
+    # Anyone may ask for its own certificate from whichever community it served in.
+    member = actor.user if own else row_field(User, member_id, "member_id", "成员不存在")
     _check_period(period_from, period_to)
-    if member_id is None or member_id == actor.id:
-        # Anyone may ask for its own certificate from whichever community it served in.
-        issuer = get_community(issuer_id, field="issuer_id")
-        member = actor.user
-    else:
-        issuer = require_community_admin(actor, issuer_id)
-        member = get_member(member_id)
+    if not own:
+        within_scope(actor, issuer)
     rows = _record_rows([member.id], issuer.id, period_from, period_to)
-    certificate = _issue(member, issuer, period_from, period_to, rows, actor.id, "api")
-    db.session.commit()
-    return certificate
+    return _issue(member, issuer, period_from, period_to, rows, actor.id, "api")
 
 
-def get_certificate(actor, certificate_id):
+def access_certificate(actor, certificate_id):
     """The member's own certificate, or one issued by a community the staff member covers; otherwise 404."""
-    certificate = db.session.get(Certificate, certificate_id)
-    visible = certificate is not None and (
-        certificate.member_id == actor.id or actor.covers_community_id(certificate.issuer_id))
-    if not visible:
-        raise NotFound("certificate_not_found", "证明不存在")
-    return certificate
+    certificate = fetch(Certificate, certificate_id, NotFound("certificate_not_found", "证明不存在"))
+    if certificate.member_id == actor.id or actor.covers_community_id(certificate.issuer_id):
+        return certificate
+    raise NotFound("certificate_not_found", "证明不存在")
 
 
 def list_certificates(actor, member_id=None, issuer_id=None):
@@ -174,7 +170,7 @@ def list_certificates(actor, member_id=None, issuer_id=None):
 
 def certificate_pdf(actor, certificate_id):
     """The PDF, drawn from the snapshot taken when it was issued."""
-    certificate = get_certificate(actor, certificate_id)
+    certificate = access_certificate(actor, certificate_id)
     return certificate, render_certificate_pdf(certificate.snapshot)
 
 
@@ -209,12 +205,16 @@ class Batch:
         return f"certificates-{self.issuer.id}-{self.period_from:%Y%m%d}-{self.period_to:%Y%m%d}.zip"
 
 
-def prepare_batch(actor, issuer_id, period_from, period_to):
+def prepare_batch(actor, *, issuer_id, period_from, period_to):
     """Staff covering the community (or, with ``actor`` None, the operator at the command line) issue for every
     member with approved hours there in the period; none at all is a 422."""
+    if actor is not None:
+        require_region_staff(actor)
+    issuer = community_field(issuer_id, "issuer_id")
     _check_period(period_from, period_to)
     # No actor: the operator at the server's command line, who may issue for any community.
-    issuer = get_community(issuer_id, "issuer_id") if actor is None else require_community_admin(actor, issuer_id)
+    if actor is not None:
+        within_scope(actor, issuer)
     member_ids = list(db.session.scalars(
         select(ServiceRecord.member_id).where(*_counted(issuer.id, period_from, period_to))
         .group_by(ServiceRecord.member_id).order_by(ServiceRecord.member_id)))
@@ -226,7 +226,8 @@ def prepare_batch(actor, issuer_id, period_from, period_to):
 
 def write_batch_zip(batch, fileobj, on_issued=None):
     """Issue each member's certificate and add its PDF to the zip written to ``fileobj``. Members go in chunks,
-    one transaction each, so thousands of members never sit in memory or in one transaction at once."""
+    each committed on its own (``commit_batch``), so thousands of members never sit in memory or in one
+    transaction at once."""
     written = 0
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for start in range(0, batch.count, BATCH_CHUNK):
@@ -238,7 +239,7 @@ def write_batch_zip(batch, fileobj, on_issued=None):
                 certificate = _issue(members[member_id], batch.issuer, batch.period_from, batch.period_to,
                                      list(member_rows), batch.issued_by, batch.via)
                 issued.append(certificate.snapshot)
-            db.session.commit()
+            commit_batch()
             for snapshot in issued:
                 name = f"{snapshot['number']}_{snapshot['member']['volunteer_number']}.pdf"
                 archive.writestr(name, render_certificate_pdf(snapshot))

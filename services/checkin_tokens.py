@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
+from clock import utcnow
 from errors import BadRequest
-from services.clock import utcnow
 
 KINDS = {"activity": b"a", "post": b"p"}
 KIND_NAMES = {v: k for k, v in KINDS.items()}

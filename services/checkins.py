@@ -20,18 +20,20 @@ import qrcode
 from flask import current_app
 from sqlalchemy import Float, Integer, bindparam, cast, exists, false, func, or_, select, update
 
-from errors import BadRequest, Conflict, Forbidden, NotFound
+from clock import utcnow
+from errors import BadRequest, Conflict, Forbidden
 from extensions import db
 from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment, Signup
+from models.activity import ActivityStatus, SignupStatus
+from models.post import AssignmentStatus
+from models.record import RecordSource, RecordStatus
 from services import checkin_tokens
-from services.activities import get_activity
-from services.authz import require_community_admin
-from services.clock import utcnow
-from services.database import find, insert_ignoring_conflicts, is_sqlite
+from services.activities import access_activity
+from services.database import commit_batch, insert_ignoring_conflicts, is_sqlite
+from services.posts import access_post
 from services.records import log_change, span_hours
 
 EARLY_CHECKIN = timedelta(minutes=30)
-ACTIVE_ASSIGNMENT = ("assigned", "standin_requested", "checked_in", "attended")
 POST_CATEGORY = {"bin_station": "environment", "gate": "order", "patrol": "safety", "other": "order"}
 EARTH_RADIUS_M = 6371008.8
 
@@ -79,7 +81,7 @@ def _within_radius(place, lat, lng):
 def _confirmed_signup(activities):
     signups = Signup.__table__
     return exists().where(signups.c.activity_id == activities.c.id, signups.c.member_id == MEMBER_ID,
-                          signups.c.status == "confirmed")
+                          signups.c.status == SignupStatus.CONFIRMED)
 
 
 def _scan_statements():
@@ -131,7 +133,7 @@ def _first_check_in(_sqlite):
     recent = or_(earlier.c.checked_out_at.is_(None),
                  earlier.c.checked_out_at > bindparam("debounced_since", type_=time))
     eligible = select(MEMBER_ID, activities.c.id, NOW, LAT, LNG, false()).where(
-        activities.c.id == PLACE_ID, activities.c.status == "published",
+        activities.c.id == PLACE_ID, activities.c.status == ActivityStatus.PUBLISHED,
         activities.c.starts_at <= bindparam("latest_start", type_=time), activities.c.ends_at >= NOW,
         or_(activities.c.requires_signup.is_(False), _confirmed_signup(activities)),
         _within_radius(activities, LAT, LNG),
@@ -155,7 +157,7 @@ def _scan_context(kind, target_id, member_id, lat, lng):
                                                          "lng": lng}).first()
     if context is None:
         raise BadRequest("invalid_token", "二维码无效")
-    if kind == "activity" and context.status != "published":
+    if kind == "activity" and context.status != ActivityStatus.PUBLISHED:
         raise Conflict("activity_cancelled", "活动已取消")
     return context
 
@@ -172,7 +174,7 @@ def shift_on_now(member_id, post_id, now):
     one with the member on it first, else any, so one query tells a scan outside every shift from a scan by someone
     on none of them."""
     assigned = exists().where(ShiftAssignment.shift_id == Shift.id, ShiftAssignment.member_id == member_id,
-                              ShiftAssignment.status.in_(ACTIVE_ASSIGNMENT))
+                              ShiftAssignment.status.in_(AssignmentStatus.ON_SHIFT))
     return (select(Shift.id, assigned.label("assigned"))
             .where(Shift.post_id == post_id, Shift.ends_at >= now, Shift.starts_at <= now + EARLY_CHECKIN)
             .order_by(assigned.desc(), Shift.starts_at).limit(1))
@@ -232,15 +234,22 @@ def scan(actor, token, lat, lng):
     attendance_id = db.session.scalar(_open_attendance_insert(is_sqlite()), values)
     if attendance_id is None:
         # Lost the race to a simultaneous scan of the same member: answer with the attendance it opened.
-        db.session.rollback()
         return ScanResult("duplicate", _open_attendance(_scan_context(kind, target_id, actor.id, lat, lng)))
+    if values["shift_id"] is not None:
+        _move_assignment(values["shift_id"], actor.id, AssignmentStatus.OPEN, AssignmentStatus.CHECKED_IN)
     return _checked_in(values, attendance_id)
 
 
 def _checked_in(values, attendance_id):
-    db.session.commit()
     # The answer is what was inserted: no ORM object is made for it.
     return ScanResult("check_in", {**values, "id": attendance_id, "checked_out_at": None, "minutes": None})
+
+
+def _move_assignment(shift_id, member_id, from_statuses, to):
+    """The member's seat on the shift follows the scans: ``checked_in`` at the first, ``attended`` at the check-out."""
+    db.session.execute(update(ShiftAssignment).where(
+        ShiftAssignment.shift_id == shift_id, ShiftAssignment.member_id == member_id,
+        ShiftAssignment.status.in_(from_statuses)).values(status=to).execution_options(synchronize_session=False))
 
 
 def _second_scan(attendance, now):
@@ -252,9 +261,7 @@ def _second_scan(attendance, now):
         raise _outside_window()
     record = close_attendance(attendance, now)
     if record is None:
-        db.session.rollback()
         return ScanResult("duplicate")
-    db.session.commit()
     return ScanResult("check_out", attendance, record)
 
 
@@ -281,6 +288,7 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
         post = db.session.get(Post, shift.post_id)
         window, community_id, category, title = (shift.starts_at, shift.ends_at), post.community_id, \
             POST_CATEGORY.get(post.kind, "order"), post.name
+        _move_assignment(shift.id, attendance.member_id, (AssignmentStatus.CHECKED_IN,), AssignmentStatus.ATTENDED)
     started_at = max(attendance.checked_in_at, window[0])
     ended_at = max(started_at, min(closed_at, window[1]))
     description = title
@@ -289,8 +297,9 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
     record = ServiceRecord(
         member_id=attendance.member_id, community_id=community_id, activity_id=attendance.activity_id,
         shift_id=attendance.shift_id, attendance_id=attendance.id, category=category, started_at=started_at,
-        ended_at=ended_at, hours=span_hours(started_at, ended_at), description=description, status="pending",
-        source="auto_closed" if by_scheduler else "checkin", created_at=utcnow())
+        ended_at=ended_at, hours=span_hours(started_at, ended_at), description=description,
+        status=RecordStatus.PENDING, source=RecordSource.AUTO_CLOSED if by_scheduler else RecordSource.CHECKIN,
+        created_at=utcnow())
     db.session.add(record)
     db.session.flush()
     log_change(record, None if by_scheduler else attendance.member_id, "create")
@@ -309,7 +318,8 @@ def attendances_open_after_end(now):
 
 
 def close_open_attendances(now=None):
-    """Close attendances still open after their activity or shift ended, at the scheduled end."""
+    """Close attendances still open after their activity or shift ended, at the scheduled end, each committed on
+    its own (``commit_batch``)."""
     now = now or utcnow()
     closed = 0
     for statement in attendances_open_after_end(now):
@@ -317,7 +327,7 @@ def close_open_attendances(now=None):
             _start, end = _window(attendance)
             if close_attendance(attendance, end, by_scheduler=True) is not None:
                 closed += 1
-            db.session.commit()
+            commit_batch()
     return closed
 
 
@@ -330,18 +340,14 @@ def attendance_counts(activity_id):
 
 def activity_qrcode(actor, activity_id):
     """The activity's current token for the organiser's screen (staff of its community or above)."""
-    activity = get_activity(activity_id)
-    require_community_admin(actor, activity.community_id)
+    activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
     token, expires_at = checkin_tokens.activity_token(activity)
     return {"token": token, "expires_at": expires_at, "url": checkin_tokens.checkin_url(token)}
 
 
 def post_qrcode(actor, post_id):
     """The post's static token, for printing (staff of its community or above)."""
-    post = find(Post, post_id)
-    if post is None:
-        raise NotFound("post_not_found", "岗位不存在")
-    require_community_admin(actor, post.community_id)
+    post = access_post(actor, post_id, for_write=False, as_staff=True)
     token = checkin_tokens.post_token(post)
     return {"token": token, "expires_at": None, "url": checkin_tokens.checkin_url(token)}
 

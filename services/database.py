@@ -1,11 +1,18 @@
-"""Engine settings per database, and the transaction helpers every unit of work uses."""
+"""Engine settings per database, the unit of work, and the statement helpers that let the database decide races.
+
+One unit of work per request, scheduler job or command: services add, change and flush, and never commit. The one
+place that commits is ``unit_of_work``: the request's view returned without error, the job or command finished; any
+exception rolls everything back, so a failure in the second of two composed services leaves nothing of the first.
+The only other commit is ``commit_batch``, for the few jobs that deliberately work in batches.
+"""
 
 import math
 import sqlite3
+from contextlib import contextmanager
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import bindparam, cast, event, func, select, update
+from sqlalchemy import bindparam, cast, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -67,11 +74,28 @@ def is_sqlite():
     return current_app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
 
+def valid_id(row_id):
+    """Whether a row could have this id (a 32-bit positive integer)."""
+    return isinstance(row_id, int) and not isinstance(row_id, bool) and 0 < row_id <= MAX_ID
+
+
 def find(model, row_id):
     """The row with this id, or None (also for ids no row can have)."""
-    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= MAX_ID:
-        return None
-    return db.session.get(model, row_id)
+    return db.session.get(model, row_id) if valid_id(row_id) else None
+
+
+def where_given(query, *conditions):
+    """``query`` narrowed by ``column == value`` for each ``(column, value)`` whose value was given (not None)."""
+    for column, value in conditions:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def as_dict(row):
+    """A row's column values by attribute name: the start of every presentation that adds what a caller may see
+    (``{**as_dict(row), "extra": ...}``), so that answers are plain dicts and never proxies of the row."""
+    return {attribute.key: getattr(row, attribute.key) for attribute in inspect(row).mapper.column_attrs}
 
 
 def insert_ignoring_conflicts(model):
@@ -81,15 +105,14 @@ def insert_ignoring_conflicts(model):
 
 def update_if(row, *conditions, **values):
     """``UPDATE ... SET values WHERE id = row.id AND conditions``: of simultaneous updates under the same conditions
-    exactly one applies. True if this one did (the row is then refreshed); False after rolling back otherwise."""
+    exactly one applies. True if this one did; False if the conditions no longer held, and nothing changed (the
+    transaction goes on, and the caller decides: usually a 409, which ends the unit of work). Either way the row is
+    refreshed, so the caller sees what the winner left."""
     model = type(row)
     result = db.session.execute(update(model).where(model.id == row.id, *conditions).values(**values)
                                 .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        db.session.rollback()
-        return False
     db.session.refresh(row)
-    return True
+    return result.rowcount == 1
 
 
 def insert_rows_ignoring_conflicts(model, rows, *returning):
@@ -127,3 +150,26 @@ def add_unique(row):
     except IntegrityError:
         return False
     return True
+
+
+@contextmanager
+def unit_of_work():
+    """Run a request's view, a scheduler job or a command as one transaction: committed when the block ends without
+    an exception, rolled back (and the exception passed on) otherwise."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+def commit_batch():
+    """Commit the work done so far and go on in a new transaction.
+
+    Only for work that is a sequence of independent steps and too large for one transaction: filling the rosters of
+    thousands of posts, refreshing every region's statistics, issuing a street's certificates, delivering the
+    outbox, closing forgotten attendances. Each batch stands on its own: a failure later keeps the batches already
+    done (each is complete and consistent), and no lock is held longer than one batch. Everything else commits once,
+    through ``unit_of_work``."""
+    db.session.commit()

@@ -16,11 +16,11 @@ import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from clock import to_local
 from extensions import db
 from models import Activity, Post, Region, ServiceRecord, Shift, User
 from services import records
 from services.authz import require_staff
-from services.clock import to_local
 
 BATCH = 1000
 CHUNK = 64 * 1024

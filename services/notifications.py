@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select, update
 
+from clock import utcnow
 from extensions import db
 from models import Notification
-from services.clock import utcnow
 from services.database import insert_ignoring_conflicts, insert_rows_ignoring_conflicts
 
 
@@ -37,6 +37,4 @@ def mark_read(member_id, ids=None):
     statement = update(Notification).where(Notification.member_id == member_id, Notification.read_at.is_(None))
     if ids is not None:
         statement = statement.where(Notification.id.in_(ids))
-    count = db.session.execute(statement.values(read_at=utcnow())).rowcount
-    db.session.commit()
-    return count
+    return db.session.execute(statement.values(read_at=utcnow())).rowcount

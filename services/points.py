@@ -4,9 +4,9 @@ from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import func, select
 
+from clock import utcnow
 from extensions import db
 from models import PointsEntry
-from services.clock import utcnow
 from services.database import insert_ignoring_conflicts
 
 POINTS_PER_HOUR = 10

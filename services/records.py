@@ -11,17 +11,24 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 
+from clock import local_today, local_year_bounds, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Activity, CorrectionRequest, RecordChange, ServiceRecord, User
 from models.activity import CATEGORIES
+from models.record import CorrectionStatus, RecordSource, RecordStatus
 from services import notifications, points
-from services.authz import region_scope, require_community_admin, require_staff
-from services.clock import local_days_bounds, local_today, local_year_bounds, utcnow
-from services.database import add_unique, find, update_if
-from services.regions import get_community
-
-CORRECTABLE = ("pending", "approved")
+from services.authz import (
+    access_in_community,
+    community_field,
+    fetch,
+    region_scope,
+    require_region_staff,
+    require_staff,
+    row_field,
+    within_scope,
+)
+from services.database import add_unique, as_dict, update_if, where_given
 
 
 def span_hours(started_at, ended_at):
@@ -61,13 +68,6 @@ def _not_found():
     return NotFound("record_not_found", "服务记录不存在")
 
 
-def get_record(record_id):
-    record = find(ServiceRecord, record_id)
-    if record is None:
-        raise _not_found()
-    return record
-
-
 def visible_to(actor):
     """SQL filter: records in the actor's regions, or of its units' members (unit admins see their members' hours)."""
     conditions = [region_scope(actor, ServiceRecord.community_id)]
@@ -76,9 +76,16 @@ def visible_to(actor):
     return or_(*conditions)
 
 
-def get_visible(actor, record_id):
-    """The record if it is the caller's own or within the caller's scope; else 404."""
-    record = get_record(record_id)
+def access_record(actor, record_id, *, for_write):
+    """A service record. To read: the member's own, or within the caller's scope (its regions, its units' members).
+    To decide on or correct it (``for_write``): region staff covering its community get it locked, and never on
+    their own hours (403 ``own_record``)."""
+    if for_write:
+        record = access_in_community(actor, ServiceRecord, record_id, _not_found(), for_write=True)
+        if record.member_id == actor.id:
+            raise Forbidden("own_record", "不能处理本人的服务记录")
+        return record
+    record = fetch(ServiceRecord, record_id, _not_found())
     if record.member_id == actor.id:
         return record
     if actor.is_staff and db.session.scalar(
@@ -87,44 +94,37 @@ def get_visible(actor, record_id):
     raise _not_found()
 
 
-def _managed(actor, record_id):
-    """The record for a decision by region staff covering its community; never on one's own hours."""
-    record = get_record(record_id)
-    require_community_admin(actor, record.community_id)
-    if record.member_id == actor.id:
-        raise Forbidden("own_record", "不能处理本人的服务记录")
-    return record
-
-
-def create_manual(actor, data):
-    """Staff enter hours by hand; the record is pending like any other."""
-    member = find(User, data["member_id"])
-    if member is None:
-        raise ValidationFailed({"member_id": ["成员不存在"]})
-    activity = None
-    if data.get("activity_id") is not None:
-        activity = find(Activity, data["activity_id"])
-        if activity is None:
-            raise ValidationFailed({"activity_id": ["活动不存在"]})
-        if data.get("community_id") not in (None, activity.community_id):
+def _entry_community(actor, activity, community_id):
+    """The community a manual entry counts for: the activity's, else the one named, else the caller's own
+    community when it covers no other (422 naming ``community_id`` otherwise)."""
+    if activity is not None:
+        if community_id not in (None, activity.community_id):
             raise ValidationFailed({"community_id": ["与活动所属社区不一致"]})
-        community_id = activity.community_id
-    else:
-        if data.get("community_id") is None:
-            raise ValidationFailed({"community_id": ["没有关联活动时必须指定社区"]})
-        community_id = get_community(data["community_id"]).id
-    require_community_admin(actor, community_id)
-    check_span(data["started_at"], data["ended_at"], data["hours"])
+        return community_field(activity.community_id)
+    if community_id is None:
+        community_id = actor.own_community_id
+        if community_id is None:
+            raise ValidationFailed({"community_id": ["请指定社区（管辖多个社区时必须指定）"]})
+    return community_field(community_id)
+
+
+def create_manual(actor, *, member_id, started_at, ended_at, hours, activity_id=None, community_id=None,
+                  category=None, description=None):
+    """Staff enter hours by hand; the record is pending like any other."""
+    require_region_staff(actor)
+    member = row_field(User, member_id, "member_id", "成员不存在")
+    activity = row_field(Activity, activity_id, "activity_id", "活动不存在") if activity_id is not None else None
+    community = _entry_community(actor, activity, community_id)
+    check_span(started_at, ended_at, hours)
+    within_scope(actor, community)
     record = ServiceRecord(
-        member_id=member.id, community_id=community_id, activity_id=activity.id if activity else None,
-        category=data.get("category") or (activity.category if activity else None),
-        started_at=data["started_at"], ended_at=data["ended_at"], hours=data["hours"],
-        description=data.get("description"), status="pending", source="manual", created_by=actor.id,
-        created_at=utcnow())
+        member_id=member.id, community_id=community.id, activity_id=activity_id,
+        category=category or (activity.category if activity else None), started_at=started_at, ended_at=ended_at,
+        hours=hours, description=description, status=RecordStatus.PENDING, source=RecordSource.MANUAL,
+        created_by=actor.id, created_at=utcnow())
     db.session.add(record)
     db.session.flush()
     log_change(record, actor.id, "create")
-    db.session.commit()
     return record
 
 
@@ -137,26 +137,17 @@ def list_records(actor, community_id=None, member_id=None, status=None, date_fro
 
 
 def filter_records(query, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
-    if community_id is not None:
-        query = query.where(ServiceRecord.community_id == community_id)
-    if member_id is not None:
-        query = query.where(ServiceRecord.member_id == member_id)
-    if status:
-        query = query.where(ServiceRecord.status == status)
-    start, end = local_days_bounds(date_from, date_to)
-    if start is not None:
-        query = query.where(ServiceRecord.started_at >= start)
-    if end is not None:
-        query = query.where(ServiceRecord.started_at < end)
-    return query
+    query = query.where(*within_local_days(ServiceRecord.started_at, date_from, date_to))
+    return where_given(query, (ServiceRecord.community_id, community_id), (ServiceRecord.member_id, member_id),
+                       (ServiceRecord.status, status))
 
 
-def decide(actor, record_id, approve, reason=None):
+def decide(actor, record_id, *, approve, reason=None):
     """Approve or reject a pending record; exactly one of simultaneous decisions applies, points credited once."""
-    record = _managed(actor, record_id)
+    record = access_record(actor, record_id, for_write=True)
     before = snapshot(record)
-    to = "approved" if approve else "rejected"
-    if not update_if(record, ServiceRecord.status == "pending",
+    to = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
+    if not update_if(record, ServiceRecord.status == RecordStatus.PENDING,
                      status=to, decided_by=actor.id, decided_at=utcnow(), reason=reason):
         raise Conflict("invalid_state", "只能处理待审核的记录")
     log_change(record, actor.id, "approve" if approve else "reject", before, reason)
@@ -164,20 +155,16 @@ def decide(actor, record_id, approve, reason=None):
     title = f"服务时长已{'通过' if approve else '被驳回'}：{record.hours} 小时"
     notifications.notify(record.member_id, f"hours_{to}", title, reason, ref=f"record:{record.id}",
                          key=f"record:{record.id}:{to}")
-    db.session.commit()
     return record
 
 
-def _locked(record_id):
-    return db.session.scalar(select(ServiceRecord).where(ServiceRecord.id == record_id).with_for_update()
-                             .execution_options(populate_existing=True))
-
-
-def apply_correction(actor, record, changes, reason):
-    """Change hours (and times, description) of a pending or approved record, in the history, points settled."""
-    record = _locked(record.id)
-    if record.status not in CORRECTABLE:
+def _check_correctable(record):
+    if record.status not in RecordStatus.CORRECTABLE:
         raise Conflict("invalid_state", "已驳回的记录不能更正")
+
+
+def _apply_correction(actor, record, changes, reason):
+    """Change hours (and times, description) of a locked, correctable record, in the history, points settled."""
     started_at = changes.get("started_at") or record.started_at
     ended_at = changes.get("ended_at") or record.ended_at
     hours = changes["hours"] if changes.get("hours") is not None else record.hours
@@ -188,83 +175,79 @@ def apply_correction(actor, record, changes, reason):
         record.description = changes["description"]
     db.session.flush()
     change = log_change(record, actor.id, "correct", before, reason)
-    if record.status == "approved":
+    if record.status == RecordStatus.APPROVED:
         points.settle_record(record, f"change:{change.id}")
     notifications.notify(record.member_id, "hours_corrected", f"服务时长已更正：{record.hours} 小时", reason,
                          ref=f"record:{record.id}", key=f"record:{record.id}:change:{change.id}")
     return record
 
 
-def correct(actor, record_id, changes, reason):
-    """A correction by staff in scope; a reason is required and nobody corrects their own hours."""
+def correct(actor, record_id, *, reason, **changes):
+    """A correction by staff in scope of a pending or approved record; a reason is required and nobody corrects
+    their own hours."""
     if not any(changes.get(k) is not None for k in ("hours", "started_at", "ended_at", "description")):
         raise ValidationFailed({"hours": ["请填写要更正的时长"]})
-    record = _managed(actor, record_id)
-    record = apply_correction(actor, record, changes, reason)
-    db.session.commit()
-    return record
+    record = access_record(actor, record_id, for_write=True)
+    _check_correctable(record)
+    return _apply_correction(actor, record, changes, reason)
 
 
 def history(actor, record_id):
     """Every change of a visible record, oldest first."""
-    record = get_visible(actor, record_id)
+    record = access_record(actor, record_id, for_write=False)
     return select(RecordChange).where(RecordChange.record_id == record.id).order_by(RecordChange.at, RecordChange.id)
 
 
-def with_actor_names(changes):
+def present_changes(changes):
+    """A page of history lines with who made each (one query for the page)."""
     ids = {c.actor_id for c in changes if c.actor_id}
     names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
-    for change in changes:
-        change.actor_name = names.get(change.actor_id)
-    return changes
+    return [{**as_dict(change), "actor_name": names.get(change.actor_id)} for change in changes]
 
 
-def request_correction(actor, record_id, hours, reason):
+def request_correction(actor, record_id, *, hours, reason):
     """The record's member asks for a correction; one open request per record."""
-    record = get_record(record_id)
+    record = access_record(actor, record_id, for_write=False)
     if record.member_id != actor.id:
         raise _not_found()
-    if record.status not in CORRECTABLE:
+    if record.status not in RecordStatus.CORRECTABLE:
         raise Conflict("invalid_state", "已驳回的记录不能申请更正")
     check_span(record.started_at, record.ended_at, hours)
     request = CorrectionRequest(record_id=record.id, member_id=actor.id, hours=hours, reason=reason,
-                                status="pending", created_at=utcnow())
+                                status=CorrectionStatus.PENDING, created_at=utcnow())
     if not add_unique(request):
-        db.session.rollback()
         raise Conflict("correction_pending", "已有待处理的更正申请")
-    db.session.commit()
     return request
 
 
 def _request_for_decision(actor, request_id):
-    request = find(CorrectionRequest, request_id)
-    if request is None:
-        raise NotFound("correction_request_not_found", "更正申请不存在")
-    record = _managed(actor, request.record_id)
-    return request, record
+    """A correction request and its record, locked, for staff who may decide on the record."""
+    request = fetch(CorrectionRequest, request_id,
+                    NotFound("correction_request_not_found", "更正申请不存在"), lock=True)
+    return request, access_record(actor, request.record_id, for_write=True)
 
 
 def _close_request(request, to, actor, decline_reason=None):
-    if not update_if(request, CorrectionRequest.status == "pending",
+    if not update_if(request, CorrectionRequest.status == CorrectionStatus.PENDING,
                      status=to, decided_by=actor.id, decided_at=utcnow(), decline_reason=decline_reason):
         raise Conflict("invalid_state", "该申请已处理")
 
 
 def accept_request(actor, request_id):
-    """Staff accept a member's correction request: it is applied as a correction, in the history."""
+    """Staff accept a member's correction request: it is applied as a correction, in the history. The record is
+    checked before the request is closed: on a record rejected meanwhile the request stays pending (409)."""
     request, record = _request_for_decision(actor, request_id)
-    _close_request(request, "accepted", actor)
-    apply_correction(actor, record, {"hours": request.hours}, f"更正申请 #{request.id}：{request.reason}")
-    db.session.commit()
+    _check_correctable(record)
+    _close_request(request, CorrectionStatus.ACCEPTED, actor)
+    _apply_correction(actor, record, {"hours": request.hours}, f"更正申请 #{request.id}：{request.reason}")
     return request
 
 
-def decline_request(actor, request_id, reason):
+def decline_request(actor, request_id, *, reason=None):
     request, record = _request_for_decision(actor, request_id)
-    _close_request(request, "declined", actor, reason)
+    _close_request(request, CorrectionStatus.DECLINED, actor, reason)
     notifications.notify(request.member_id, "correction_declined", "服务时长更正申请未通过", reason,
                          ref=f"record:{record.id}", key=f"correction:{request.id}:declined")
-    db.session.commit()
     return request
 
 
@@ -273,17 +256,12 @@ def list_requests(actor, status=None, community_id=None):
     require_staff(actor)
     query = select(CorrectionRequest).join(ServiceRecord, ServiceRecord.id == CorrectionRequest.record_id).where(
         visible_to(actor)).order_by(CorrectionRequest.created_at, CorrectionRequest.id)
-    if status:
-        query = query.where(CorrectionRequest.status == status)
-    if community_id is not None:
-        query = query.where(ServiceRecord.community_id == community_id)
-    return query
+    return where_given(query, (CorrectionRequest.status, status), (ServiceRecord.community_id, community_id))
 
 
 def my_records(actor, status=None, year=None):
-    query = select(ServiceRecord).where(ServiceRecord.member_id == actor.id)
-    if status:
-        query = query.where(ServiceRecord.status == status)
+    query = where_given(select(ServiceRecord).where(ServiceRecord.member_id == actor.id),
+                        (ServiceRecord.status, status))
     if year:
         start, end = local_year_bounds(year)
         query = query.where(ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
@@ -297,15 +275,15 @@ def my_hours(actor, year=None):
     rows = db.session.execute(
         select(ServiceRecord.status, ServiceRecord.category, func.sum(ServiceRecord.hours))
         .where(ServiceRecord.member_id == actor.id, ServiceRecord.started_at >= start, ServiceRecord.started_at < end,
-               ServiceRecord.status.in_(("approved", "pending")))
+               ServiceRecord.status.in_((RecordStatus.APPROVED, RecordStatus.PENDING)))
         .group_by(ServiceRecord.status, ServiceRecord.category))
-    totals = {"approved": Decimal(0), "pending": Decimal(0)}
+    totals = {RecordStatus.APPROVED: Decimal(0), RecordStatus.PENDING: Decimal(0)}
     by_category = {category: Decimal(0) for category in CATEGORIES}
     for status, category, hours in rows:
         hours = Decimal(hours or 0)
         totals[status] += hours
-        if status == "approved":
+        if status == RecordStatus.APPROVED:
             key = category if category in by_category else "other"
             by_category[key] = by_category.get(key, Decimal(0)) + hours
-    return {"year": year, "approved_hours": totals["approved"], "pending_hours": totals["pending"],
-            "by_category": by_category}
+    return {"year": year, "approved_hours": totals[RecordStatus.APPROVED],
+            "pending_hours": totals[RecordStatus.PENDING], "by_category": by_category}

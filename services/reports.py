@@ -1,58 +1,73 @@
-"""Double reporting (双报到): members and units report to a community, which decides and gives yearly feedback."""
+"""Double reporting (双报到): members and units report to a community, which decides and gives yearly feedback.
+
+One pending or approved report per member (and per unit) is a partial unique index: the loser of a race gets 409
+``already_reported``. Decisions are conditional updates from ``pending``, so of two simultaneous ones exactly one
+applies.
+"""
 
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Bundle
 
+from clock import local_today, local_year_bounds, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wish
+from models.record import RecordStatus
+from models.report import ReportStatus
+from models.wish import WishStatus
 from services import notifications
-from services.authz import region_scope, require_community_admin, require_staff, require_unit_admin
-from services.clock import local_today, local_year_bounds, utcnow
-from services.database import add_unique, find, update_if
-from services.regions import get_community
-
-ACTIVE = ("pending", "approved")
+from services.authz import (
+    access_in_community,
+    access_unit,
+    community_field,
+    fetch,
+    region_scope,
+    require_staff,
+    row_field,
+)
+from services.database import add_unique, update_if, where_given
 
 
 def _already_reported():
     return Conflict("already_reported", "已有待审核或已通过的报到，请先撤回")
 
 
-def _insert_report(report):
-    """One pending or approved report per member (or unit) is a unique index; the loser of a race gets 409."""
+def _not_found():
+    return NotFound("report_not_found", "报到记录不存在")
+
+
+def _insert_report(report, active):
+    """An active report already there, or a simultaneous one winning the unique index: 409."""
+    if db.session.scalar(select(Report.id).where(*active, Report.status.in_(ReportStatus.ACTIVE))) is not None:
+        raise _already_reported()
     if not add_unique(report):
         raise _already_reported()
-    db.session.commit()
     return report
 
 
-def report_member(actor, community_id):
-    get_community(community_id)
+def report_member(actor, *, community_id):
+    """The caller reports to a community; it may report elsewhere once this is withdrawn or rejected."""
+    community_field(community_id)
     member = actor.user
-    active = db.session.scalar(select(Report.id).where(
-        Report.member_id == member.id, Report.kind == "member", Report.status.in_(ACTIVE)))
-    if active is not None:
-        raise _already_reported()
-    return _insert_report(Report(kind="member", status="pending", member_id=member.id, unit_id=member.unit_id,
-                                 community_id=community_id, created_by=member.id))
+    return _insert_report(
+        Report(kind="member", status=ReportStatus.PENDING, member_id=member.id, unit_id=member.unit_id,
+               community_id=community_id, created_by=member.id),
+        (Report.member_id == member.id, Report.kind == "member"))
 
 
-def report_unit(actor, community_id, unit_id):
-    get_community(community_id)
-    if unit_id not in actor.unit_ids:
-        raise Forbidden("unit_admin_only", "只有该单位的管理员可以为单位报到")
-    unit = find(Unit, unit_id)
-    if unit is None:
-        raise NotFound("unit_not_found", "单位不存在")
-    active = db.session.scalar(select(Report.id).where(
-        Report.unit_id == unit_id, Report.kind == "unit", Report.status.in_(ACTIVE)))
-    if active is not None:
-        raise _already_reported()
-    return _insert_report(Report(kind="unit", status="pending", unit_id=unit_id, community_id=community_id,
-                                 created_by=actor.id))
+def report_unit(actor, *, community_id, unit_id):
+    """A unit's admin reports the unit to the community where it sits."""
+    if not actor.unit_ids:
+        raise Forbidden("unit_admin_only", "只有单位管理员可以为单位报到")
+    community_field(community_id)
+    row_field(Unit, unit_id, "unit_id", "单位不存在")
+    access_unit(actor, unit_id, for_write=True, allow_region_staff=False)
+    return _insert_report(
+        Report(kind="unit", status=ReportStatus.PENDING, unit_id=unit_id, community_id=community_id,
+               created_by=actor.id),
+        (Report.unit_id == unit_id, Report.kind == "unit"))
 
 
 def list_reports(actor, community_id=None, status=None, kind=None):
@@ -61,22 +76,20 @@ def list_reports(actor, community_id=None, status=None, kind=None):
     visible = [region_scope(actor, Report.community_id)]
     if actor.unit_ids:
         visible.append(Report.unit_id.in_(actor.unit_ids))
-    query = select(Report).where(or_(*visible)).order_by(Report.id.desc())
-    if community_id is not None:
-        query = query.where(Report.community_id == community_id)
-    if status:
-        query = query.where(Report.status == status)
-    if kind:
-        query = query.where(Report.kind == kind)
-    return query
+    return where_given(select(Report).where(or_(*visible)).order_by(Report.id.desc()),
+                       (Report.community_id, community_id), (Report.status, status), (Report.kind, kind))
 
 
-def _get_for_decision(actor, report_id):
-    report = find(Report, report_id)
-    if report is None:
-        raise NotFound("report_not_found", "报到记录不存在")
-    require_community_admin(actor, report.community_id)
-    return report
+def access_report(actor, report_id, *, for_write):
+    """A report: to decide on it (``for_write``), the community's staff get it locked; to read it, also its
+    reporter (the member, or the unit's admin)."""
+    if for_write:
+        return access_in_community(actor, Report, report_id, _not_found(), for_write=True)
+    report = fetch(Report, report_id, _not_found())
+    if report.member_id == actor.id or report.unit_id in actor.unit_ids or \
+            actor.covers_community_id(report.community_id):
+        return report
+    raise _not_found()
 
 
 def _transition(report, allowed_from, to, **values):
@@ -85,39 +98,35 @@ def _transition(report, allowed_from, to, **values):
         raise Conflict("invalid_state", "当前状态不允许该操作")
 
 
-def decide(actor, report_id, approve, reason=None):
-    report = _get_for_decision(actor, report_id)
-    to = "approved" if approve else "rejected"
-    _transition(report, ("pending",), to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
+def decide(actor, report_id, *, approve, reason=None):
+    report = access_report(actor, report_id, for_write=True)
+    to = ReportStatus.APPROVED if approve else ReportStatus.REJECTED
+    _transition(report, (ReportStatus.PENDING,), to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
     if report.member_id:
         title = "报到已通过" if approve else "报到未通过"
         notifications.notify(report.member_id, f"report_{to}", title, reason, ref=f"report:{report.id}",
                              key=f"report:{report.id}:{to}")
-    db.session.commit()
     return report
 
 
 def withdraw(actor, report_id):
     """The member (or, for a unit report, its unit admin) withdraws; the member may then report elsewhere."""
-    report = find(Report, report_id)
-    owns = report is not None and (
-        (report.kind == "member" and report.member_id == actor.id)
-        or (report.kind == "unit" and report.unit_id in actor.unit_ids))
+    report = fetch(Report, report_id, _not_found())
+    owns = (report.kind == "member" and report.member_id == actor.id) or \
+        (report.kind == "unit" and report.unit_id in actor.unit_ids)
     if not owns:
-        raise NotFound("report_not_found", "报到记录不存在")
-    _transition(report, ACTIVE, "withdrawn", decided_at=utcnow())
-    db.session.commit()
+        raise _not_found()
+    _transition(report, ReportStatus.ACTIVE, ReportStatus.WITHDRAWN, decided_at=utcnow())
     return report
 
 
-def give_feedback(actor, report_id, year, rating, comment):
-    report = _get_for_decision(actor, report_id)
-    if report.status != "approved":
+def give_feedback(actor, report_id, *, year, rating, comment=None):
+    report = access_report(actor, report_id, for_write=True)
+    if report.status != ReportStatus.APPROVED:
         raise Conflict("invalid_state", "只能对已通过的报到给出反馈")
     feedback = Feedback(report_id=report.id, year=year, rating=rating, comment=comment, created_by=actor.id)
     if not add_unique(feedback):
         raise Conflict("feedback_exists", "该年度已有反馈")
-    db.session.commit()
     return feedback
 
 
@@ -133,14 +142,14 @@ _LATEST_REPORT_IDS = (select(func.max(Report.id).label("report_id"))
 _LATEST_REPORTS = select(Report.id, Report.member_id, Report.status, Report.community_id).join(
     _LATEST_REPORT_IDS, Report.id == _LATEST_REPORT_IDS.c.report_id)
 _APPROVED_HOURS = (select(ServiceRecord.member_id, func.sum(ServiceRecord.hours))
-                   .where(ServiceRecord.member_id.in_(_IDS), ServiceRecord.status == "approved",
+                   .where(ServiceRecord.member_id.in_(_IDS), ServiceRecord.status == RecordStatus.APPROVED,
                           ServiceRecord.started_at >= _START, ServiceRecord.started_at < _END)
                    .group_by(ServiceRecord.member_id))
 _POINTS_EARNED = (select(PointsEntry.member_id, func.sum(PointsEntry.delta))
                   .where(PointsEntry.member_id.in_(_IDS), PointsEntry.at >= _START, PointsEntry.at < _END)
                   .group_by(PointsEntry.member_id))
 _WISHES_COMPLETED = (select(Wish.claimer_member_id, func.count(Wish.id))
-                     .where(Wish.claimer_member_id.in_(_IDS), Wish.status == "completed",
+                     .where(Wish.claimer_member_id.in_(_IDS), Wish.status == WishStatus.COMPLETED,
                             Wish.completed_at >= _START, Wish.completed_at < _END)
                      .group_by(Wish.claimer_member_id))
 _YEAR_FEEDBACK = select(Feedback).where(Feedback.report_id.in_(bindparam("report_ids", expanding=True)),
@@ -150,7 +159,7 @@ _YEAR_FEEDBACK = select(Feedback).where(Feedback.report_id.in_(bindparam("report
 def unit_members(actor, unit_id, year=None):
     """The unit's members (a query by id of their id, name and volunteer number) and the year whose figures to show
     (default this year). The unit's admin, or region staff above the unit's community, may see them."""
-    unit = require_unit_admin(actor, unit_id)
+    unit = access_unit(actor, unit_id, for_write=True)
     return select(_MEMBER).where(User.unit_id == unit.id).order_by(User.id), (year or local_today().year)
 
 

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select, update
 
+from clock import local_day_start, local_today, local_zone, parse_clock, to_local, utcnow
 from extensions import db
 from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
+from models.post import AssignmentStatus
 from services import notifications
-from services.clock import local_day_start, local_today, local_zone, to_local, utcnow
-from services.database import insert_rows_ignoring_conflicts
+from services.database import commit_batch, insert_rows_ignoring_conflicts
 from services.holidays import template_runs_on
-from services.shifts import HELD
 
 log = logging.getLogger("baodao.rosters")
 
@@ -35,19 +35,13 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 POSTS_PER_BATCH = 100
 
 
-def clock(value):
-    hours, minutes = value.split(":")
-    return int(hours), int(minutes)
-
-
 def shift_bounds(day, start, end):
     """UTC start and end of a template's shift on a local date; an end at or before the start is the next day."""
     zone = local_zone()
-    (sh, sm), (eh, em) = clock(start), clock(end)
-    end_day = day if (eh, em) > (sh, sm) else day + timedelta(days=1)
-    starts = datetime(day.year, day.month, day.day, sh, sm, tzinfo=zone)
-    ends = datetime(end_day.year, end_day.month, end_day.day, eh, em, tzinfo=zone)
-    return starts.astimezone(UTC), ends.astimezone(UTC)
+    start, end = parse_clock(start), parse_clock(end)
+    end_day = day if end > start else day + timedelta(days=1)
+    return (datetime.combine(day, start, tzinfo=zone).astimezone(UTC),
+            datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC))
 
 
 def planned_shifts(template, today, now, days=HORIZON_DAYS, taken_days=frozenset()):
@@ -66,15 +60,9 @@ def planned_shifts(template, today, now, days=HORIZON_DAYS, taken_days=frozenset
     return rows
 
 
-def generate_rosters(post_ids=None, days=HORIZON_DAYS):
-    """Keep every active template's shifts for the next ``days`` local days, then fill free seats from the pools.
-
-    Idempotent: an existing shift (same template and start) is left as it is. Posts are handled in batches of
-    ``POSTS_PER_BATCH``, one transaction each (shifts created, seats filled, notices sent, commit), so no lock is
-    held for longer than one batch.
-    """
-    now, today = utcnow(), local_today()
-    # Plain rows, not ORM objects: they outlive the commits between batches without being reloaded one by one.
+def _active_templates(post_ids=None):
+    """The active templates by post, as plain rows: they outlive the commits between batches without being
+    reloaded one by one."""
     query = (select(ShiftTemplate.id, ShiftTemplate.post_id, ShiftTemplate.weekdays, ShiftTemplate.start,
                     ShiftTemplate.end, ShiftTemplate.seats, ShiftTemplate.skip_holidays)
              .where(ShiftTemplate.active.is_(True)).order_by(ShiftTemplate.id))
@@ -83,13 +71,38 @@ def generate_rosters(post_ids=None, days=HORIZON_DAYS):
     by_post = {}
     for template in db.session.execute(query):
         by_post.setdefault(template.post_id, []).append(template)
+    return by_post
+
+
+def _generate(by_post, post_ids, days, now):
+    """Create the shifts of these posts' templates and fill their seats; ``(created, filled)``."""
+    created = create_shifts([t for post_id in post_ids for t in by_post.get(post_id, ())], local_today(), now, days)
+    return created, fill_posts(post_ids, days, now)
+
+
+def generate_for_posts(post_ids, days=HORIZON_DAYS):
+    """Keep the shifts of these posts for the next ``days`` local days and fill them, inside the caller's unit of
+    work (a template created or edited by staff)."""
+    created, filled = _generate(_active_templates(post_ids), post_ids, days, utcnow())
+    return {"shifts_created": created, "seats_filled": filled}
+
+
+def generate_rosters(post_ids=None, days=HORIZON_DAYS):
+    """Keep every active template's shifts (of these posts, default all) for the next ``days`` local days, then fill
+    free seats from the pools.
+
+    Idempotent: an existing shift (same template and start) is left as it is. Posts are handled in batches of
+    ``POSTS_PER_BATCH``, each committed on its own (``commit_batch``), so no lock is held for longer than one batch.
+    """
+    now = utcnow()
+    by_post = _active_templates(post_ids)
     posts = sorted(by_post)
     created = assigned = 0
     for first in range(0, len(posts), POSTS_PER_BATCH):
-        batch = posts[first:first + POSTS_PER_BATCH]
-        created += create_shifts([t for post_id in batch for t in by_post[post_id]], today, now, days)
-        assigned += fill_posts(batch, days, now)
-        db.session.commit()
+        batch_created, batch_filled = _generate(by_post, posts[first:first + POSTS_PER_BATCH], days, now)
+        created += batch_created
+        assigned += batch_filled
+        commit_batch()
     if created or assigned:
         log.info("rosters: %s shifts created, %s seats filled", created, assigned)
     return {"shifts_created": created, "seats_filled": assigned}
@@ -179,7 +192,7 @@ def fill_posts(post_ids, days=HORIZON_DAYS, now=None):
     for member_id, post_id, starts, ends in db.session.execute(
             select(ShiftAssignment.member_id, Shift.post_id, Shift.starts_at, Shift.ends_at)
             .join(Shift, Shift.id == ShiftAssignment.shift_id)
-            .where(ShiftAssignment.member_id.in_(list(members)), ShiftAssignment.status.in_(HELD),
+            .where(ShiftAssignment.member_id.in_(list(members)), ShiftAssignment.status.in_(AssignmentStatus.HELD),
                    Shift.ends_at > now - FAIRNESS_WINDOW)):
         members[member_id].record(post_id, starts, ends)
     pools = {post_id: [members[m] for m in pool if m in members] for post_id, pool in pools.items()}
@@ -200,7 +213,7 @@ def fill_posts(post_ids, days=HORIZON_DAYS, now=None):
 def write_seats(seats, now):
     """Insert the assignments, count them into ``filled`` and notify the assignees, a few statements in all."""
     starts_of = {shift_id: starts for shift_id, _, starts in seats}
-    rows = [{"shift_id": shift_id, "member_id": member_id, "status": "assigned", "source": "scheduler",
+    rows = [{"shift_id": shift_id, "member_id": member_id, "status": AssignmentStatus.ASSIGNED, "source": "scheduler",
              "created_at": now} for shift_id, member_id, _ in seats]
     inserted = insert_rows_ignoring_conflicts(ShiftAssignment, rows, ShiftAssignment.id, ShiftAssignment.shift_id,
                            ShiftAssignment.member_id)
@@ -212,8 +225,8 @@ def write_seats(seats, now):
             update(Shift).where(Shift.id.in_(shift_ids), Shift.filled + count <= Shift.seats)
             .values(filled=Shift.filled + count).execution_options(synchronize_session=False))
         if result.rowcount != len(shift_ids):
-            # Cannot happen while the shifts are locked; never commit an overbooked seat if it does.
-            db.session.rollback()
+            # Cannot happen while the shifts are locked; never commit an overbooked seat if it does (the unit of
+            # work rolls back on this error).
             raise RuntimeError("roster fill found a shift fuller than it was when locked")
     notices = []
     for assignment_id, shift_id, member_id in inserted:
@@ -239,16 +252,12 @@ def drop_future_unassigned_shifts(template):
 
 
 def mark_no_shows():
-    """Assignees still ``assigned`` (or asking for a stand-in) with no attendance at a shift that ended more than
-    ``NO_SHOW_GRACE_MINUTES`` ago become ``no_show``."""
-    grace = current_app.config["NO_SHOW_GRACE_MINUTES"]
-    cutoff = utcnow() - timedelta(minutes=grace)
-    attended = exists().where(Attendance.shift_id == ShiftAssignment.shift_id,
-                              Attendance.member_id == ShiftAssignment.member_id)
+    """Assignees still ``assigned`` (or asking for a stand-in) at a shift that ended more than
+    ``NO_SHOW_GRACE_MINUTES`` ago become ``no_show``: whoever scanned in is ``checked_in`` or ``attended``."""
+    cutoff = utcnow() - timedelta(minutes=current_app.config["NO_SHOW_GRACE_MINUTES"])
     result = db.session.execute(
         update(ShiftAssignment)
-        .where(ShiftAssignment.status.in_(("assigned", "standin_requested")),
-               ShiftAssignment.shift_id.in_(select(Shift.id).where(Shift.ends_at < cutoff)), ~attended)
-        .values(status="no_show").execution_options(synchronize_session=False))
-    db.session.commit()
+        .where(ShiftAssignment.status.in_(AssignmentStatus.OPEN),
+               ShiftAssignment.shift_id.in_(select(Shift.id).where(Shift.ends_at < cutoff)))
+        .values(status=AssignmentStatus.NO_SHOW).execution_options(synchronize_session=False))
     return result.rowcount

@@ -11,13 +11,14 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import distinct, func, select
 
+from clock import utcnow
 from errors import Conflict, NotFound
 from extensions import db
 from models import Activity, Attendance
+from models.activity import ActivityStatus
 from services import checkin_tokens
-from services.authz import require_region_staff
+from services.activities import access_activity
 from services.checkins import EARLY_CHECKIN, qr_png
-from services.clock import utcnow
 
 SALT = "baodao-checkin-screen"
 # How often an open screen asks for the count even when the token has not rotated.
@@ -34,11 +35,8 @@ def _invalid_link():
 
 def open_screen(actor, activity_id):
     """A screen link for an activity that has not ended, for staff of its community or above."""
-    require_region_staff(actor)
-    activity = db.session.get(Activity, activity_id)
-    if activity is None or not actor.covers_community_id(activity.community_id):
-        raise NotFound("activity_not_found", "活动不存在")
-    if activity.status != "published":
+    activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
+    if activity.status != ActivityStatus.PUBLISHED:
         raise Conflict("activity_cancelled", "活动已取消")
     if utcnow() >= activity.ends_at:
         raise Conflict("activity_ended", "活动已结束")
@@ -66,7 +64,7 @@ def checked_in_count(activity_id):
 
 
 def _status(activity, link_ends_at, now):
-    if activity.status != "published":
+    if activity.status != ActivityStatus.PUBLISHED:
         return "cancelled"
     if now >= min(activity.ends_at, link_ends_at):
         return "ended"

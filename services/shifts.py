@@ -10,24 +10,21 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from clock import local_days_bounds, local_today, to_local, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Shift, ShiftAssignment, User
+from models.post import AssignmentStatus
 from services import notifications
-from services.clock import local_days_bounds, local_today, to_local, utcnow
-from services.database import add_unique, update_if
-
-# An assignment in one of these statuses holds a seat (or held it: attended, no_show).
-HELD = ("assigned", "standin_requested", "checked_in", "attended", "no_show")
-# Still open: the assignee may decline or ask for a stand-in.
-OPEN = ("assigned", "standin_requested")
+from services.authz import fetch
+from services.database import add_unique, as_dict, update_if
+from services.posts import access_post
 
 
-def get_shift(shift_id):
-    shift = db.session.get(Shift, shift_id)
-    if shift is None:
-        raise NotFound("shift_not_found", "班次不存在")
-    return shift
+def access_shift(actor, shift_id):
+    """A shift: anyone signed in sees it and may ask for a seat on it; its seats are changed by conditional
+    updates, so it is read without a lock."""
+    return fetch(Shift, shift_id, NotFound("shift_not_found", "班次不存在"))
 
 
 def lock_member(member_id):
@@ -38,14 +35,14 @@ def lock_member(member_id):
 def held_assignment(shift_id, member_id):
     return db.session.scalar(select(ShiftAssignment).where(
         ShiftAssignment.shift_id == shift_id, ShiftAssignment.member_id == member_id,
-        ShiftAssignment.status.in_(HELD)))
+        ShiftAssignment.status.in_(AssignmentStatus.HELD)))
 
 
 def has_overlap(member_id, starts_at, ends_at):
     """Whether the member holds another shift that overlaps [starts_at, ends_at)."""
     return db.session.scalar(
         select(ShiftAssignment.id).join(Shift, Shift.id == ShiftAssignment.shift_id)
-        .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(HELD),
+        .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
                Shift.starts_at < ends_at, Shift.ends_at > starts_at).limit(1)) is not None
 
 
@@ -65,8 +62,8 @@ def free_seat(shift_id):
 
 def add_assignment(shift_id, member_id, source):
     """Insert an assignment; None when the member already holds the shift (the unique index decides)."""
-    assignment = ShiftAssignment(shift_id=shift_id, member_id=member_id, status="assigned", source=source,
-                                 created_at=utcnow())
+    assignment = ShiftAssignment(shift_id=shift_id, member_id=member_id, status=AssignmentStatus.ASSIGNED,
+                                 source=source, created_at=utcnow())
     return assignment if add_unique(assignment) else None
 
 
@@ -74,106 +71,103 @@ def _already_signed_up():
     return Conflict("already_signed_up", "您已在该班次中")
 
 
-def _overlap():
-    return Conflict("overlap", "与您已有的班次时间重叠")
+def _shift_started():
+    return Conflict("shift_started", "班次已开始")
+
+
+def _seat_member(member_id, shift, source, take=take_seat):
+    """Put a member on a shift (a sign-up or a stand-in): with the member locked first, never twice on one shift and
+    never at overlapping times; ``take`` claims the seat (a free one, or the seat of a stand-in request)."""
+    lock_member(member_id)
+    if held_assignment(shift.id, member_id) is not None:
+        raise _already_signed_up()
+    if has_overlap(member_id, shift.starts_at, shift.ends_at):
+        raise Conflict("overlap", "与您已有的班次时间重叠")
+    claimed = take(shift.id)
+    if not claimed:
+        return None
+    assignment = add_assignment(shift.id, member_id, source)
+    if assignment is None:
+        raise _already_signed_up()
+    return claimed
 
 
 def sign_up(actor, shift_id):
     """Take a free seat: 409 ``shift_full`` when none is left, 409 ``overlap`` when it overlaps another shift."""
-    shift = get_shift(shift_id)
+    shift = access_shift(actor, shift_id)
     if shift.ends_at <= utcnow():
         raise Conflict("shift_over", "班次已结束")
-    lock_member(actor.id)
-    if held_assignment(shift.id, actor.id) is not None:
-        raise _already_signed_up()
-    if has_overlap(actor.id, shift.starts_at, shift.ends_at):
-        raise _overlap()
-    if not take_seat(shift.id):
-        db.session.rollback()
+    if _seat_member(actor.id, shift, "self") is None:
         raise Conflict("shift_full", "该班次已满")
-    assignment = add_assignment(shift.id, actor.id, "self")
-    if assignment is None:
-        db.session.rollback()
-        raise _already_signed_up()
-    db.session.commit()
-    return assignment
+    return shift
 
 
 def _open_assignment(shift, member_id):
     assignment = held_assignment(shift.id, member_id)
     if assignment is None:
         raise NotFound("signup_not_found", "您不在该班次中")
-    if assignment.status not in OPEN:
+    if assignment.status not in AssignmentStatus.OPEN:
         raise Conflict("invalid_state", "当前状态不允许该操作")
     if shift.starts_at <= utcnow():
-        raise Conflict("shift_started", "班次已开始")
+        raise _shift_started()
     return assignment
 
 
 def decline(actor, shift_id):
     """Leave a shift before it starts (a scheduler assignment or one's own sign-up); the seat becomes free."""
-    shift = get_shift(shift_id)
+    shift = access_shift(actor, shift_id)
     assignment = _open_assignment(shift, actor.id)
-    if not update_if(assignment, ShiftAssignment.status.in_(OPEN), status="declined"):
+    if not update_if(assignment, ShiftAssignment.status.in_(AssignmentStatus.OPEN),
+                     status=AssignmentStatus.DECLINED):
         raise Conflict("invalid_state", "当前状态不允许该操作")
     free_seat(shift.id)
-    db.session.commit()
 
 
 def request_standin(actor, shift_id):
     """An assignee asks for a stand-in; the post's other pool members are told. Asking twice changes nothing."""
-    shift = get_shift(shift_id)
+    shift = access_shift(actor, shift_id)
     assignment = _open_assignment(shift, actor.id)
-    result = db.session.execute(
-        update(ShiftAssignment).where(ShiftAssignment.id == assignment.id, ShiftAssignment.status == "assigned")
-        .values(status="standin_requested").execution_options(synchronize_session=False))
-    if result.rowcount == 1:
+    if update_if(assignment, ShiftAssignment.status == AssignmentStatus.ASSIGNED,
+                 status=AssignmentStatus.STANDIN_REQUESTED):
         on_shift = select(ShiftAssignment.member_id).where(
-            ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(HELD))
+            ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(AssignmentStatus.HELD))
         pool = db.session.scalars(select(PoolMembership.member_id).where(
             PoolMembership.post_id == shift.post_id, PoolMembership.member_id.not_in(on_shift)))
         when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
         for member_id in pool:
             notifications.notify(member_id, "standin_request", "有班次需要替班", f"{when} 的班次需要替班",
                                  ref=f"shift:{shift.id}", key=f"standin:{assignment.id}:{member_id}")
-    db.session.commit()
     return shift
+
+
+def _take_over_request(shift_id):
+    """Flip the oldest open stand-in request of the shift to ``replaced``; the request, or None when there is none.
+    Of simultaneous acceptances of one request exactly one flips it."""
+    requests = db.session.scalars(select(ShiftAssignment).where(
+        ShiftAssignment.shift_id == shift_id, ShiftAssignment.status == AssignmentStatus.STANDIN_REQUESTED)
+        .order_by(ShiftAssignment.id))
+    for request in requests:
+        if update_if(request, ShiftAssignment.status == AssignmentStatus.STANDIN_REQUESTED,
+                     status=AssignmentStatus.REPLACED):
+            return request
+    return None
 
 
 def accept_standin(actor, shift_id):
     """The first pool member to accept takes over the seat of the oldest stand-in request."""
-    shift = get_shift(shift_id)
+    shift = access_shift(actor, shift_id)
     if shift.starts_at <= utcnow():
-        raise Conflict("shift_started", "班次已开始")
+        raise _shift_started()
     in_pool = db.session.scalar(select(PoolMembership.id).where(
         PoolMembership.post_id == shift.post_id, PoolMembership.member_id == actor.id))
     if in_pool is None:
         raise Forbidden("not_in_pool", "只有该岗位排班名单中的成员可以替班")
-    lock_member(actor.id)
-    if held_assignment(shift.id, actor.id) is not None:
-        raise _already_signed_up()
-    if has_overlap(actor.id, shift.starts_at, shift.ends_at):
-        raise _overlap()
-    requests = db.session.scalars(select(ShiftAssignment).where(
-        ShiftAssignment.shift_id == shift.id, ShiftAssignment.status == "standin_requested")
-        .order_by(ShiftAssignment.id))
-    for request in requests:
-        # Of simultaneous acceptances of one request exactly one flips it.
-        result = db.session.execute(
-            update(ShiftAssignment).where(ShiftAssignment.id == request.id,
-                                          ShiftAssignment.status == "standin_requested")
-            .values(status="replaced").execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            continue
-        if add_assignment(shift.id, actor.id, "standin") is None:
-            db.session.rollback()
-            raise _already_signed_up()
-        notifications.notify(request.member_id, "standin_accepted", "替班成功", "您的班次已有人替班",
-                             ref=f"shift:{shift.id}", key=f"standin:{request.id}:accepted")
-        db.session.commit()
-        return shift
-    db.session.rollback()
-    raise Conflict("no_standin_request", "该班次没有待替班的请求")
+    request = _seat_member(actor.id, shift, "standin", take=_take_over_request)
+    if request is None:
+        raise Conflict("no_standin_request", "该班次没有待替班的请求")
+    notifications.notify(request.member_id, "standin_accepted", "替班成功", "您的班次已有人替班",
+                         ref=f"shift:{shift.id}", key=f"standin:{request.id}:accepted")
+    return shift
 
 
 def day_range(date_from=None, date_to=None, default_days=14):
@@ -183,7 +177,9 @@ def day_range(date_from=None, date_to=None, default_days=14):
     return local_days_bounds(date_from, date_to)
 
 
-def post_shifts(post_id, date_from=None, date_to=None):
+def post_shifts(actor, post_id, date_from=None, date_to=None):
+    """The post's roster: shifts starting on local days ``date_from`` .. ``date_to`` (anyone signed in)."""
+    post_id = access_post(actor, post_id, for_write=False).id
     start, end = day_range(date_from, date_to)
     return (select(Shift).where(Shift.post_id == post_id, Shift.starts_at >= start, Shift.starts_at < end)
             .order_by(Shift.starts_at, Shift.id))
@@ -192,7 +188,7 @@ def post_shifts(post_id, date_from=None, date_to=None):
 def member_shifts(member_id, date_from=None, date_to=None):
     start, end = day_range(date_from, date_to)
     return (select(Shift).join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
-            .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(HELD),
+            .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
                    Shift.starts_at >= start, Shift.starts_at < end)
             .order_by(Shift.starts_at, Shift.id))
 
@@ -205,15 +201,13 @@ def with_assignees(shifts, me=None):
         rows = db.session.execute(
             select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, User.name)
             .join(User, User.id == ShiftAssignment.member_id)
-            .where(ShiftAssignment.shift_id.in_(ids), ShiftAssignment.status.in_(HELD))
+            .where(ShiftAssignment.shift_id.in_(ids), ShiftAssignment.status.in_(AssignmentStatus.HELD))
             .order_by(ShiftAssignment.id))
         for shift_id, member_id, status, name in rows:
             assignees.setdefault(shift_id, []).append({"member_id": member_id, "name": name, "status": status})
     result = []
     for shift in shifts:
-        row = {"id": shift.id, "post_id": shift.post_id, "template_id": shift.template_id,
-               "starts_at": shift.starts_at, "ends_at": shift.ends_at, "seats": shift.seats,
-               "filled": shift.filled, "assignees": assignees.get(shift.id, [])}
+        row = {**as_dict(shift), "assignees": assignees.get(shift.id, [])}
         if me is not None:
             row["my_status"] = next((a["status"] for a in row["assignees"] if a["member_id"] == me), None)
         result.append(row)

@@ -1,50 +1,51 @@
-"""Staff accounts and their roles."""
+"""Staff accounts and their roles (the table ``models.user.ROLES``)."""
 
 from sqlalchemy import select
 
 from errors import Conflict, ValidationFailed
 from extensions import db
 from models import Region, RoleAssignment, Unit, User
+from models.user import ROLES
+from services.accounts import create_account
 from services.auth import hash_password
-from services.authz import REGION_ROLE_KIND, require_region_admin, require_region_staff
+from services.authz import require_region_staff, within_scope
 from services.database import find
-from services.members import volunteer_number_for
 
 
-def _new_account(username, password, name):
+def _new_login(username, password, name):
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("username_taken", "用户名已被使用")
-    user = User(username=username, password_hash=hash_password(password), name=name,
-                unavailable_weekdays=[], unavailable_dates=[])
-    db.session.add(user)
-    db.session.flush()
-    user.volunteer_number = volunteer_number_for(user.id)
-    return user
+    return create_account(username=username, password_hash=hash_password(password), name=name)
 
 
-def create_staff(actor, username, password, name, role, scope_id):
-    """A region admin for a region of the role's kind, or a unit admin; within the creator's region."""
-    require_region_staff(actor)
-    if role in REGION_ROLE_KIND:
+def _scope_region(role, scope_id):
+    """The region a new role's scope lies in (for the creator's scope check); 422 when ``scope_id`` names nothing
+    of the kind the role takes."""
+    if role.scope_type == "region":
         region = find(Region, scope_id)
-        if region is None or region.kind != REGION_ROLE_KIND[role]:
-            raise ValidationFailed({"scope_id": [f"{role} 的范围必须是一个{REGION_ROLE_KIND[role]}"]})
-        require_region_admin(actor, region.id)
-        scope_type = "region"
-    else:
-        unit = find(Unit, scope_id)
-        if unit is None:
-            raise ValidationFailed({"scope_id": ["单位不存在"]})
-        require_region_admin(actor, unit.community_id)
-        scope_type = "unit"
-    user = _new_account(username, password, name)
-    user.roles.append(RoleAssignment(role=role, scope_type=scope_type, scope_id=scope_id))
-    db.session.commit()
+        if region is None or region.kind != role.region_kind:
+            raise ValidationFailed({"scope_id": [f"{role.name} 的范围必须是一个{role.region_kind}"]})
+        return region
+    unit = find(Unit, scope_id)
+    if unit is None:
+        raise ValidationFailed({"scope_id": ["单位不存在"]})
+    return db.session.get(Region, unit.community_id)
+
+
+def create_staff(actor, *, username, password, name, role, scope_id):
+    """An account with a role of ``ROLES`` scoped to a region of the role's kind or to a unit, within the creator's
+    regions."""
+    require_region_staff(actor)
+    role = ROLES[role]
+    within_scope(actor, _scope_region(role, scope_id))
+    user = _new_login(username, password, name)
+    user.roles.append(RoleAssignment(role=role.name, scope_type=role.scope_type, scope_id=scope_id))
+    db.session.flush()
     return user
 
 
 def create_sysadmin(username, password, name=None):
-    user = _new_account(username, password, name or username)
+    user = _new_login(username, password, name or username)
     user.roles.append(RoleAssignment(role="sysadmin"))
-    db.session.commit()
+    db.session.flush()
     return user

@@ -23,16 +23,19 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from clock import local_today, local_year_bounds, utcnow
 from errors import ValidationFailed
 from extensions import db
 from models import Activity, Post, Region, Report, ServiceRecord, Shift, ShiftAssignment, StatsSnapshot
-from services.authz import require_region_admin, require_region_staff
-from services.clock import local_today, local_year_bounds, utcnow
-from services.database import is_sqlite
+from models.activity import ActivityStatus
+from models.post import AssignmentStatus
+from models.record import RecordStatus
+from models.report import ReportStatus
+from services.authz import require_region_staff, staff_of_region
+from services.database import commit_batch, is_sqlite
 
 FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate")
 DECIMAL_FIGURES = ("approved_hours", "no_show_rate")
-EXCLUDED_ASSIGNMENTS = ("declined", "replaced")
 DEFAULT_MAX_AGE_SECONDS = 600
 # First key of the two-key advisory lock taken while a region's snapshot is recomputed: the bytes of "stat".
 SNAPSHOT_LOCK_NAMESPACE = int.from_bytes(b"stat", "big")
@@ -46,7 +49,7 @@ def overview(actor, region_id=None, year=None, fresh=False):
         if len(actor.region_ids) != 1:
             raise ValidationFailed({"region_id": ["请指定区域"]})
         region_id = actor.region_ids[0]
-    region = require_region_admin(actor, region_id)
+    region = staff_of_region(actor, region_id)
     year = year or local_today().year
     if not fresh:
         snapshot = _young_snapshot(region.id, year)
@@ -55,22 +58,19 @@ def overview(actor, region_id=None, year=None, fresh=False):
             _lock_snapshot(region.id)
             snapshot = _young_snapshot(region.id, year)
         if snapshot is not None:
-            db.session.commit()
             return snapshot
-    result = refresh_snapshot(region, year)
-    db.session.commit()
-    return result
+    return refresh_snapshot(region, year)
 
 
 def refresh_snapshots(year=None):
-    """Recompute and store this year's overview of every district and street; one commit per region."""
+    """Recompute and store this year's overview of every district and street, each committed on its own
+    (``commit_batch``): a district's figures take a second, and no snapshot waits for all the others."""
     year = year or local_today().year
     region_ids = list(db.session.scalars(
         select(Region.id).where(Region.kind.in_(("district", "street"))).order_by(Region.path)))
-    db.session.commit()
     for region_id in region_ids:
         refresh_snapshot(db.session.get(Region, region_id), year)
-        db.session.commit()
+        commit_batch()
     return len(region_ids)
 
 
@@ -151,7 +151,7 @@ def _volunteers(region, buckets, start, end):
     bucket = community.parent_id if region.kind == "district" else ServiceRecord.community_id
     pairs = (select(bucket.label("bucket_id"), ServiceRecord.member_id, func.sum(ServiceRecord.hours).label("hours"))
              .select_from(ServiceRecord)
-             .where(ServiceRecord.community_id.in_(list(buckets)), ServiceRecord.status == "approved",
+             .where(ServiceRecord.community_id.in_(list(buckets)), ServiceRecord.status == RecordStatus.APPROVED,
                     ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
              .group_by(bucket, ServiceRecord.member_id))
     if region.kind == "district":
@@ -173,21 +173,22 @@ def compute(region, year):
     reports = _roll_up(region, buckets, db.session.execute(
         select(Report.community_id, func.count(case((Report.kind == "member", Report.id))),
                func.count(case((Report.kind == "unit", Report.id))))
-        .where(Report.community_id.in_(communities), Report.status == "approved")
+        .where(Report.community_id.in_(communities), Report.status == ReportStatus.APPROVED)
         .group_by(Report.community_id)))
     activities = _roll_up(region, buckets, db.session.execute(
         select(Activity.community_id, func.count(Activity.id))
         .where(Activity.community_id.in_(communities), Activity.starts_at >= start, Activity.starts_at < end,
-               Activity.status != "cancelled")
+               Activity.status != ActivityStatus.CANCELLED)
         .group_by(Activity.community_id)))
     # Only shifts that have ended by now can have a no-show.
     ended_by = min(end, utcnow())
     attendance = _roll_up(region, buckets, db.session.execute(
-        select(Post.community_id, func.count(case((ShiftAssignment.status == "no_show", ShiftAssignment.id))),
+        select(Post.community_id,
+               func.count(case((ShiftAssignment.status == AssignmentStatus.NO_SHOW, ShiftAssignment.id))),
                func.count(ShiftAssignment.id))
         .join(Shift, Shift.post_id == Post.id).join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
         .where(Post.community_id.in_(communities), Shift.ends_at >= start, Shift.ends_at < ended_by,
-               ShiftAssignment.status.not_in(EXCLUDED_ASSIGNMENTS))
+               ShiftAssignment.status.not_in(AssignmentStatus.LEFT))
         .group_by(Post.community_id)))
     service = _volunteers(region, buckets, start, end)
 

@@ -17,7 +17,6 @@ BATCH = 500
 HEADERS = ("成员编号", "志愿者编号", "姓名", "报到状态", "报到社区", "本年度服务时长（小时）", "本年度积分",
            "本年度完成微心愿", "社区评价（星）", "社区评语")
 REPORT_STATUS_LABELS = {"pending": "待审核", "approved": "已报到", "rejected": "未通过", "withdrawn": "已撤回"}
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _batches(query):

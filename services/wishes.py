@@ -8,14 +8,21 @@ conditional UPDATE, so of simultaneous requests exactly one applies.
 
 from sqlalchemy import or_, select, update
 
+from clock import local_today, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Unit, User, Wish
+from models.wish import WishStatus
 from services import notifications, points
-from services.authz import require_community_admin, require_region_staff, require_unit_admin
-from services.clock import local_today, utcnow
-from services.database import update_if
-from services.regions import get_community
+from services.authz import (
+    access_in_community,
+    access_unit,
+    require_member,
+    require_staff,
+    row_field,
+    staff_of_community,
+)
+from services.database import as_dict, update_if, where_given
 
 CLAIMER_FIELDS = {"claimer_member_id": None, "claimer_unit_id": None, "claimed_by": None, "claimed_at": None,
                   "overdue_notified_at": None}
@@ -25,63 +32,53 @@ def _invalid_state():
     return Conflict("invalid_state", "当前状态不允许该操作")
 
 
-def get_wish(wish_id):
-    wish = db.session.get(Wish, wish_id)
-    if wish is None:
-        raise NotFound("wish_not_found", "微心愿不存在")
-    return wish
+def _not_found():
+    return NotFound("wish_not_found", "微心愿不存在或不在管辖范围内")
 
 
-def post_wish(actor, community_id, title, description=None, beneficiary=None, deadline=None):
+def access_wish(actor, wish_id, *, for_write):
+    """A wish: anyone signed in sees it; to confirm or cancel it, the community's staff get it locked."""
+    return access_in_community(actor, Wish, wish_id, _not_found(), for_write=for_write)
+
+
+def post_wish(actor, *, community_id, title, description=None, beneficiary=None, deadline=None):
     """Community staff (of that community or above) post a wish; the deadline may not lie in the past."""
-    require_region_staff(actor)
-    get_community(community_id)
-    require_community_admin(actor, community_id)
+    staff_of_community(actor, community_id)
     if deadline is not None and deadline < local_today():
         raise ValidationFailed({"deadline": ["截止日期不能早于今天"]})
     wish = Wish(community_id=community_id, title=title, description=description, beneficiary=beneficiary,
-                deadline=deadline, status="open", created_by=actor.id)
+                deadline=deadline, status=WishStatus.OPEN, created_by=actor.id)
     db.session.add(wish)
-    db.session.commit()
+    db.session.flush()
     return wish
 
 
 def list_wishes(community_id=None, status=None):
     """Any signed-in user sees the wishes (only what staff wrote about the beneficiary)."""
-    query = select(Wish).order_by(Wish.id.desc())
-    if community_id is not None:
-        query = query.where(Wish.community_id == community_id)
-    if status:
-        query = query.where(Wish.status == status)
-    return query
-
-
-class WishView:
-    """A wish as the caller may see it: who claimed it is shown to staff and to the claimer, not to other members."""
-
-    def __init__(self, actor, wish, claimer_names=None):
-        self.wish = wish
-        self.claimed_by_me = is_claimer(actor, wish)
-        sees_claimer = self.claimed_by_me or actor.is_sysadmin or actor.covers_community_id(wish.community_id)
-        self.claimer_type = ("unit" if wish.claimer_unit_id else "member") if wish.claimed_by else None
-        self.claimer_member_id = wish.claimer_member_id if sees_claimer else None
-        self.claimer_unit_id = wish.claimer_unit_id
-        self.claimer_name = (claimer_names or {}).get(wish.id) if sees_claimer else None
-        self.fulfil_note = wish.fulfil_note if sees_claimer else None
-
-    def __getattr__(self, name):
-        return getattr(self.wish, name)
+    return where_given(select(Wish).order_by(Wish.id.desc()), (Wish.community_id, community_id), (Wish.status, status))
 
 
 def present(actor, wishes):
-    """Views for a page of wishes; claimer names come from two grouped queries, not one per wish."""
+    """A page of wishes as the caller may see them: who claimed one is shown to staff and to the claimer, not to
+    other members. Claimer names come from two grouped queries, not one per wish."""
     member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
     members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
-    names = {w.id: units.get(w.claimer_unit_id) if w.claimer_unit_id else members.get(w.claimer_member_id)
-             for w in wishes}
-    return [WishView(actor, w, names) for w in wishes]
+    shown = []
+    for wish in wishes:
+        mine = is_claimer(actor, wish)
+        sees_claimer = mine or actor.covers_community_id(wish.community_id)
+        name = units.get(wish.claimer_unit_id) if wish.claimer_unit_id else members.get(wish.claimer_member_id)
+        shown.append({
+            **as_dict(wish),
+            "claimed_by_me": mine,
+            "claimer_type": ("unit" if wish.claimer_unit_id else "member") if wish.claimed_by else None,
+            "claimer_member_id": wish.claimer_member_id if sees_claimer else None,
+            "claimer_name": name if sees_claimer else None,
+            "fulfil_note": wish.fulfil_note if sees_claimer else None,
+        })
+    return shown
 
 
 def present_one(actor, wish):
@@ -101,58 +98,51 @@ def _claimer_condition(actor):
     return or_(*conditions)
 
 
-def claim(actor, wish_id, unit_id=None):
+def claim(actor, wish_id, *, unit_id=None):
     """A member claims for itself, or a unit admin for its unit; of simultaneous claims exactly one wins."""
-    wish = get_wish(wish_id)
     if unit_id is not None:
-        require_unit_admin(actor, unit_id, allow_region_staff=False)
+        require_staff(actor)
+        row_field(Unit, unit_id, "unit_id", "单位不存在")
+    else:
+        require_member(actor, "请使用小程序成员账号认领，或以单位管理员身份指定单位")
+    wish = access_wish(actor, wish_id, for_write=False)
+    if unit_id is not None:
+        access_unit(actor, unit_id, for_write=True, allow_region_staff=False)
         claimer = {"claimer_member_id": None, "claimer_unit_id": unit_id}
     else:
-        if actor.user.openid is None:
-            raise Forbidden("members_only", "请使用小程序成员账号认领，或以单位管理员身份指定单位")
         claimer = {"claimer_member_id": actor.id, "claimer_unit_id": None}
-    now = utcnow()
-    if not update_if(wish, Wish.status == "open",
-                     status="claimed", claimed_by=actor.id, claimed_at=now, overdue_notified_at=None, **claimer):
-        db.session.refresh(wish)
-        if wish.status == "claimed":
+    if not update_if(wish, Wish.status == WishStatus.OPEN, status=WishStatus.CLAIMED, claimed_by=actor.id,
+                     claimed_at=utcnow(), overdue_notified_at=None, **claimer):
+        if wish.status == WishStatus.CLAIMED:
             raise Conflict("already_claimed", "该微心愿已被认领")
         raise _invalid_state()
     # The conditional update makes this claim unique, so the notification needs no dedup key.
     notifications.notify(actor.id, "wish_claimed", f"您已认领微心愿：{wish.title}", ref=f"wish:{wish.id}")
-    db.session.commit()
-    db.session.refresh(wish)
     return wish
 
 
 def _claimer_transition(actor, wish_id, to, **values):
     """A move only the claimer makes: claimed → ``to``; another caller gets 403, a wish not claimed 409."""
-    wish = get_wish(wish_id)
-    if not update_if(wish, Wish.status == "claimed", _claimer_condition(actor), status=to, **values):
-        db.session.refresh(wish)
-        if wish.status == "claimed":
+    wish = access_wish(actor, wish_id, for_write=False)
+    if not update_if(wish, Wish.status == WishStatus.CLAIMED, _claimer_condition(actor), status=to, **values):
+        if wish.status == WishStatus.CLAIMED:
             raise Forbidden("not_claimer", "只有认领人可以操作")
         raise _invalid_state()
-    db.session.commit()
-    db.session.refresh(wish)
     return wish
 
 
 def release(actor, wish_id):
     """The claimer gives a claimed wish back: it is open again for anyone."""
-    return _claimer_transition(actor, wish_id, "open", **CLAIMER_FIELDS)
+    return _claimer_transition(actor, wish_id, WishStatus.OPEN, **CLAIMER_FIELDS)
 
 
-def fulfil(actor, wish_id, note=None):
+def fulfil(actor, wish_id, *, note=None):
     """The claimer reports the wish fulfilled, with a note for the community."""
-    return _claimer_transition(actor, wish_id, "fulfilled", fulfil_note=note, fulfilled_at=utcnow())
+    return _claimer_transition(actor, wish_id, WishStatus.FULFILLED, fulfil_note=note, fulfilled_at=utcnow())
 
 
 def _staff_transition(actor, wish_id, allowed_from, to, **values):
-    wish = get_wish(wish_id)
-    require_region_staff(actor)
-    if not actor.covers_community_id(wish.community_id):
-        raise NotFound("wish_not_found", "微心愿不存在或不在管辖范围内")
+    wish = access_wish(actor, wish_id, for_write=True)
     if not update_if(wish, Wish.status.in_(allowed_from), status=to, **values):
         raise _invalid_state()
     return wish
@@ -161,22 +151,20 @@ def _staff_transition(actor, wish_id, allowed_from, to, **values):
 def confirm(actor, wish_id):
     """Community staff confirm a fulfilled wish: 20 points to whoever claimed it (for a unit claim, the unit
     admin who claimed), credited under ``wish:{id}:completed`` so that it is never credited twice."""
-    wish = _staff_transition(actor, wish_id, ("fulfilled",), "completed", completed_at=utcnow())
+    wish = _staff_transition(actor, wish_id, (WishStatus.FULFILLED,), WishStatus.COMPLETED, completed_at=utcnow())
     points.credit(wish.claimed_by, points.POINTS_PER_COMPLETED_WISH, "wish_completed", f"wish:{wish.id}:completed")
     notifications.notify(wish.claimed_by, "wish_completed", f"微心愿已完成：{wish.title}",
                          f"社区已确认，获得 {points.POINTS_PER_COMPLETED_WISH} 积分", ref=f"wish:{wish.id}",
                          key=f"wish:{wish.id}:completed")
-    db.session.commit()
     return wish
 
 
 def cancel(actor, wish_id):
     """Community staff withdraw an open or claimed wish; a claimer is told."""
-    wish = _staff_transition(actor, wish_id, ("open", "claimed"), "cancelled", cancelled_at=utcnow())
+    wish = _staff_transition(actor, wish_id, WishStatus.CANCELLABLE, WishStatus.CANCELLED, cancelled_at=utcnow())
     if wish.claimed_by is not None:
         notifications.notify(wish.claimed_by, "wish_cancelled", f"微心愿已取消：{wish.title}", ref=f"wish:{wish.id}",
                              key=f"wish:{wish.id}:cancelled")
-    db.session.commit()
     return wish
 
 
@@ -184,12 +172,13 @@ def remind_overdue(today=None):
     """Tell the claimer (and the staff member who posted it) once when a claimed wish passes its local deadline."""
     today = today or local_today()
     overdue = list(db.session.scalars(select(Wish).where(
-        Wish.status == "claimed", Wish.deadline < today, Wish.overdue_notified_at.is_(None)).order_by(Wish.id)))
+        Wish.status == WishStatus.CLAIMED, Wish.deadline < today, Wish.overdue_notified_at.is_(None))
+        .order_by(Wish.id)))
     reminded = 0
     for wish in overdue:
         # Conditional, so two scheduler instances (or a claim released meanwhile) never remind twice.
         result = db.session.execute(update(Wish).where(
-            Wish.id == wish.id, Wish.status == "claimed", Wish.claimed_by == wish.claimed_by,
+            Wish.id == wish.id, Wish.status == WishStatus.CLAIMED, Wish.claimed_by == wish.claimed_by,
             Wish.overdue_notified_at.is_(None)).values(overdue_notified_at=utcnow()))
         if result.rowcount != 1:
             continue
@@ -202,7 +191,6 @@ def remind_overdue(today=None):
                                  f"截止日期 {wish.deadline.isoformat()}", ref=f"wish:{wish.id}",
                                  key=f"wish:{wish.id}:overdue-staff:{claim_key}")
         reminded += 1
-    db.session.commit()
     return reminded
 
 

@@ -3,9 +3,9 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from clock import utcnow
 from extensions import db
 from models import Activity, Post, ServiceRecord, Shift, ShiftAssignment, Signup
-from services.clock import utcnow
 
 # A place in Beijing and a point about 1.1 km north of it.
 PLACE = (39.9289, 116.4177)

@@ -1,6 +1,7 @@
 """Fixtures: one app per test session on SQLite or, with TEST_DATABASE_URL, PostgreSQL; every test starts
 from empty tables; a live HTTP server and a fake WeChat server for tests that need real requests."""
 
+import contextvars
 import os
 import tempfile
 import threading
@@ -89,21 +90,50 @@ def app_ctx(app):
     limiter.reset()
 
 
-class TransactionEndingClient(FlaskClient):
-    """Test requests share the test's app context and so its session: end the transaction each request leaves
-    open, as the end of a real request would (on SQLite an open one holds the write lock)."""
+class ProductionLikeClient(FlaskClient):
+    """Each test request runs as a real one does: in an application context of its own, with its own database
+    session, ended by the app's unit of work (committed when the view returns, rolled back when it raises) and
+    removed when the request ends. Nothing the test client does commits a request's work.
+
+    The test's own session is the test's business: what the test set up is committed before the request (on SQLite
+    an open transaction would hold the write lock), and read afresh after it."""
 
     def open(self, *args, **kwargs):
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            db.session.commit()
+        db.session.commit()
+        # An empty context: Flask finds no application context and pushes the request's own, as in production.
+        request_context = contextvars.Context()
+        response = request_context.run(super().open, *args, **kwargs)
+        if response.is_streamed:
+            response.response = _read_in(request_context, response.response)
+            self.streamed.append(response)
+        db.session.expire_all()
+        return response
+
+
+def _read_in(context, body):
+    """A streamed body read chunk by chunk inside the request's own context, and closed there (which ends the
+    request, as the server does once the last chunk is sent)."""
+    chunks = iter(body)
+    try:
+        while True:
+            try:
+                yield context.run(next, chunks)
+            except StopIteration:
+                return
+    finally:
+        if hasattr(body, "close"):
+            context.run(body.close)
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = TransactionEndingClient
-    return app.test_client()
+    app.test_client_class = ProductionLikeClient
+    client = app.test_client()
+    client.streamed = []
+    yield client
+    # A server closes every answer, read to its end or not; so does the test, even when it stopped half-way.
+    for response in client.streamed:
+        response.close()
 
 
 @pytest.fixture(scope="session")

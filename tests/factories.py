@@ -3,7 +3,9 @@
 import itertools
 
 from extensions import db
-from models import Region, Report, RoleAssignment, Unit, User
+from models import Region, Report, RoleAssignment, Unit
+from models.user import ROLES
+from services.accounts import create_account
 from services.auth import hash_password, issue_tokens
 from services.members import register_member
 
@@ -54,12 +56,9 @@ def make_staff(role, scope=None, name=None):
     global _password_hash
     _password_hash = _password_hash or hash_password("password123")
     n = next(_seq)
-    user = User(username=f"{role}{n}", password_hash=_password_hash, name=name or f"{role}{n}",
-                unavailable_weekdays=[], unavailable_dates=[])
-    db.session.add(user)
-    db.session.flush()
-    scope_type = None if scope is None else ("unit" if isinstance(scope, Unit) else "region")
-    user.roles.append(RoleAssignment(role=role, scope_type=scope_type, scope_id=scope.id if scope else None))
+    user = create_account(username=f"{role}{n}", password_hash=_password_hash, name=name or f"{role}{n}")
+    user.roles.append(RoleAssignment(role=role, scope_type=ROLES[role].scope_type,
+                                     scope_id=scope.id if scope else None))
     db.session.commit()
     return user
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import requests
 from sqlalchemy import func, select
 
+from clock import utcnow
 from extensions import db
 from models import Activity, Notification, Signup
-from services.clock import utcnow
 from tests.activity_factories import make_activity
 from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member, make_staff, region_tree

@@ -21,7 +21,7 @@ from models import (
     Unit,
     User,
 )
-from services.members import volunteer_number_for
+from services.accounts import volunteer_number_for
 from tests.conftest import DATABASE_URL, postgres_only
 
 TINY = PRESETS["tiny"]

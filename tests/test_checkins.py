@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, text
 
 from extensions import db
 from models import Attendance, Post, RecordChange, ServiceRecord, Shift, User
-from schedulers.registry import all_jobs
+from schedulers.jobs import JOBS, run
 from services import checkin_tokens, checkins
 from services.database import add_sqlite_math_functions
 from tests.activity_factories import FAR, PLACE, confirm, make_activity, make_post_shift
@@ -295,20 +295,20 @@ def test_post_scan_accepts_only_active_assignments(client, clock):
 def test_forgotten_check_out_is_closed_at_the_scheduled_end_for_review(client, scene, clock):
     activity, member = scene["activity"], scene["member"]
     scan(client, member, token_for(activity))
-    job = all_jobs()["close_open_attendances"]
+    job = JOBS["close_open_attendances"]
     assert job.trigger == "interval" and job.trigger_args == {"minutes": 5}
     clock.move_to(T0 + timedelta(hours=1, minutes=59))
-    assert job.func() == 0  # still on
+    assert run(job) == 0  # still on
     clock.move_to(T0 + timedelta(hours=2, minutes=10))
     assert error_code(scan(client, member, token_for(activity))) == "outside_window"
-    assert job.func() == 1
+    assert run(job) == 1
     attendance = db.session.scalar(select(Attendance))
     assert attendance.checked_out_at == T0 + timedelta(hours=2)
     assert attendance.needs_review is True and attendance.minutes == 120
     record = db.session.scalar(select(ServiceRecord))
     assert record.status == "pending" and record.source == "auto_closed" and "自动签退" in record.description
     assert record.hours == Decimal("2.00")
-    assert job.func() == 0
+    assert run(job) == 0
     late = scan(client, member, token_for(activity))
     assert late.status_code == 409 and error_code(late) == "outside_window"
 

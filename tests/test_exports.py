@@ -5,6 +5,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
+from werkzeug.http import parse_options_header
 
 from tests.activity_factories import make_activity, make_record
 from tests.factories import auth, make_member, make_staff, region_tree
@@ -29,7 +30,8 @@ def test_csv_export_opens_with_the_csv_module_and_keeps_to_scope(client):
     assert response.status_code == 200
     assert response.is_streamed
     assert response.mimetype == "text/csv"
-    assert 'filename="service-records.csv"' in response.headers["Content-Disposition"]
+    assert parse_options_header(response.headers["Content-Disposition"]) == (
+        "attachment", {"filename": "service-records.csv"})
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["记录编号", "志愿者编号", "姓名"]

@@ -7,7 +7,7 @@ import requests
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Notification, PointsEntry, RecordChange, ServiceRecord
+from models import Notification, PointsEntry, RecordChange, RoleAssignment, ServiceRecord
 from services import points
 from tests.activity_factories import make_activity, make_record
 from tests.conftest import fire_at_once
@@ -52,7 +52,7 @@ def test_manual_entry_validation_names_the_field(client):
     member = make_member()
     cases = [
         (_entry(member, tree["a1"], ended_at="2030-03-01T08:00:00"), "ended_at"),
-        (_entry(member, tree["a1"], community_id=None), "community_id"),
+        (_entry(member, tree["b1"], activity_id=make_activity(tree["a1"]).id), "community_id"),
         (_entry(member, tree["a1"], member_id=999999), "member_id"),
         (_entry(member, tree["a1"], activity_id=999999), "activity_id"),
         (_entry(member, tree["a1"], hours=1.234), "hours"),
@@ -64,6 +64,29 @@ def test_manual_entry_validation_names_the_field(client):
         assert response.status_code == 422, field
         assert field in response.get_json()["error"]["details"], field
     assert db.session.scalar(select(func.count()).select_from(ServiceRecord)) == 0
+
+
+def test_without_an_activity_a_community_admin_need_not_name_its_community(client):
+    """Contract v1.1, "Fixes to v1 readings": a community admin's own community is used; a caller covering several
+    communities (a street admin, or someone with two community roles) must name one."""
+    tree = region_tree()
+    member = make_member()
+    body = _entry(member, tree["a1"], community_id=None)
+    created = client.post("/api/v1/service-records", json=body, headers=auth(make_staff("community_admin", tree["a1"])))
+    assert created.status_code == 201 and created.get_json()["community_id"] == tree["a1"].id
+    two_communities = make_staff("community_admin", tree["a1"])
+    two_communities.roles.append(RoleAssignment(role="community_admin", scope_type="region", scope_id=tree["a2"].id))
+    db.session.commit()
+    for caller in (make_staff("street_admin", tree["street_a"]), two_communities, make_staff("sysadmin")):
+        response = client.post("/api/v1/service-records", json=body, headers=auth(caller))
+        assert response.status_code == 422 and list(response.get_json()["error"]["details"]) == ["community_id"]
+    named = client.post("/api/v1/service-records", json=_entry(member, tree["a2"]),
+                        headers=auth(make_staff("street_admin", tree["street_a"])))
+    assert named.status_code == 201 and named.get_json()["community_id"] == tree["a2"].id
+    outside = client.post("/api/v1/service-records", json=_entry(member, tree["b1"]),
+                          headers=auth(make_staff("street_admin", tree["street_a"])))
+    assert outside.status_code == 404 and error_code(outside) == "region_not_found"
+    assert db.session.scalar(select(func.count()).select_from(ServiceRecord)) == 2
 
 
 def test_entries_only_by_staff_over_the_community(client):

@@ -7,8 +7,9 @@ import time_machine
 from sqlalchemy import select
 
 from extensions import db
-from models import Attendance, Notification, OutboundMessage, ShiftAssignment
-from schedulers.roster_jobs import mark_no_shows, send_reminders
+from models import Notification, OutboundMessage, Post, ShiftAssignment
+from schedulers.jobs import JOBS, run
+from services import checkin_tokens
 from tests.factories import auth, make_member
 from tests.test_posts import SHANGHAI, make_shift, post_with_admin
 
@@ -37,10 +38,10 @@ def test_reminders_go_out_the_evening_before_and_an_hour_before(client, fake_wec
     db.session.commit()
     shift = assigned_shift(client, [*members, no_openid])
     with time_machine.travel(EVENING_BEFORE - timedelta(minutes=10), tick=False):
-        assert send_reminders() == {"reminders_due": 0, "messages_sent": 0}
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 0, "messages_sent": 0}
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        assert send_reminders() == {"reminders_due": 4, "messages_sent": 3}
-        assert send_reminders() == {"reminders_due": 4, "messages_sent": 0}  # made once, sent once
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 4, "messages_sent": 3}
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 4, "messages_sent": 0}  # made once, sent once
     assert len(fake_wechat.sent) == 3
     # One access token for every send, fetched once and shared.
     assert fake_wechat.token_calls == 1
@@ -55,7 +56,7 @@ def test_reminders_go_out_the_evening_before_and_an_hour_before(client, fake_wec
     listed = client.get("/api/v1/me/notifications", headers=auth(no_openid)).get_json()["items"]
     assert [n["kind"] for n in listed] == ["shift_reminder"]
     with time_machine.travel(SHIFT_START - timedelta(minutes=50), tick=False):
-        assert send_reminders()["messages_sent"] == 3
+        assert run(JOBS["send_reminders"])["messages_sent"] == 3
     assert len(fake_wechat.sent) == 6
     assert {m.key.rsplit(":", 1)[1] for m in messages()} == {"evening", "hour"}
     assert all(m.status == "sent" and m.attempts == 1 for m in messages())
@@ -70,7 +71,7 @@ def test_a_declined_shift_gets_no_reminder(client, fake_wechat):
     shift = assigned_shift(client, [member])
     client.delete(f"/api/v1/shifts/{shift.id}/signups/me", headers=auth(member))
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        assert send_reminders() == {"reminders_due": 0, "messages_sent": 0}
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 0, "messages_sent": 0}
     assert fake_wechat.sent == []
 
 
@@ -79,17 +80,17 @@ def test_a_wechat_error_is_retried_later_and_never_sent_twice(client, fake_wecha
     assigned_shift(client, [member])
     fake_wechat.send_errors = [45009, -1]
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
         [message] = messages()
         assert (message.status, message.attempts, message.last_error) == ("pending", 1, "errcode 45009")
         assert message.next_attempt_at > EVENING_BEFORE
-        assert send_reminders()["messages_sent"] == 0  # not due yet: backing off
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0  # not due yet: backing off
     with time_machine.travel(EVENING_BEFORE + timedelta(minutes=1, seconds=5), tick=False):
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
         assert messages()[0].attempts == 2
     with time_machine.travel(EVENING_BEFORE + timedelta(minutes=4), tick=False):
-        assert send_reminders()["messages_sent"] == 1
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 1
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
     [message] = messages()
     assert (message.status, message.attempts) == ("sent", 3)
     assert len(fake_wechat.sent) == 1 and fake_wechat.sent[0]["touser"] == member.openid
@@ -100,7 +101,7 @@ def test_an_expired_token_is_refreshed_once_and_the_send_repeated(client, fake_w
     assigned_shift(client, [member])
     fake_wechat.send_errors = [42001]
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        assert send_reminders()["messages_sent"] == 1
+        assert run(JOBS["send_reminders"])["messages_sent"] == 1
     assert fake_wechat.token_calls == 2
     assert len(fake_wechat.sent) == 1
 
@@ -110,41 +111,53 @@ def test_wechat_down_keeps_messages_pending(client, fake_wechat):
     assigned_shift(client, [member])
     fake_wechat.down = True
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
     assert messages()[0].status == "pending"
     fake_wechat.down = False
     with time_machine.travel(EVENING_BEFORE + timedelta(minutes=5), tick=False):
-        assert send_reminders()["messages_sent"] == 1
+        assert run(JOBS["send_reminders"])["messages_sent"] == 1
     assert len(fake_wechat.sent) == 1
 
 
-def test_no_shows_are_marked_after_the_grace_period(client):
-    present, absent, asked_standin, declined = (make_member() for _ in range(4))
-    shift = assigned_shift(client, [present, absent, asked_standin, declined])
+def assignment_statuses():
+    return dict(db.session.execute(select(ShiftAssignment.member_id, ShiftAssignment.status)).all())
+
+
+def test_assignments_follow_the_scans_and_no_shows_are_marked_after_the_grace_period(client):
+    """assigned → checked_in (first scan) → attended (check-out); still assigned or asking for a stand-in after the
+    shift and its grace period → no_show (contract v1.1, "Fixes to v1 readings")."""
+    present, forgot_checkout, absent, asked_standin, declined = (make_member() for _ in range(5))
+    shift = assigned_shift(client, [present, forgot_checkout, absent, asked_standin, declined])
     with time_machine.travel(SHIFT_START - timedelta(hours=3), tick=False):
         client.post(f"/api/v1/shifts/{shift.id}/standin", headers=auth(asked_standin))
         client.delete(f"/api/v1/shifts/{shift.id}/signups/me", headers=auth(declined))
-    db.session.add(Attendance(member_id=present.id, shift_id=shift.id, checked_in_at=SHIFT_START,
-                              checked_out_at=shift.ends_at, minutes=120))
-    db.session.commit()
+    token = checkin_tokens.post_token(db.session.get(Post, shift.post_id))
+    scan = {"token": token, "lat": 39.9, "lng": 116.4}
+    with time_machine.travel(SHIFT_START, tick=False):
+        for member in (present, forgot_checkout):
+            assert client.post("/api/v1/checkins", json=scan, headers=auth(member)).status_code == 201
+    assert assignment_statuses()[present.id] == assignment_statuses()[forgot_checkout.id] == "checked_in"
+    with time_machine.travel(shift.ends_at - timedelta(minutes=5), tick=False):
+        assert client.post("/api/v1/checkins", json=scan, headers=auth(present)).get_json()["action"] == "check_out"
+    assert assignment_statuses()[present.id] == "attended"
     with time_machine.travel(shift.ends_at + timedelta(minutes=29), tick=False):
-        assert mark_no_shows() == 0
+        assert run(JOBS["mark_no_shows"]) == 0
+        assert run(JOBS["close_open_attendances"]) == 1
     with time_machine.travel(shift.ends_at + timedelta(minutes=31), tick=False):
-        assert mark_no_shows() == 2
-        assert mark_no_shows() == 0
-    statuses = dict(db.session.execute(select(ShiftAssignment.member_id, ShiftAssignment.status)).all())
-    assert statuses == {present.id: "assigned", absent.id: "no_show", asked_standin.id: "no_show",
-                        declined.id: "declined"}
+        assert run(JOBS["mark_no_shows"]) == 2
+        assert run(JOBS["mark_no_shows"]) == 0
+    assert assignment_statuses() == {present.id: "attended", forgot_checkout.id: "attended", absent.id: "no_show",
+                                     asked_standin.id: "no_show", declined.id: "declined"}
 
 
 def test_many_processes_asking_at_once_fetch_one_token(app, fake_wechat):
-    from integrations.wechat import WeChatClient
+    from services import wechat
     from tests.conftest import fire_at_once
 
     def ask(_):
         with app.app_context():
             try:
-                return WeChatClient.from_config().access_token()
+                return wechat.client().access_token()
             finally:
                 db.session.remove()
 
@@ -168,42 +181,42 @@ def test_with_redis_the_token_is_cached_there_and_fetched_once(app, fake_wechat)
     import pytest
     import redis
 
-    from integrations.wechat import RedisTokenCache, WeChatClient
+    from services import wechat
     from tests.conftest import fire_at_once
 
     url = _redis_url()
     if url is None:
         pytest.skip("no Redis on 127.0.0.1:6379")
     store = redis.Redis.from_url(url)
-    store.delete(RedisTokenCache.KEY)
+    store.delete(wechat.RedisTokenCache.KEY)
     app.config["REDIS_URL"] = url
     try:
         def ask(_):
             with app.app_context():
-                return WeChatClient.from_config().access_token()
+                return wechat.client().access_token()
 
         assert set(fire_at_once(6, ask)) == {"fake-access-token-1"}
         assert fake_wechat.token_calls == 1
-        assert store.get(RedisTokenCache.KEY) == b"fake-access-token-1"
-        assert 0 < store.ttl(RedisTokenCache.KEY) <= 7200
+        assert store.get(wechat.RedisTokenCache.KEY) == b"fake-access-token-1"
+        assert 0 < store.ttl(wechat.RedisTokenCache.KEY) <= 7200
     finally:
         app.config["REDIS_URL"] = None
-        store.delete(RedisTokenCache.KEY)
+        store.delete(wechat.RedisTokenCache.KEY)
 
 
 def test_a_send_that_times_out_is_never_sent_again(client, fake_wechat):
-    from integrations.wechat import WeChatClient
+    from services import wechat
 
     member = make_member()
     assigned_shift(client, [member])
     with time_machine.travel(EVENING_BEFORE, tick=False):
-        WeChatClient.from_config().access_token()  # cached: only the send itself is slow
+        wechat.client().access_token()  # cached: only the send itself is slow
         fake_wechat.delay = 1.3  # the client gives up after 1 s, but WeChat delivers
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
     fake_wechat.delay = 0
     [message] = messages()
     assert (message.status, message.last_error) == ("failed", "timed out while sending")
     with time_machine.travel(EVENING_BEFORE + timedelta(hours=1), tick=False):
-        assert send_reminders()["messages_sent"] == 0
+        assert run(JOBS["send_reminders"])["messages_sent"] == 0
     time.sleep(0.5)
     assert len(fake_wechat.calls("/cgi-bin/message/subscribe/send")) == 1

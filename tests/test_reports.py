@@ -128,9 +128,10 @@ def test_only_the_units_admin_reports_the_unit(client):
     unit, other_unit = make_unit(tree["a1"]), make_unit(tree["a1"])
     response = client.post("/api/v1/reports", headers=auth(make_staff("unit_admin", other_unit)),
                            json={"community_id": tree["a1"].id, "unit_id": unit.id})
-    assert response.status_code == 403
-    assert client.post("/api/v1/reports", headers=auth(make_member()),
-                       json={"community_id": tree["a1"].id, "unit_id": unit.id}).status_code == 403
+    assert response.status_code == 404 and error_code(response) == "unit_not_found"
+    response = client.post("/api/v1/reports", headers=auth(make_member()),
+                           json={"community_id": tree["a1"].id, "unit_id": unit.id})
+    assert response.status_code == 403 and error_code(response) == "unit_admin_only"
 
 
 def test_list_filters(client):

@@ -8,10 +8,10 @@ import requests
 from sqlalchemy import func, select
 
 from bench.runtime import Server
+from clock import utcnow
 from extensions import db
 from models import Attendance
 from services.checkin_tokens import activity_token
-from services.clock import utcnow
 from tests.activity_factories import PLACE, make_activity
 from tests.conftest import DATABASE_URL
 from tests.factories import auth, make_member, region_tree

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from clock import utcnow
 from extensions import db
 from models import Activity, Attendance, ServiceRecord, User
 from services.checkin_tokens import activity_token
-from services.clock import utcnow
 from tests.activity_factories import PLACE, make_activity
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 

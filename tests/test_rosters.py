@@ -9,13 +9,13 @@ import requests
 import time_machine
 from sqlalchemy import event, func, select
 
+from clock import local_day_start, to_local, utcnow
 from config import ConfigError
 from extensions import db
 from models import Notification, Shift, ShiftAssignment, ShiftTemplate
-from schedulers.roster_jobs import generate_rosters
+from models.post import AssignmentStatus
+from schedulers.jobs import JOBS, run
 from services import holidays, rosters
-from services.clock import local_day_start, to_local, utcnow
-from services.shifts import HELD
 from tests.conftest import fire_at_once
 from tests.factories import auth, make_member
 from tests.test_posts import SHANGHAI, add_template, join, make_shift, post_with_admin, roster
@@ -134,9 +134,9 @@ def test_generating_twice_changes_nothing(client):
         join(client, member, post_id)
     with time_machine.travel(at(2026, 3, 9, 1), tick=False):
         add_template(client, admin, post_id, [1, 2, 3, 4, 5, 6, 7], "07:00", "09:00", seats=2)
-        first = generate_rosters()
+        first = run(JOBS["generate_rosters"])
         assignments = db.session.scalar(select(func.count()).select_from(ShiftAssignment))
-        second = generate_rosters()
+        second = run(JOBS["generate_rosters"])
     assert first == {"shifts_created": 0, "seats_filled": 0}  # the template already made and filled them
     assert second == {"shifts_created": 0, "seats_filled": 0}
     assert shift_count() == 14 and assignments == 28
@@ -155,14 +155,14 @@ def test_generation_from_two_processes_at_once_never_duplicates(app, client):
                                          seats=2, skip_holidays=False, active=True))
         db.session.commit()
 
-        def run(_):
+        def generate(_):
             with app.app_context():
                 try:
-                    return generate_rosters()
+                    return run(JOBS["generate_rosters"])
                 finally:
                     db.session.remove()
 
-        results = fire_at_once(4, run)
+        results = fire_at_once(4, generate)
     assert sum(r["shifts_created"] for r in results) == 42
     assert shift_count() == 42
     assert sum(r["seats_filled"] for r in results) == 84
@@ -207,7 +207,7 @@ def test_template_edit_changes_future_unassigned_shifts_only(client):
 def simulate(days, start):
     for n in range(days):
         with time_machine.travel(start + timedelta(days=n), tick=False):
-            generate_rosters()
+            run(JOBS["generate_rosters"])
 
 
 def served(post_id, start, end):
@@ -275,7 +275,8 @@ def add_raw_template(post_id, start, end, seats, weekdays=(1, 2, 3, 4, 5, 6, 7))
 def held_rows():
     return db.session.execute(
         select(ShiftAssignment.member_id, Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at)
-        .join(Shift, Shift.id == ShiftAssignment.shift_id).where(ShiftAssignment.status.in_(HELD))).all()
+        .join(Shift, Shift.id == ShiftAssignment.shift_id)
+        .where(ShiftAssignment.status.in_(AssignmentStatus.HELD))).all()
 
 
 def assert_no_overbooking_or_overlap():
@@ -304,7 +305,7 @@ def test_a_member_in_two_pools_is_never_given_overlapping_shifts(client, monkeyp
     with time_machine.travel(at(2026, 3, 9, 1), tick=False):
         add_raw_template(first_post, "07:00", "09:00", seats=1)
         add_raw_template(second_post, "08:00", "10:00", seats=2)
-        outcome = generate_rosters()
+        outcome = run(JOBS["generate_rosters"])
     # The first post (lower id) is filled first; the second gets the member only where they are free.
     assert outcome == {"shifts_created": 28, "seats_filled": 14 + 14}
     rows = held_rows()
@@ -329,7 +330,7 @@ def test_generation_writes_in_bulk_not_per_seat(app, client):
             add_raw_template(post_id, "18:00", "20:00", seats=2)
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            outcome = generate_rosters()
+            outcome = run(JOBS["generate_rosters"])
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
     assert outcome == {"shifts_created": 84, "seats_filled": 168}
@@ -345,7 +346,7 @@ def test_sign_ups_during_generation_never_overbook_or_overlap(app, client, live_
     _, post_id = post_with_admin(client)
     _, other_post = post_with_admin(client, "b1")
     add_raw_template(post_id, "07:00", "09:00", seats=2)
-    assert generate_rosters()["seats_filled"] == 0  # the shifts exist, the pool is still empty
+    assert run(JOBS["generate_rosters"])["seats_filled"] == 0  # the shifts exist, the pool is still empty
     pool = [make_member() for _ in range(3)]
     outsiders = [make_member() for _ in range(4)]
     for member in pool:
@@ -359,18 +360,18 @@ def test_sign_ups_during_generation_never_overbook_or_overlap(app, client, live_
     calls = [(f"{live_server}/api/v1/shifts/{clash.id}/signups", auth(m)) for m in pool]
     calls += [(f"{live_server}/api/v1/shifts/{target.id}/signups", auth(m)) for m in outsiders]
 
-    def run(i):
+    def call(i):
         if i == len(calls):
             with app.app_context():
                 try:
-                    return generate_rosters()
+                    return run(JOBS["generate_rosters"])
                 finally:
                     db.session.remove()
         url, headers = calls[i]
         response = requests.post(url, headers=headers, timeout=30)
         return response.status_code, response.json().get("error", {}).get("code")
 
-    *answers, outcome = fire_at_once(len(calls) + 1, run)
+    *answers, outcome = fire_at_once(len(calls) + 1, call)
     assert {code for code, _ in answers} <= {201, 409}, answers
     assert {error for code, error in answers if code == 409} <= {"overlap", "shift_full"}, answers
     db.session.expire_all()

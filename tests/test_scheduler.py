@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import Shift, ShiftTemplate
-from schedulers.registry import all_jobs
+from schedulers.jobs import JOBS
 from tests.conftest import DATABASE_URL
 from tests.test_posts import post_with_admin
 
@@ -96,7 +96,7 @@ def test_only_one_scheduler_leads_and_another_takes_over_when_it_dies(client, tm
 
 
 def test_run_job_lists_and_runs_jobs_by_name(app, client):
-    names = set(all_jobs())
+    names = set(JOBS)
     assert {"generate_rosters", "send_reminders", "mark_no_shows"} <= names
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["run-job", "--list"])

@@ -9,10 +9,10 @@ import time_machine
 import zxingcpp
 from PIL import Image
 
+from clock import utcnow
 from extensions import db
 from models import Activity, Attendance
 from services import checkin_tokens
-from services.clock import utcnow
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
 NOON = datetime(2025, 6, 1, 4, 0, 7, tzinfo=UTC)  # 12:00:07 in Beijing

@@ -12,8 +12,8 @@ import requests
 import zxingcpp
 from PIL import Image
 
+from clock import utcnow
 from extensions import db
-from services.clock import utcnow
 from tests.factories import auth, make_member, make_staff, region_tree
 from tests.test_screen import make_activity, screen_path
 

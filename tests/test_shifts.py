@@ -6,9 +6,9 @@ import requests
 import time_machine
 from sqlalchemy import func, select
 
+from clock import utcnow
 from extensions import db
 from models import Notification, Shift, ShiftAssignment
-from services.clock import utcnow
 from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member
 from tests.test_posts import SHANGHAI, join, make_shift, post_with_admin

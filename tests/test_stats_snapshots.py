@@ -10,9 +10,9 @@ import time_machine
 from flask import current_app
 from sqlalchemy import func, select
 
-import schedulers.stats_jobs  # noqa: F401  (registers refresh_statistics for run-job)
 from extensions import db
 from models import ServiceRecord, StatsSnapshot
+from schedulers.jobs import JOBS, run
 from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
@@ -133,7 +133,7 @@ def test_refresh_statistics_job_warms_every_district_and_street(app, client):
         db.session.commit()
         result = app.test_cli_runner().invoke(args=["run-job", "refresh_statistics"])
         assert result.exit_code == 0, result.output
-        assert "refresh_statistics: 3 regions" in result.output
+        assert "refresh_statistics: 3" in result.output
         # This year for the district and both streets; communities are computed when first asked for.
         assert snapshots() == {(tree["district"].id, 2025): T0, (tree["street_a"].id, 2025): T0,
                                (tree["street_b"].id, 2025): T0}
@@ -147,10 +147,7 @@ def test_refresh_statistics_job_warms_every_district_and_street(app, client):
         assert body["approved_hours"] == 2.0 and body["active_volunteers"] == 1
         assert {c["region_id"]: c["approved_hours"] for c in body["children"]} == {tree["a1"].id: 2.0,
                                                                                     tree["a2"].id: 0}
-        db.session.commit()
-        from schedulers.stats_jobs import refresh_statistics
-
-        assert refresh_statistics() == "3 regions"
+        assert run(JOBS["refresh_statistics"]) == 3
         body = overview(client, headers, tree["street_a"]).get_json()
     assert body["computed_at"] == later.isoformat()
     assert body["approved_hours"] == 6.0 and body["active_volunteers"] == 2

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from clock import local_today
 from extensions import db
 from models import Notification, PointsEntry, Wish
-from schedulers.registry import all_jobs
-from services.clock import local_today
+from schedulers.jobs import JOBS, run
 from tests.factories import auth, error_code, make_member, make_staff, make_unit, region_tree
 
 API = "/api/v1"
@@ -264,9 +264,20 @@ def test_every_other_transition_is_invalid_state(client, world, state):
 
 
 def test_unknown_wish_is_404(client, world):
-    for action in ("claim", "release", "fulfil", "confirm", "cancel"):
-        assert act(client, world["admin_a1"], 999, action).status_code == 404
+    by_caller = {"member": ("claim", "release", "fulfil"), "admin_a1": ("confirm", "cancel")}
+    for caller, actions in by_caller.items():
+        for action in actions:
+            assert act(client, world[caller], 999, action).status_code == 404
     assert client.get(f"{API}/wishes/999", headers=auth(world["member"])).status_code == 404
+
+
+def test_a_staff_account_without_wechat_may_not_claim_for_itself(client, world):
+    """The role may not do this at all: 403 before the wish is even looked up (contract v1.1's order)."""
+    wish = post_wish(client, world["admin_a1"], world["a1"])
+    for wish_id in (wish["id"], 999):
+        response = act(client, world["admin_a1"], wish_id, "claim")
+        assert response.status_code == 403 and error_code(response) == "members_only"
+    assert wish_status(wish["id"]) == "open"
 
 
 def make_claimed_wish(world, deadline, claimer):
@@ -284,19 +295,19 @@ def overdue_notifications(member):
 
 
 def test_overdue_reminder_once_after_the_local_deadline(world):
-    job = all_jobs()["remind_overdue_wishes"]
+    job = JOBS["remind_overdue_wishes"]
     assert job.trigger == "cron" and job.trigger_args == {"hour": 9}
     wish = make_claimed_wish(world, date(2025, 3, 10), world["member"])
     on_time = make_claimed_wish(world, date(2025, 3, 20), world["other"])
     # 23:30 on the deadline in Beijing (15:30 UTC): not yet overdue.
     with time_machine.travel(datetime(2025, 3, 10, 15, 30, tzinfo=UTC), tick=False):
-        assert job.func() == 0
+        assert run(job) == 0
     # 00:30 the next local day is still 16:30 UTC on the deadline: overdue by local date.
     with time_machine.travel(datetime(2025, 3, 10, 16, 30, tzinfo=UTC), tick=False):
-        assert job.func() == 1
-        assert job.func() == 0
+        assert run(job) == 1
+        assert run(job) == 0
     with time_machine.travel(datetime(2025, 3, 12, 1, 0, tzinfo=UTC), tick=False):
-        assert job.func() == 0
+        assert run(job) == 0
     assert overdue_notifications(world["member"]) == 1
     assert overdue_notifications(world["admin_a1"]) == 1
     assert overdue_notifications(world["other"]) == 0
@@ -310,7 +321,7 @@ def test_overdue_reminder_skips_wishes_not_claimed(world):
     wish.status = "fulfilled"
     db.session.commit()
     with time_machine.travel(datetime(2025, 4, 1, 3, 0, tzinfo=UTC), tick=False):
-        assert all_jobs()["remind_overdue_wishes"].func() == 0
+        assert run(JOBS["remind_overdue_wishes"]) == 0
     assert overdue_notifications(world["member"]) == 0
 
 
@@ -319,11 +330,11 @@ def test_a_new_claim_of_an_overdue_wish_is_reminded_again(client, world):
         wish = post_wish(client, world["admin_a1"], world["a1"], deadline="2025-03-05")
         act(client, world["member"], wish["id"], "claim")
     with time_machine.travel(datetime(2025, 3, 6, 2, 0, tzinfo=UTC), tick=False):
-        assert all_jobs()["remind_overdue_wishes"].func() == 1
+        assert run(JOBS["remind_overdue_wishes"]) == 1
         assert act(client, world["member"], wish["id"], "release").status_code == 200
         assert act(client, world["other"], wish["id"], "claim").status_code == 200
     with time_machine.travel(datetime(2025, 3, 7, 2, 0, tzinfo=UTC), tick=False):
-        assert all_jobs()["remind_overdue_wishes"].func() == 1
+        assert run(JOBS["remind_overdue_wishes"]) == 1
     assert overdue_notifications(world["member"]) == 1
     assert overdue_notifications(world["other"]) == 1
 

@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from demo import foundation, wishes
 from extensions import db
 from models import Need, Notification, PointsEntry, Project, Resource, Wish
-from models.lists import PROJECT_STATUSES
-from models.wish import WISH_STATUSES
+from models.project import ProjectStatus
+from models.wish import WishStatus
 from services import points
 
 
@@ -15,8 +15,8 @@ def test_demo_wishes_cover_every_state_and_stay_consistent():
     foundation.seed(ctx)
     summary = wishes.seed(ctx)
     assert summary["wishes"] == db.session.scalar(select(func.count()).select_from(Wish))
-    assert set(db.session.scalars(select(Wish.status).distinct())) == set(WISH_STATUSES)
-    assert set(db.session.scalars(select(Project.status).distinct())) == set(PROJECT_STATUSES)
+    assert set(db.session.scalars(select(Wish.status).distinct())) == set(WishStatus)
+    assert set(db.session.scalars(select(Project.status).distinct())) == set(ProjectStatus)
     assert db.session.scalar(select(func.count()).select_from(Need)) == summary["needs"] > 0
     assert {r.owner_type for r in db.session.scalars(select(Resource))} == {"community", "unit"}
     for project in db.session.scalars(select(Project)):

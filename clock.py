@@ -1,6 +1,6 @@
 """The one source of "now", and conversions between UTC and the deployment's local time."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -47,3 +47,22 @@ def local_days_bounds(date_from, date_to):
 def local_year_bounds(year):
     """The UTC instants at which a local calendar year begins and ends."""
     return local_days_bounds(date(year, 1, 1), date(year, 12, 31))
+
+
+def within_local_days(column, date_from, date_to):
+    """SQL conditions: the instant in ``column`` falls on local dates ``date_from`` .. ``date_to`` (inclusive);
+    either may be None (unbounded)."""
+    start, end = local_days_bounds(date_from, date_to)
+    return ([column >= start] if start is not None else []) + ([column < end] if end is not None else [])
+
+
+def parse_clock(value):
+    """A local time of day written ``HH:MM`` (00:00 to 23:59), or None when it is not one."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return None
+    hours, minutes = value[:2], value[3:]
+    if not (hours.isascii() and hours.isdigit() and minutes.isascii() and minutes.isdigit()):
+        return None
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    return time(int(hours), int(minutes))

@@ -1,0 +1,127 @@
+"""The outbox of WeChat subscribe messages: rows written in the unit of work that decided to send them, delivered
+afterwards by a job.
+
+A message is keyed by the event it tells of, so it is queued once however often that event is seen. Delivery claims
+a message with a conditional update (``pending`` → ``sending``) and commits the claim before calling WeChat, so two
+senders never send one message, and a send interrupted after its claim is given up rather than risked twice. A
+WeChat error leaves it pending with a growing delay, until ``MAX_ATTEMPTS``; an answer WeChat would give again
+(the member refused, or never subscribed) fails it at once.
+"""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from clock import utcnow
+from errors import ServiceUnavailable
+from extensions import db
+from integrations.wechat import WeChatRefused, WeChatSendUncertain, WeChatUnavailable
+from models import OutboundMessage, User
+from models.notification import OutboundStatus
+from services import wechat
+from services.database import commit_batch, insert_ignoring_conflicts
+
+log = logging.getLogger("baodao.outbox")
+
+MAX_ATTEMPTS = 8
+# A message claimed this long ago and never marked was interrupted mid-send; it is not sent again.
+SEND_LEASE = timedelta(minutes=10)
+# errcodes WeChat will answer the same way however often we ask (the member refused or never subscribed).
+FINAL_ERRCODES = {43101, 47003, 40003}
+
+
+def enqueue(member_id, key, template_id, page, data):
+    """Queue one subscribe message for the member, once per ``key``."""
+    now = utcnow()
+    db.session.execute(insert_ignoring_conflicts(OutboundMessage).values(
+        member_id=member_id, key=key, payload={"template_id": template_id, "page": page, "data": data},
+        status=OutboundStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now))
+
+
+def backoff(attempts):
+    """1, 2, 4 … minutes after each failure, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def _claim(message_id, now):
+    """Pending and due → ``sending``, committed before the send; of two senders exactly one gets it."""
+    result = db.session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.PENDING,
+               OutboundMessage.next_attempt_at <= now)
+        .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1,
+                next_attempt_at=now + SEND_LEASE)
+        .execution_options(synchronize_session=False))
+    commit_batch()
+    return result.rowcount == 1
+
+
+def _finish(message_id, **values):
+    db.session.execute(update(OutboundMessage).where(OutboundMessage.id == message_id,
+                                                     OutboundMessage.status == OutboundStatus.SENDING)
+                       .values(**values).execution_options(synchronize_session=False))
+    commit_batch()
+
+
+def _give_up_interrupted(now):
+    """A send interrupted after its claim may or may not have reached WeChat: never risk a second copy."""
+    result = db.session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.next_attempt_at < now)
+        .values(status=OutboundStatus.FAILED, last_error="interrupted during send")
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        log.warning("%s outbound messages were interrupted mid-send and are not retried", result.rowcount)
+
+
+def _retry_or_fail(message_id, attempts, error, final=False):
+    _finish(message_id, status=OutboundStatus.FAILED if final or attempts >= MAX_ATTEMPTS else OutboundStatus.PENDING,
+            last_error=error, next_attempt_at=utcnow() + backoff(attempts))
+
+
+def deliver_pending(limit=200):
+    """Send due pending messages, each claimed and finished in a transaction of its own (``commit_batch``);
+    returns how many were sent."""
+    now = utcnow()
+    _give_up_interrupted(now)
+    ids = list(db.session.scalars(
+        select(OutboundMessage.id)
+        .where(OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.next_attempt_at <= now)
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)))
+    commit_batch()
+    if not ids:
+        return 0
+    try:
+        client = wechat.client()
+    except ServiceUnavailable:
+        log.warning("%s messages wait: WeChat is not configured", len(ids))
+        return 0
+    sent = 0
+    for message_id in ids:
+        if not _claim(message_id, utcnow()):
+            continue
+        message = db.session.get(OutboundMessage, message_id)
+        openid = db.session.scalar(select(User.openid).where(User.id == message.member_id))
+        payload, attempts = dict(message.payload), message.attempts
+        commit_batch()
+        if not openid:
+            _finish(message_id, status=OutboundStatus.FAILED, last_error="member has no openid")
+            continue
+        try:
+            client.send_subscribe_message(openid, payload["template_id"], payload["page"], payload["data"])
+        except WeChatRefused as exc:
+            _retry_or_fail(message_id, attempts, f"errcode {exc.errcode}", final=exc.errcode in FINAL_ERRCODES)
+            continue
+        except WeChatSendUncertain:
+            # It may have been delivered; a second copy is worse than a missing message.
+            _finish(message_id, status=OutboundStatus.FAILED, last_error="timed out while sending")
+            continue
+        except WeChatUnavailable:
+            _retry_or_fail(message_id, attempts, "wechat unavailable")
+            continue
+        _finish(message_id, status=OutboundStatus.SENT, sent_at=utcnow(), last_error=None)
+        sent += 1
+    if sent:
+        log.info("%s subscribe messages sent", sent)
+    return sent
