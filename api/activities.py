@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.activity import CATEGORIES, ActivityStatus, SignupStatus
 from services import activities
@@ -85,9 +85,8 @@ def create_activity(body):
 @blp.response(200, page_of(ActivitySchema))
 def list_activities(args):
     """Activities by start time, with sign-up counts; `from`/`to` are local dates."""
-    filters = {k: args.get(k) for k in ("community_id", "category", "status", "date_from", "date_to")}
     actor = current_actor()
-    return paginate(activities.list_activities(**filters), args, lambda page: activities.present(page, actor.id))
+    return paginate(activities.list_activities(**filters(args)), args, lambda page: activities.present(page, actor.id))
 
 
 @blp.route("/activities/<int:activity_id>")
@@ -147,4 +146,4 @@ def cancel_signup(activity_id):
 @blp.response(200, page_of(SignupSchema))
 def list_signups(args, activity_id):
     """Sign-ups in order of arrival (staff of the activity's community or above)."""
-    return paginate(activities.list_signups(current_actor(), activity_id, args.get("status")), args)
+    return paginate(activities.list_signups(current_actor(), activity_id, **filters(args)), args)

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields
 from api.blueprint import Blueprint
 from api.downloads import send_download
 from api.fields import Hours, Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import PUBLIC, allowed, current_actor
 from extensions import limiter
 from services import certificates
@@ -80,7 +80,7 @@ def issue_certificate(body):
 @blp.response(200, page_of(CertificateSchema))
 def list_certificates(args):
     """The caller's own certificates and, for staff, those issued by communities in its scope."""
-    query = certificates.list_certificates(current_actor(), args.get("member_id"), args.get("issuer_id"))
+    query = certificates.list_certificates(current_actor(), **filters(args))
     return paginate(query, args)
 
 

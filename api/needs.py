@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.need import NEED_SOURCES, NeedStatus
 from services import needs
@@ -47,4 +47,4 @@ def create_need(body):
 @blp.response(200, page_of(NeedSchema))
 def list_needs(args):
     """Needs, newest first, by community, status and source (any signed-in user)."""
-    return paginate(needs.list_needs(args.get("community_id"), args.get("status"), args.get("source")), args)
+    return paginate(needs.list_needs(**filters(args)), args)

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, paginate
+from api.pagination import PageArgs, filters, paginate
 from api.security import current_actor
 from services import notifications
 
@@ -49,7 +49,7 @@ class MarkedSchema(Schema):
 def my_notifications(args):
     """What happened to the caller (reports decided, sign-ups, shift reminders, wishes, hours), newest first."""
     member_id = current_actor().id
-    page = paginate(notifications.list_for(member_id, unread_only=bool(args.get("unread"))), args)
+    page = paginate(notifications.list_for(member_id, **filters(args)), args)
     return {**page, "unread_count": notifications.unread_count(member_id)}
 
 

@@ -25,6 +25,11 @@ def page_of(item_schema):
     })
 
 
+def filters(args):
+    """A list's query arguments without the page's: what the service filters by."""
+    return {name: value for name, value in args.items() if name not in PageArgs._declared_fields}
+
+
 def paginate(query, args, transform=None):
     page, per_page = args.get("page", 1), args.get("per_page", 20)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

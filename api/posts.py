@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.post import POST_KINDS, AssignmentStatus
 from services import posts, shifts
@@ -93,9 +93,9 @@ DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31))
 
 
 class ShiftRangeArgs(PageArgs):
-    from_ = fields.Date(data_key="from", validate=DATE_RANGE,
+    date_from = fields.Date(data_key="from", validate=DATE_RANGE,
                         metadata={"description": "first local date (default today)"})
-    to = fields.Date(validate=DATE_RANGE,
+    date_to = fields.Date(data_key="to", validate=DATE_RANGE,
                      metadata={"description": "last local date, inclusive (default 13 days after from)"})
 
 
@@ -115,7 +115,7 @@ def create_post(body):
 @blp.response(200, page_of(PostSchema))
 def list_posts(args):
     """Posts, optionally of one community or kind (any signed-in user)."""
-    return paginate(posts.list_posts(args.get("community_id"), args.get("kind")), args)
+    return paginate(posts.list_posts(**filters(args)), args)
 
 
 @blp.route("/posts/<int:post_id>")
@@ -197,5 +197,5 @@ def list_pool(args, post_id):
 @blp.response(200, page_of(ShiftSchema))
 def list_shifts(args, post_id):
     """The post's roster: shifts starting on local days ``from`` .. ``to`` with their assignees."""
-    return paginate(shifts.post_shifts(current_actor(), post_id, args.get("from_"), args.get("to")), args,
+    return paginate(shifts.post_shifts(current_actor(), post_id, **filters(args)), args,
                     transform=shifts.with_assignees)

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
 from api.needs import NeedSchema
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.resources import ResourceSchema
 from api.security import allowed, current_actor
 from models.project import ProjectStatus
@@ -57,8 +57,7 @@ def create_project(body):
 @blp.response(200, page_of(ProjectSchema))
 def list_projects(args):
     """Projects, newest first, by community, status and claiming unit (any signed-in user)."""
-    filters = {k: args.get(k) for k in ("community_id", "status", "unit_id")}
-    return paginate(projects.list_projects(**filters), args)
+    return paginate(projects.list_projects(**filters(args)), args)
 
 
 @blp.route("/projects/<int:project_id>")

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.downloads import XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
@@ -111,9 +111,6 @@ class RequestListArgs(PageArgs):
     community_id = Id()
 
 
-FILTERS = ("community_id", "member_id", "status", "date_from", "date_to")
-
-
 @blp.route("/service-records", methods=["POST"])
 @jwt_required()
 @allowed(require_region_staff)
@@ -132,7 +129,7 @@ def create_record(body):
 @blp.response(200, page_of(ServiceRecordSchema))
 def list_records(args):
     """Records within the caller's scope (staff)."""
-    return paginate(records.list_records(current_actor(), **{k: args.get(k) for k in FILTERS}), args)
+    return paginate(records.list_records(current_actor(), **filters(args)), args)
 
 
 @blp.route("/service-records/export")
@@ -143,12 +140,13 @@ def list_records(args):
               content_type="application/octet-stream")
 def export_records(args):
     """Download the records within the caller's scope as CSV or XLSX."""
-    query = exports.export_query(current_actor(), **{k: args.get(k) for k in FILTERS})
-    if args["format"] == "xlsx":
+    file_format = args.pop("format")
+    query = exports.export_query(current_actor(), **args)
+    if file_format == "xlsx":
         body, mimetype = exports.file_chunks(exports.write_xlsx(query)), XLSX_MIMETYPE
     else:
         body, mimetype = exports.csv_chunks(query), "text/csv"
-    return send_download(body, mimetype, f"service-records.{args['format']}")
+    return send_download(body, mimetype, f"service-records.{file_format}")
 
 
 @blp.route("/service-records/<int:record_id>")
@@ -221,7 +219,7 @@ def request_correction(body, record_id):
 @blp.response(200, page_of(CorrectionRequestSchema))
 def list_correction_requests(args):
     """Correction requests on records within the caller's scope (staff)."""
-    return paginate(records.list_requests(current_actor(), args.get("status"), args.get("community_id")), args)
+    return paginate(records.list_requests(current_actor(), **filters(args)), args)
 
 
 @blp.route("/correction-requests/<int:request_id>/accept", methods=["POST"])
@@ -251,7 +249,7 @@ def decline_correction(body, request_id):
 @blp.response(200, page_of(ServiceRecordSchema))
 def my_records(args):
     """The caller's own records, newest first."""
-    return paginate(records.my_records(current_actor(), args.get("status"), args.get("year")), args)
+    return paginate(records.my_records(current_actor(), **filters(args)), args)
 
 
 @blp.route("/me/hours")
@@ -260,4 +258,4 @@ def my_records(args):
 @blp.response(200, HoursSummarySchema)
 def my_hours(args):
     """The caller's approved and pending hours in a local calendar year (default this year)."""
-    return records.my_hours(current_actor(), args.get("year"))
+    return records.my_hours(current_actor(), **args)

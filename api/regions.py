@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.region import REGION_KINDS
 from services import regions
@@ -42,7 +42,7 @@ def create_region(body):
 @blp.arguments(RegionListArgs, location="query")
 @blp.response(200, page_of(RegionSchema))
 def list_regions(args):
-    return paginate(regions.list_regions(args.get("kind"), args.get("parent_id")), args)
+    return paginate(regions.list_regions(**filters(args)), args)
 
 
 @blp.route("/<int:region_id>")

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.report import REPORT_KINDS, ReportStatus
 from services import reports
@@ -63,8 +63,7 @@ def create_report(body):
 @blp.response(200, page_of(ReportSchema))
 def list_reports(args):
     """Reports within the caller's scope (staff only)."""
-    filters = {k: args.get(k) for k in ("community_id", "status", "kind")}
-    return paginate(reports.list_reports(current_actor(), **filters), args)
+    return paginate(reports.list_reports(current_actor(), **filters(args)), args)
 
 
 @blp.route("/<int:report_id>/approve", methods=["POST"])

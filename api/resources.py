@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.resource import RESOURCE_KINDS, RESOURCE_OWNER_TYPES, ResourceStatus
 from services import resources
@@ -47,5 +47,4 @@ def create_resource(body):
 @blp.response(200, page_of(ResourceSchema))
 def list_resources(args):
     """Resources, newest first, by the community they serve, status, owner type and kind (any signed-in user)."""
-    filters = {k: args.get(k) for k in ("community_id", "status", "owner_type", "kind")}
-    return paginate(resources.list_resources(**filters), args)
+    return paginate(resources.list_resources(**filters(args)), args)

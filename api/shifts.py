@@ -1,7 +1,7 @@
 from flask_jwt_extended import jwt_required
 
 from api.blueprint import Blueprint
-from api.pagination import page_of, paginate
+from api.pagination import filters, page_of, paginate
 from api.posts import ShiftRangeArgs, ShiftSchema
 from api.security import current_actor
 from services import shifts
@@ -15,9 +15,9 @@ blp = Blueprint("shifts", __name__, url_prefix="/api/v1", description="Shifts an
 @blp.response(200, page_of(ShiftSchema))
 def my_shifts(args):
     """The caller's shifts starting on local days ``from`` .. ``to``, with ``my_status``."""
-    me = current_actor().id
-    return paginate(shifts.member_shifts(me, args.get("from_"), args.get("to")), args,
-                    transform=lambda rows: shifts.with_assignees(rows, me=me))
+    actor = current_actor()
+    return paginate(shifts.member_shifts(actor, **filters(args)), args,
+                    transform=lambda rows: shifts.with_assignees(rows, me=actor.id))
 
 
 @blp.route("/shifts/<int:shift_id>/signups", methods=["POST"])

@@ -52,4 +52,4 @@ def overview(args):
     """Members and units reported, activities, approved hours, active volunteers and the no-show rate, for the
     region and each child region, in one local calendar year. Served from a snapshot refreshed every few
     minutes (``computed_at`` tells when); ``fresh=true`` computes them now."""
-    return stats.overview(current_actor(), args.get("region_id"), args.get("year"), args["fresh"])
+    return stats.overview(current_actor(), **args)

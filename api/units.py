@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.downloads import XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.reports import FeedbackSchema
 from api.security import allowed, current_actor
 from models.region import UNIT_KINDS
@@ -64,7 +64,7 @@ def create_unit(body):
 @blp.response(200, page_of(UnitSchema))
 def list_units(args):
     """Search units by name, for members picking their unit."""
-    return paginate(regions.search_units(args.get("q"), args.get("community_id")), args)
+    return paginate(regions.search_units(**filters(args)), args)
 
 
 @blp.route("/<int:unit_id>")
@@ -81,7 +81,7 @@ def get_unit(unit_id):
 @blp.response(200, page_of(UnitMemberSchema))
 def unit_members(args, unit_id):
     """The unit's members: where they reported, their hours and points this year, and the community's feedback."""
-    query, year = reports.unit_members(current_actor(), unit_id, args.get("year"))
+    query, year = reports.unit_members(current_actor(), unit_id, **filters(args))
     return paginate(query, args, lambda page: reports.unit_member_rows(page, year))
 
 
@@ -93,5 +93,5 @@ def unit_members(args, unit_id):
               description="An XLSX workbook: one row per member with the year's figures and feedback")
 def export_unit_members(args, unit_id):
     """The unit's yearly report on its members, as the party secretary files it (unit admin, or above)."""
-    handle, filename = unit_report.export_members_xlsx(current_actor(), unit_id, args.get("year"))
+    handle, filename = unit_report.export_members_xlsx(current_actor(), unit_id, year=args.get("year"))
     return send_download(handle, XLSX_MIMETYPE, filename)

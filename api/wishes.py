@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, LocalDateTime
-from api.pagination import PageArgs, page_of, paginate
+from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.wish import WishStatus
 from services import wishes
@@ -68,7 +68,7 @@ def post_wish(body):
 def list_wishes(args):
     """Wishes by community and status, newest first (any signed-in user)."""
     actor = current_actor()
-    query = wishes.list_wishes(args.get("community_id"), args.get("status"))
+    query = wishes.list_wishes(**filters(args))
     return paginate(query, args, lambda page: wishes.present(actor, page))
 
 

@@ -90,7 +90,7 @@ def cancel_activity(actor, activity_id):
     return activity
 
 
-def list_activities(community_id=None, category=None, date_from=None, date_to=None, status=None):
+def list_activities(*, community_id=None, category=None, date_from=None, date_to=None, status=None):
     """Activities by start time; ``from``/``to`` are local dates, ``to`` inclusive."""
     query = select(Activity).where(*within_local_days(Activity.starts_at, date_from, date_to))
     return where_given(query.order_by(Activity.starts_at, Activity.id), (Activity.community_id, community_id),
@@ -191,7 +191,7 @@ def cancel_signup(actor, activity_id):
     db.session.flush()
 
 
-def list_signups(actor, activity_id, status=None):
+def list_signups(actor, activity_id, *, status=None):
     """The sign-ups of an activity, in order of arrival (staff of its community)."""
     activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
     query = select(Signup).where(Signup.activity_id == activity.id).order_by(Signup.created_at, Signup.id)

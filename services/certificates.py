@@ -17,7 +17,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from clock import local_days_bounds, to_local, utcnow
+from clock import to_local, utcnow, within_local_days
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import Activity, Certificate, Post, Region, ServiceRecord, Shift, User
@@ -54,9 +54,8 @@ def _check_period(period_from, period_to):
 
 def _counted(issuer_id, period_from, period_to):
     """The filter of the records a certificate counts: approved, of this community, started within the period."""
-    start, end = local_days_bounds(period_from, period_to)
     return (ServiceRecord.community_id == issuer_id, ServiceRecord.status == RecordStatus.APPROVED,
-            ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
+            *within_local_days(ServiceRecord.started_at, period_from, period_to))
 
 
 def _record_rows(member_ids, issuer_id, period_from, period_to):
@@ -156,7 +155,7 @@ def access_certificate(actor, certificate_id):
     raise NotFound("certificate_not_found", "证明不存在")
 
 
-def list_certificates(actor, member_id=None, issuer_id=None):
+def list_certificates(actor, *, member_id=None, issuer_id=None):
     """The caller's own certificates and, for region staff, those issued by communities in its scope."""
     query = (select(Certificate)
              .where(or_(Certificate.member_id == actor.id, region_scope(actor, Certificate.issuer_id)))

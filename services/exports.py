@@ -32,7 +32,7 @@ CATEGORY_LABELS = {"civility": "文明倡导", "order": "秩序维护", "culture
                    "environment": "环境整治", "safety": "安全保障"}
 
 
-def export_query(actor, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
+def export_query(actor, *, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
     """The export's rows within the caller's scope: by community (its id), then oldest first (start time, then record
     id). Within one community that is simply oldest first."""
     require_staff(actor)

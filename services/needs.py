@@ -22,6 +22,6 @@ def create_need(actor, *, community_id, title, category, source):
     return need
 
 
-def list_needs(community_id=None, status=None, source=None):
+def list_needs(*, community_id=None, status=None, source=None):
     return where_given(select(Need).order_by(Need.id.desc()),
                        (Need.community_id, community_id), (Need.status, status), (Need.source, source))

@@ -20,9 +20,9 @@ def notify_many(rows):
     insert_rows_ignoring_conflicts(Notification, rows)
 
 
-def list_for(member_id, unread_only=False):
+def list_for(member_id, *, unread=False):
     query = select(Notification).where(Notification.member_id == member_id)
-    if unread_only:
+    if unread:
         query = query.where(Notification.read_at.is_(None))
     return query.order_by(Notification.created_at.desc(), Notification.id.desc())
 

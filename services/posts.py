@@ -37,7 +37,7 @@ def create_post(actor, *, community_id, name, kind, location=None):
     return post
 
 
-def list_posts(community_id=None, kind=None):
+def list_posts(*, community_id=None, kind=None):
     return where_given(select(Post).order_by(Post.id), (Post.community_id, community_id), (Post.kind, kind))
 
 

@@ -79,6 +79,6 @@ def claim_project(actor, project_id, *, unit_id):
     return project
 
 
-def list_projects(community_id=None, status=None, unit_id=None):
+def list_projects(*, community_id=None, status=None, unit_id=None):
     return where_given(select(Project).order_by(Project.id.desc()), (Project.community_id, community_id),
                        (Project.status, status), (Project.unit_id, unit_id))

@@ -128,7 +128,7 @@ def create_manual(actor, *, member_id, started_at, ended_at, hours, activity_id=
     return record
 
 
-def list_records(actor, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
+def list_records(actor, *, community_id=None, member_id=None, status=None, date_from=None, date_to=None):
     """Records within the caller's scope, newest first; ``from``/``to`` are local dates of the start, inclusive."""
     require_staff(actor)
     query = select(ServiceRecord).where(visible_to(actor))
@@ -251,7 +251,7 @@ def decline_request(actor, request_id, *, reason=None):
     return request
 
 
-def list_requests(actor, status=None, community_id=None):
+def list_requests(actor, *, status=None, community_id=None):
     """Correction requests on records within the caller's scope, oldest first."""
     require_staff(actor)
     query = select(CorrectionRequest).join(ServiceRecord, ServiceRecord.id == CorrectionRequest.record_id).where(
@@ -259,7 +259,7 @@ def list_requests(actor, status=None, community_id=None):
     return where_given(query, (CorrectionRequest.status, status), (ServiceRecord.community_id, community_id))
 
 
-def my_records(actor, status=None, year=None):
+def my_records(actor, *, status=None, year=None):
     query = where_given(select(ServiceRecord).where(ServiceRecord.member_id == actor.id),
                         (ServiceRecord.status, status))
     if year:
@@ -268,7 +268,7 @@ def my_records(actor, status=None, year=None):
     return query.order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
 
 
-def my_hours(actor, year=None):
+def my_hours(actor, *, year=None):
     """Approved and pending hours in a local calendar year, approved hours by category."""
     year = year or local_today().year
     start, end = local_year_bounds(year)

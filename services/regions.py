@@ -33,7 +33,7 @@ def create_region(actor, *, name, kind, parent_id=None, **contact):
     return region
 
 
-def list_regions(kind=None, parent_id=None):
+def list_regions(*, kind=None, parent_id=None):
     return where_given(select(Region).order_by(Region.id), (Region.kind, kind), (Region.parent_id, parent_id))
 
 
@@ -47,7 +47,7 @@ def create_unit(actor, *, name, kind, community_id):
     return unit
 
 
-def search_units(q=None, community_id=None):
+def search_units(*, q=None, community_id=None):
     query = select(Unit).order_by(Unit.name, Unit.id)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

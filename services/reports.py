@@ -70,7 +70,7 @@ def report_unit(actor, *, community_id, unit_id):
         (Report.unit_id == unit_id, Report.kind == "unit"))
 
 
-def list_reports(actor, community_id=None, status=None, kind=None):
+def list_reports(actor, *, community_id=None, status=None, kind=None):
     """Reports the staff member can see: in its regions, or of its units and their members."""
     require_staff(actor)
     visible = [region_scope(actor, Report.community_id)]
@@ -156,7 +156,7 @@ _YEAR_FEEDBACK = select(Feedback).where(Feedback.report_id.in_(bindparam("report
                                         Feedback.year == bindparam("year"))
 
 
-def unit_members(actor, unit_id, year=None):
+def unit_members(actor, unit_id, *, year=None):
     """The unit's members (a query by id of their id, name and volunteer number) and the year whose figures to show
     (default this year). The unit's admin, or region staff above the unit's community, may see them."""
     unit = access_unit(actor, unit_id, for_write=True)

@@ -25,6 +25,6 @@ def create_resource(actor, *, owner_type, owner_id, title, kind, detail=None):
     return resource
 
 
-def list_resources(community_id=None, status=None, owner_type=None, kind=None):
+def list_resources(*, community_id=None, status=None, owner_type=None, kind=None):
     return where_given(select(Resource).order_by(Resource.id.desc()), (Resource.community_id, community_id),
                        (Resource.status, status), (Resource.owner_type, owner_type), (Resource.kind, kind))

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from clock import local_days_bounds, local_today, to_local, utcnow
+from clock import local_today, to_local, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Shift, ShiftAssignment, User
@@ -170,26 +170,24 @@ def accept_standin(actor, shift_id):
     return shift
 
 
-def day_range(date_from=None, date_to=None, default_days=14):
-    """UTC bounds of local days ``date_from`` .. ``date_to`` inclusive (default: today and the next 13 days)."""
+def _starting_on_days(date_from=None, date_to=None, default_days=14):
+    """Shifts starting on local days ``date_from`` .. ``date_to`` inclusive (default: today and the next 13 days)."""
     date_from = date_from or local_today()
-    date_to = date_to or date_from + timedelta(days=default_days - 1)
-    return local_days_bounds(date_from, date_to)
+    return within_local_days(Shift.starts_at, date_from, date_to or date_from + timedelta(days=default_days - 1))
 
 
-def post_shifts(actor, post_id, date_from=None, date_to=None):
+def post_shifts(actor, post_id, *, date_from=None, date_to=None):
     """The post's roster: shifts starting on local days ``date_from`` .. ``date_to`` (anyone signed in)."""
-    post_id = access_post(actor, post_id, for_write=False).id
-    start, end = day_range(date_from, date_to)
-    return (select(Shift).where(Shift.post_id == post_id, Shift.starts_at >= start, Shift.starts_at < end)
+    post = access_post(actor, post_id, for_write=False)
+    return (select(Shift).where(Shift.post_id == post.id, *_starting_on_days(date_from, date_to))
             .order_by(Shift.starts_at, Shift.id))
 
 
-def member_shifts(member_id, date_from=None, date_to=None):
-    start, end = day_range(date_from, date_to)
+def member_shifts(actor, *, date_from=None, date_to=None):
+    """The caller's shifts starting on local days ``date_from`` .. ``date_to``."""
     return (select(Shift).join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
-            .where(ShiftAssignment.member_id == member_id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
-                   Shift.starts_at >= start, Shift.starts_at < end)
+            .where(ShiftAssignment.member_id == actor.id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
+                   *_starting_on_days(date_from, date_to))
             .order_by(Shift.starts_at, Shift.id))
 
 

@@ -41,7 +41,7 @@ DEFAULT_MAX_AGE_SECONDS = 600
 SNAPSHOT_LOCK_NAMESPACE = int.from_bytes(b"stat", "big")
 
 
-def overview(actor, region_id=None, year=None, fresh=False):
+def overview(actor, *, region_id=None, year=None, fresh=False):
     """Figures for a region the caller administers (or a region below it) and for each of its children: the
     snapshot while younger than STATS_MAX_AGE_SECONDS, else (or with ``fresh``) computed now and stored."""
     require_region_staff(actor)

@@ -30,11 +30,11 @@ def _batches(query):
         last_id = batch[-1].id
 
 
-def export_members_xlsx(actor, unit_id, year=None):
+def export_members_xlsx(actor, unit_id, *, year=None):
     """The unit's members with report status, community, hours, points, wishes and feedback for the year.
 
     Returns an open temporary file (removed when closed) and a download name."""
-    query, year = unit_members(actor, unit_id, year)
+    query, year = unit_members(actor, unit_id, year=year)
     # Handed to the response, which closes (and so removes) it once sent.
     handle = tempfile.TemporaryFile(prefix="baodao-unit-report-", suffix=".xlsx")  # noqa: SIM115
     try:

@@ -53,7 +53,7 @@ def post_wish(actor, *, community_id, title, description=None, beneficiary=None,
     return wish
 
 
-def list_wishes(community_id=None, status=None):
+def list_wishes(*, community_id=None, status=None):
     """Any signed-in user sees the wishes (only what staff wrote about the beneficiary)."""
     return where_given(select(Wish).order_by(Wish.id.desc()), (Wish.community_id, community_id), (Wish.status, status))
 
