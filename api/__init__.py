@@ -6,6 +6,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from api.errors import EnvelopeApi, register_error_handlers
+from api.fields import register_fields
 from models.types import MAX_ID
 
 BLUEPRINT_MODULES = (
@@ -52,6 +53,7 @@ def register_api(app):
         "info": {"description": "baodao (报到): double reporting and community volunteer service. "
                                 "Errors always come as {\"error\": {\"code\", \"message\", \"details\"}}."},
     })
+    register_fields(api)
     for name in BLUEPRINT_MODULES:
         api.register_blueprint(import_module(name).blp)
     register_error_handlers(app)

@@ -1,10 +1,11 @@
-"""Fields shared by every schema: local-time datetimes and hours."""
+"""Fields shared by every schema: ids, local-time datetimes, local clock times and hours. Each custom field is
+registered with the OpenAPI document's field mapping (``register_fields``)."""
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from marshmallow import fields, validate
 
-from clock import as_utc, to_local
+from clock import as_utc, parse_clock, to_local
 from models.types import MAX_ID
 
 
@@ -24,7 +25,7 @@ class Hours(fields.Field):
     default_error_messages = {"invalid": "请输入数字，最多两位小数", "range": "不能为负数，且不超过 10000"}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {}).update({"type": "number", "format": "decimal", "multipleOf": 0.01})
+        kwargs.setdefault("metadata", {}).setdefault("multipleOf", 0.01)
         super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -46,5 +47,28 @@ class Hours(fields.Field):
         return number
 
 
+class ClockTime(fields.String):
+    """A local time of day, ``HH:MM`` (00:00 to 23:59), kept as written."""
+
+    default_error_messages = {"invalid": "时间格式应为 HH:MM"}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if parse_clock(value) is None:
+            raise self.make_error("invalid")
+        return value
+
+
 def Id(**kwargs):  # noqa: N802  (reads like a field class in schemas)
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def register_fields(api):
+    """The OpenAPI type and format of each custom field."""
+    api.register_field(LocalDateTime, "string", "date-time")
+    api.register_field(Hours, "number", "decimal")
+    api.register_field(ClockTime, "string", None)

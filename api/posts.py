@@ -4,7 +4,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import ClockTime, Id, LocalDateTime
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.post import POST_KINDS, AssignmentStatus
@@ -12,8 +12,6 @@ from services import posts, shifts
 from services.authz import require_region_staff
 
 blp = Blueprint("posts", __name__, url_prefix="/api/v1", description="Duty posts and rosters (排班)")
-
-CLOCK = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="时间格式应为 HH:MM")
 
 
 class PostLocationSchema(Schema):
@@ -47,8 +45,8 @@ class TemplateSchema(Schema):
     post_id = fields.Integer(dump_only=True)
     weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), required=True,
                            validate=validate.Length(min=1, max=7), metadata={"description": "1 = Monday"})
-    start = fields.String(required=True, validate=CLOCK, metadata={"example": "07:00"})
-    end = fields.String(required=True, validate=CLOCK, metadata={"example": "09:00"})
+    start = ClockTime(required=True, metadata={"example": "07:00"})
+    end = ClockTime(required=True, metadata={"example": "09:00"})
     seats = fields.Integer(required=True, validate=validate.Range(1, 100))
     skip_holidays = fields.Boolean(load_default=False)
     active = fields.Boolean(dump_only=True)
@@ -57,8 +55,8 @@ class TemplateSchema(Schema):
 
 class TemplateChangeSchema(Schema):
     weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(min=1, max=7))
-    start = fields.String(validate=CLOCK)
-    end = fields.String(validate=CLOCK)
+    start = ClockTime()
+    end = ClockTime()
     seats = fields.Integer(validate=validate.Range(1, 100))
     skip_holidays = fields.Boolean()
     active = fields.Boolean(metadata={"description": "false stops generating; future unassigned shifts go"})

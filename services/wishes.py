@@ -65,10 +65,11 @@ def present(actor, wishes):
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
     members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
+    covered = actor.covering({w.community_id for w in wishes})
     shown = []
     for wish in wishes:
         mine = is_claimer(actor, wish)
-        sees_claimer = mine or actor.covers_community_id(wish.community_id)
+        sees_claimer = mine or wish.community_id in covered
         name = units.get(wish.claimer_unit_id) if wish.claimer_unit_id else members.get(wish.claimer_member_id)
         shown.append({
             **as_dict(wish),

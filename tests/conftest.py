@@ -5,6 +5,7 @@ import contextvars
 import os
 import tempfile
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,7 +16,7 @@ os.environ.setdefault("JWT_SECRET_KEY", "test-jwt-secret-with-enough-length-for-
 os.environ.setdefault("PII_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -134,6 +135,30 @@ def client(app):
     # A server closes every answer, read to its end or not; so does the test, even when it stopped half-way.
     for response in client.streamed:
         response.close()
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counted:`` counts the SQL statements sent to the database inside the block
+    (``counted.total``), whichever session or connection sends them."""
+
+    class Counted:
+        total = 0
+
+    @contextmanager
+    def counting():
+        counted = Counted()
+
+        def count(*_args):
+            counted.total += 1
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            yield counted
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    return counting
 
 
 @pytest.fixture(scope="session")
