@@ -108,9 +108,6 @@ class Actor:
     def covers_community_id(self, community_id):
         return bool(self.covering([community_id]))
 
-    def covers_unit(self, unit):
-        return unit.id in self.unit_ids or self.covers_community_id(unit.community_id)
-
 
 # 1. The role may not do this at all (403).
 
@@ -235,18 +232,6 @@ def access_region(actor, region_id, *, for_write):
     if for_write:
         return staff_of_region(actor, region_id)
     return fetch(Region, region_id, NotFound("region_not_found", "区域不存在"))
-
-
-def access_member(actor, member, community_ids=()):
-    """A member's own data, or a staff member whose scope covers the member's unit or one of the communities:
-    403 for a member asking for someone else, 404 for staff out of scope."""
-    if actor.id == member.id or actor.is_sysadmin or member.unit_id in actor.unit_ids:
-        return member
-    if any(actor.covers_community_id(c) for c in community_ids if c):
-        return member
-    if not actor.is_staff:
-        raise Forbidden()
-    raise NotFound("member_not_found", "成员不存在或不在管辖范围内")
 
 
 # SQL filters for lists within the caller's scope.

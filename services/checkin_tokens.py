@@ -28,7 +28,6 @@ KIND_NAMES = {v: k for k, v in KINDS.items()}
 # kind (1 byte), key id (1), target id (4), slot (4): 10 bytes, then the MAC.
 HEADER = struct.Struct(">cBII")
 MAC_BYTES = 14
-TOKEN_LENGTH = 32
 TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_-]{32}$")
 
 

@@ -331,13 +331,6 @@ def close_open_attendances(now=None):
     return closed
 
 
-def attendance_counts(activity_id):
-    """``{"open": checked in and still there, "closed": checked out}`` for an activity (the organiser's screen)."""
-    total, closed = db.session.execute(
-        select(func.count(), func.count(Attendance.checked_out_at)).where(Attendance.activity_id == activity_id)).one()
-    return {"open": total - closed, "closed": closed}
-
-
 def activity_qrcode(actor, activity_id):
     """The activity's current token for the organiser's screen (staff of its community or above)."""
     activity = access_activity(actor, activity_id, for_write=False, as_staff=True)

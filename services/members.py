@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from errors import Conflict, NotFound, ValidationFailed
+from errors import Conflict, ValidationFailed
 from extensions import db
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
@@ -60,13 +60,6 @@ def set_unavailability(user, *, weekdays, dates):
     user.unavailable_weekdays = sorted(set(weekdays))
     user.unavailable_dates = sorted({d.isoformat() for d in dates})
     db.session.flush()
-    return user
-
-
-def get_member(member_id):
-    user = find(User, member_id)
-    if user is None:
-        raise NotFound("member_not_found", "成员不存在")
     return user
 
 

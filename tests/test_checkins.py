@@ -330,17 +330,6 @@ def test_forgotten_check_out_at_a_post_is_closed_at_the_shift_end_for_review(cli
     assert checkins.close_open_attendances() == 0
 
 
-def test_attendance_counts_for_the_organisers_screen(client, scene, clock):
-    others = [make_member() for _ in range(2)]
-    for m in others:
-        confirm(scene["activity"], m)
-    for m in [scene["member"], *others]:
-        scan(client, m, token_for(scene["activity"]))
-    clock.shift(120)
-    scan(client, scene["member"], token_for(scene["activity"]))
-    assert checkins.attendance_counts(scene["activity"].id) == {"open": 2, "closed": 1}
-
-
 def test_malformed_check_in_bodies_are_refused(client, scene):
     headers = auth(scene["member"])
     assert client.post("/api/v1/checkins", json={"token": "x"}, headers=headers).status_code == 422
