@@ -4,7 +4,8 @@ Rows come from the database in batches (``yield_per``) within the caller's scope
 time, then record id: the order of the index ``(community_id, started_at, id)``. One community or a whole district
 streams as the index is read, and a street's export sorts one community's records at a time: the first row never
 waits for a sort of every record in scope. CSV is UTF-8 with a BOM so Excel opens the Chinese text correctly; XLSX
-is written by XlsxWriter in constant-memory mode to a temporary file, which is then streamed and removed.
+is written by XlsxWriter in constant-memory mode to a temporary file, which is then streamed and removed. Text
+stays text in both (services/spreadsheets.py).
 """
 
 import csv
@@ -12,15 +13,15 @@ import io
 import os
 import tempfile
 
-import xlsxwriter
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from clock import to_local
 from extensions import db
 from models import Activity, Post, Region, ServiceRecord, Shift, User
-from services import records
+from services import records, spreadsheets
 from services.authz import require_staff
+from services.spreadsheets import csv_row
 
 BATCH = 1000
 CHUNK = 64 * 1024
@@ -71,7 +72,7 @@ def csv_chunks(query):
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
     for row in _rows(query):
-        writer.writerow(row)
+        writer.writerow(csv_row(row))
         if buffer.tell() >= CHUNK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -84,7 +85,7 @@ def write_xlsx(query):
     fd, path = tempfile.mkstemp(prefix="baodao-export-", suffix=".xlsx")
     os.close(fd)
     try:
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+        workbook = spreadsheets.workbook(path)
         sheet = workbook.add_worksheet("服务时长")
         bold = workbook.add_format({"bold": True})
         sheet.write_row(0, 0, HEADERS, bold)

@@ -6,11 +6,11 @@ Members are read in batches and their figures come from the same grouped queries
 
 import tempfile
 
-import xlsxwriter
 from sqlalchemy import select
 
 from extensions import db
 from models import Region, User
+from services import spreadsheets
 from services.reports import unit_member_rows, unit_members
 
 BATCH = 500
@@ -48,7 +48,7 @@ def export_members_xlsx(actor, unit_id, *, year=None):
 
 def _write(handle, query, year):
     """One header row, then one row per member, a batch of members at a time."""
-    workbook = xlsxwriter.Workbook(handle, {"constant_memory": True})
+    workbook = spreadsheets.workbook(handle)
     sheet = workbook.add_worksheet(f"{year}年度成员报到情况")
     bold = workbook.add_format({"bold": True})
     hours_format = workbook.add_format({"num_format": "0.00"})
