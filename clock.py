@@ -5,6 +5,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
+# The window of every date and time baodao takes: volunteer service records start well after 2000, and the bounds keep
+# date arithmetic and the local-time conversion far from their limits.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
 
 def utcnow():
     return datetime.now(UTC)

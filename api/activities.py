@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDate, LocalDateTime, Number, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.activity import CATEGORIES, ActivityStatus, SignupStatus
@@ -13,27 +13,27 @@ blp = Blueprint("activities", __name__, url_prefix="/api/v1", description="Activ
 
 
 class LocationSchema(Schema):
-    address = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=255))
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
-    lng = fields.Float(required=True, validate=validate.Range(-180, 180))
-    radius_m = fields.Integer(load_default=200, validate=validate.Range(10, 10000),
+    address = Text(allow_none=True, load_default=None, validate=validate.Length(max=255))
+    lat = Number(required=True, validate=validate.Range(-90, 90))
+    lng = Number(required=True, validate=validate.Range(-180, 180))
+    radius_m = Integer(load_default=200, validate=validate.Range(10, 10000),
                               metadata={"description": "How far from (lat, lng) a check-in scan is accepted"})
 
 
 class ActivitySchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     community_id = Id(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(multiline=True, allow_none=True, load_default=None, validate=validate.Length(max=5000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     starts_at = LocalDateTime(required=True)
     ends_at = LocalDateTime(required=True)
-    capacity = fields.Integer(required=True, validate=validate.Range(1, 100000))
+    capacity = Integer(required=True, validate=validate.Range(1, 100000))
     location = fields.Nested(LocationSchema, required=True)
     requires_signup = fields.Boolean(load_default=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(ActivityStatus)))
-    signed_up = fields.Integer(dump_only=True, metadata={"description": "Confirmed sign-ups"})
-    waitlisted = fields.Integer(dump_only=True)
+    signed_up = Integer(dump_only=True, metadata={"description": "Confirmed sign-ups"})
+    waitlisted = Integer(dump_only=True)
     my_signup = fields.String(dump_only=True, allow_none=True,
                               metadata={"description": "The caller's sign-up: confirmed, waitlisted or null"})
     created_at = LocalDateTime(dump_only=True)
@@ -50,14 +50,14 @@ class ActivityListArgs(PageArgs):
     community_id = Id()
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     status = fields.String(validate=validate.OneOf(list(ActivityStatus)))
-    date_from = fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})
-    date_to = fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
+    date_from = LocalDate(data_key="from", metadata={"description": "Local date, inclusive"})
+    date_to = LocalDate(data_key="to", metadata={"description": "Local date, inclusive"})
 
 
 class SignupSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    activity_id = fields.Integer(dump_only=True)
-    member_id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
+    activity_id = Integer(dump_only=True)
+    member_id = Integer(dump_only=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(SignupStatus)))
     created_at = LocalDateTime(dump_only=True)
     cancelled_at = LocalDateTime(dump_only=True, allow_none=True)

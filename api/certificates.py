@@ -5,7 +5,7 @@ from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
 from api.downloads import send_download
-from api.fields import Hours, Id, LocalDateTime
+from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import PUBLIC, allowed, current_actor
 from extensions import limiter
@@ -22,26 +22,26 @@ class CertificateRequestSchema(Schema):
     member_id = Id(load_default=None, allow_none=True,
                                metadata={"description": "Staff name the member; a member omits it"})
     issuer_id = Id(required=True,  metadata={"description": "The issuing community"})
-    period_from = fields.Date(required=True, data_key="from")
-    period_to = fields.Date(required=True, data_key="to")
+    period_from = LocalDate(required=True, data_key="from")
+    period_to = LocalDate(required=True, data_key="to")
 
 
 class BatchRequestSchema(Schema):
     issuer_id = Id(required=True,  metadata={"description": "The issuing community"})
-    period_from = fields.Date(required=True, data_key="from")
-    period_to = fields.Date(required=True, data_key="to")
+    period_from = LocalDate(required=True, data_key="from")
+    period_to = LocalDate(required=True, data_key="to")
 
 
 class CertificateSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     number = fields.String(dump_only=True)
     verify_code = fields.String(dump_only=True)
-    member_id = fields.Integer(dump_only=True)
-    issuer_id = fields.Integer(dump_only=True)
-    period_from = fields.Date(dump_only=True, data_key="from")
-    period_to = fields.Date(dump_only=True, data_key="to")
+    member_id = Integer(dump_only=True)
+    issuer_id = Integer(dump_only=True)
+    period_from = LocalDate(dump_only=True, data_key="from")
+    period_to = LocalDate(dump_only=True, data_key="to")
     total_hours = Hours(dump_only=True)
-    issued_by = fields.Integer(dump_only=True, allow_none=True)
+    issued_by = Integer(dump_only=True, allow_none=True)
     issued_at = LocalDateTime(dump_only=True)
     pdf_url = fields.Function(certificates.pdf_url, dump_only=True)
     verify_url = fields.Function(certificates.verify_url, dump_only=True)
@@ -57,8 +57,8 @@ class VerificationSchema(Schema):
     number = fields.String(dump_only=True)
     name_masked = fields.String(dump_only=True)
     total_hours = Hours(dump_only=True)
-    period_from = fields.Date(dump_only=True, data_key="from", attribute="from")
-    period_to = fields.Date(dump_only=True, data_key="to", attribute="to")
+    period_from = LocalDate(dump_only=True, data_key="from", attribute="from")
+    period_to = LocalDate(dump_only=True, data_key="to", attribute="to")
     issuer = fields.String(dump_only=True)
     issued_at = LocalDateTime(dump_only=True)
 

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.downloads import send_download
-from api.fields import Hours, LocalDateTime
+from api.fields import Hours, Integer, LocalDateTime, Number
 from api.security import allowed, current_actor
 from services import checkins
 from services.authz import require_region_staff
@@ -24,23 +24,23 @@ class QrCodeSchema(Schema):
 
 class CheckinSchema(Schema):
     token = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
-    lat = fields.Float(required=True, load_only=True, validate=validate.Range(-90, 90))
-    lng = fields.Float(required=True, load_only=True, validate=validate.Range(-180, 180))
+    lat = Number(required=True, load_only=True, validate=validate.Range(-90, 90))
+    lng = Number(required=True, load_only=True, validate=validate.Range(-180, 180))
 
 
 class AttendanceSchema(Schema):
-    id = fields.Integer()
-    member_id = fields.Integer()
-    activity_id = fields.Integer(allow_none=True)
-    shift_id = fields.Integer(allow_none=True)
+    id = Integer()
+    member_id = Integer()
+    activity_id = Integer(allow_none=True)
+    shift_id = Integer(allow_none=True)
     checked_in_at = LocalDateTime()
     checked_out_at = LocalDateTime(allow_none=True)
-    minutes = fields.Integer(allow_none=True)
+    minutes = Integer(allow_none=True)
     needs_review = fields.Boolean()
 
 
 class ScanRecordSchema(Schema):
-    id = fields.Integer()
+    id = Integer()
     hours = Hours()
     status = fields.String()
 

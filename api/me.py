@@ -4,7 +4,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id
+from api.fields import Id, Integer, LocalDate, Text
 from api.security import current_actor
 from api.users import MeSchema
 from models.user import POLITICAL_STATUSES
@@ -14,7 +14,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed
 
 
 class ProfileChangeSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=50))
+    name = Text(validate=validate.Length(min=1, max=50))
     phone = fields.String(allow_none=True, validate=validate.Length(max=20))
     id_number = fields.String(allow_none=True, validate=validate.Length(max=32), load_only=True)
     political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
@@ -23,9 +23,9 @@ class ProfileChangeSchema(Schema):
 
 
 class UnavailabilitySchema(Schema):
-    weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), load_default=list,
+    weekdays = fields.List(Integer(validate=validate.Range(1, 7)), load_default=list,
                            validate=validate.Length(max=7))
-    dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=366))
+    dates = fields.List(LocalDate(), load_default=list, validate=validate.Length(max=366))
 
 
 @blp.route("")

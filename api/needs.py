@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDateTime, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.need import NEED_SOURCES, NeedStatus
@@ -13,10 +13,10 @@ blp = Blueprint("needs", __name__, url_prefix="/api/v1", description="The need l
 
 
 class NeedSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     community_id = Id(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    category = fields.String(required=True, validate=validate.Length(min=1, max=16),
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    category = Text(required=True, validate=validate.Length(min=1, max=16),
                              metadata={"description": "Free text such as 养老 or 环境"})
     source = fields.String(required=True, validate=validate.OneOf(NEED_SOURCES),
                            metadata={"description": "survey, the 12345 hotline, visit, meeting or online"})

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDateTime
 from api.pagination import PageArgs, filters, paginate
 from api.security import current_actor
 from services import notifications
@@ -11,7 +11,7 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="No
 
 
 class NotificationSchema(Schema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     kind = fields.String(required=True)
     title = fields.String(required=True)
     body = fields.String(allow_none=True)
@@ -22,10 +22,10 @@ class NotificationSchema(Schema):
 
 class NotificationPageSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    unread_count = fields.Integer(required=True)
+    page = Integer(required=True)
+    per_page = Integer(required=True)
+    total = Integer(required=True)
+    unread_count = Integer(required=True)
 
 
 class NotificationListArgs(PageArgs):
@@ -38,8 +38,8 @@ class MarkReadSchema(Schema):
 
 
 class MarkedSchema(Schema):
-    marked = fields.Integer(required=True)
-    unread_count = fields.Integer(required=True)
+    marked = Integer(required=True)
+    unread_count = Integer(required=True)
 
 
 @blp.route("/me/notifications")

@@ -5,12 +5,13 @@ from functools import cache
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from api.fields import Integer
 from extensions import db
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 @cache
@@ -19,9 +20,9 @@ def page_of(item_schema):
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     return type(name, (Schema,), {
         "items": fields.List(fields.Nested(item_schema), required=True),
-        "page": fields.Integer(required=True),
-        "per_page": fields.Integer(required=True),
-        "total": fields.Integer(required=True),
+        "page": Integer(required=True),
+        "per_page": Integer(required=True),
+        "total": Integer(required=True),
     })
 
 

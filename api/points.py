@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
-from api.fields import LocalDateTime
+from api.fields import Integer, LocalDateTime
 from api.pagination import PageArgs, page_of, paginate
 from api.security import current_actor
 from services import points
@@ -11,14 +11,14 @@ blp = Blueprint("points", __name__, url_prefix="/api/v1", description="Points (ç
 
 
 class PointsEntrySchema(Schema):
-    delta = fields.Integer(required=True)
+    delta = Integer(required=True)
     reason = fields.String(required=True)
     ref = fields.String(required=True)
     at = LocalDateTime(required=True)
 
 
 class PointsSchema(page_of(PointsEntrySchema)):
-    balance = fields.Integer(required=True, metadata={"description": "Always the sum of every entry"})
+    balance = Integer(required=True, metadata={"description": "Always the sum of every entry"})
 
 
 @blp.route("/me/points")

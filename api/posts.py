@@ -1,10 +1,9 @@
-from datetime import date
 
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import ClockTime, Id, LocalDateTime
+from api.fields import ClockTime, Id, Integer, LocalDate, LocalDateTime, Number, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.post import POST_KINDS, AssignmentStatus
@@ -15,16 +14,16 @@ blp = Blueprint("posts", __name__, url_prefix="/api/v1", description="Duty posts
 
 
 class PostLocationSchema(Schema):
-    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
-    lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
-    lng = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
-    radius_m = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 10000))
+    address = Text(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    lat = Number(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
+    lng = Number(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
+    radius_m = Integer(load_default=None, allow_none=True, validate=validate.Range(1, 10000))
 
 
 class PostSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     community_id = Id(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(POST_KINDS))
     location = fields.Nested(PostLocationSchema, load_default=dict)
     created_at = LocalDateTime(dump_only=True)
@@ -41,59 +40,56 @@ class TemplateSchema(Schema):
     make-up workdays (调休上班, even on a weekend) are worked; for years the official calendar does not cover yet,
     Monday to Friday."""
 
-    id = fields.Integer(dump_only=True)
-    post_id = fields.Integer(dump_only=True)
-    weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), required=True,
+    id = Integer(dump_only=True)
+    post_id = Integer(dump_only=True)
+    weekdays = fields.List(Integer(validate=validate.Range(1, 7)), required=True,
                            validate=validate.Length(min=1, max=7), metadata={"description": "1 = Monday"})
     start = ClockTime(required=True, metadata={"example": "07:00"})
     end = ClockTime(required=True, metadata={"example": "09:00"})
-    seats = fields.Integer(required=True, validate=validate.Range(1, 100))
+    seats = Integer(required=True, validate=validate.Range(1, 100))
     skip_holidays = fields.Boolean(load_default=False)
     active = fields.Boolean(dump_only=True)
     created_at = LocalDateTime(dump_only=True)
 
 
 class TemplateChangeSchema(Schema):
-    weekdays = fields.List(fields.Integer(validate=validate.Range(1, 7)), validate=validate.Length(min=1, max=7))
+    weekdays = fields.List(Integer(validate=validate.Range(1, 7)), validate=validate.Length(min=1, max=7))
     start = ClockTime()
     end = ClockTime()
-    seats = fields.Integer(validate=validate.Range(1, 100))
+    seats = Integer(validate=validate.Range(1, 100))
     skip_holidays = fields.Boolean()
     active = fields.Boolean(metadata={"description": "false stops generating; future unassigned shifts go"})
 
 
 class PoolEntrySchema(Schema):
-    post_id = fields.Integer(dump_only=True)
-    member_id = fields.Integer(dump_only=True)
+    post_id = Integer(dump_only=True)
+    member_id = Integer(dump_only=True)
     name = fields.String(dump_only=True, allow_none=True)
     joined_at = LocalDateTime(dump_only=True)
 
 
 class AssigneeSchema(Schema):
-    member_id = fields.Integer()
+    member_id = Integer()
     name = fields.String(allow_none=True)
     status = fields.String(validate=validate.OneOf(list(AssignmentStatus.HELD)))
 
 
 class ShiftSchema(Schema):
-    id = fields.Integer()
-    post_id = fields.Integer()
-    template_id = fields.Integer(allow_none=True)
+    id = Integer()
+    post_id = Integer()
+    template_id = Integer(allow_none=True)
     starts_at = LocalDateTime()
     ends_at = LocalDateTime()
-    seats = fields.Integer()
-    filled = fields.Integer()
+    seats = Integer()
+    filled = Integer()
     assignees = fields.List(fields.Nested(AssigneeSchema))
     my_status = fields.String(allow_none=True, metadata={"description": "the caller's status (GET /me/shifts)"})
 
 
-DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31))
-
-
 class ShiftRangeArgs(PageArgs):
-    date_from = fields.Date(data_key="from", validate=DATE_RANGE,
+    date_from = LocalDate(data_key="from",
                         metadata={"description": "first local date (default today)"})
-    date_to = fields.Date(data_key="to", validate=DATE_RANGE,
+    date_to = LocalDate(data_key="to",
                      metadata={"description": "last local date, inclusive (default 13 days after from)"})
 
 

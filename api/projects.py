@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDateTime, Text
 from api.needs import NeedSchema
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.resources import ResourceSchema
@@ -15,15 +15,15 @@ blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="The pro
 
 
 class ProjectSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     community_id = Id(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
     need_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=100))
     resource_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=100))
     needs = fields.List(fields.Nested(NeedSchema), dump_only=True)
     resources = fields.List(fields.Nested(ResourceSchema), dump_only=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(ProjectStatus)))
-    unit_id = fields.Integer(dump_only=True, allow_none=True, metadata={"description": "The unit that claimed it"})
+    unit_id = Integer(dump_only=True, allow_none=True, metadata={"description": "The unit that claimed it"})
     claimed_at = LocalDateTime(dump_only=True, allow_none=True)
     approved_at = LocalDateTime(dump_only=True, allow_none=True)
     started_at = LocalDateTime(dump_only=True, allow_none=True)

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.downloads import XLSX_MIMETYPE, send_download
-from api.fields import Hours, Id, LocalDateTime
+from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.activity import CATEGORIES
@@ -15,24 +15,24 @@ blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Service 
 
 
 class ServiceRecordSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     member_id = Id(required=True)
     activity_id = Id(allow_none=True, load_default=None)
     community_id = Id(allow_none=True, load_default=None, metadata={
         "description": "The community the hours count for: the activity's when there is one; without one, a "
                        "community admin's own community by default (staff covering several communities name it)"})
-    shift_id = fields.Integer(dump_only=True, allow_none=True)
-    attendance_id = fields.Integer(dump_only=True, allow_none=True)
+    shift_id = Integer(dump_only=True, allow_none=True)
+    attendance_id = Integer(dump_only=True, allow_none=True)
     category = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CATEGORIES),
                              metadata={"description": "Defaults to the activity's category"})
     started_at = LocalDateTime(required=True)
     ended_at = LocalDateTime(required=True)
     hours = Hours(required=True)
-    description = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    description = Text(multiline=True, allow_none=True, load_default=None, validate=validate.Length(max=2000))
     status = fields.String(dump_only=True, validate=validate.OneOf(list(RecordStatus)))
     source = fields.String(dump_only=True, validate=validate.OneOf(list(RecordSource)))
     reason = fields.String(dump_only=True, allow_none=True)
-    decided_by = fields.Integer(dump_only=True, allow_none=True)
+    decided_by = Integer(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
 
@@ -41,30 +41,30 @@ class RecordListArgs(PageArgs):
     community_id = Id()
     member_id = Id()
     status = fields.String(validate=validate.OneOf(list(RecordStatus)))
-    date_from = fields.Date(data_key="from", metadata={"description": "Local date of the start, inclusive"})
-    date_to = fields.Date(data_key="to", metadata={"description": "Local date of the start, inclusive"})
+    date_from = LocalDate(data_key="from", metadata={"description": "Local date of the start, inclusive"})
+    date_to = LocalDate(data_key="to", metadata={"description": "Local date of the start, inclusive"})
 
 
 class ExportArgs(Schema):
     community_id = Id()
     member_id = Id()
     status = fields.String(validate=validate.OneOf(list(RecordStatus)))
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = LocalDate(data_key="from")
+    date_to = LocalDate(data_key="to")
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
 
 
 class MyRecordArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(list(RecordStatus)))
-    year = fields.Integer(validate=validate.Range(2000, 2100))
+    year = Year()
 
 
 class YearArgs(Schema):
-    year = fields.Integer(validate=validate.Range(2000, 2100))
+    year = Year()
 
 
 class HoursSummarySchema(Schema):
-    year = fields.Integer()
+    year = Integer()
     approved_hours = Hours()
     pending_hours = Hours()
     by_category = fields.Dict(keys=fields.String(), values=Hours(),
@@ -72,21 +72,21 @@ class HoursSummarySchema(Schema):
 
 
 class DecisionSchema(Schema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reason = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
 class CorrectionSchema(Schema):
     hours = Hours()
     started_at = LocalDateTime()
     ended_at = LocalDateTime()
-    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = Text(multiline=True, allow_none=True, validate=validate.Length(max=2000))
+    reason = Text(multiline=True, required=True, validate=validate.Length(min=1, max=500))
 
 
 class RecordChangeSchema(Schema):
-    id = fields.Integer()
+    id = Integer()
     action = fields.String(metadata={"description": "create, approve, reject or correct"})
-    actor_id = fields.Integer(allow_none=True, metadata={"description": "Who; null for the system"})
+    actor_id = Integer(allow_none=True, metadata={"description": "Who; null for the system"})
     actor_name = fields.String(allow_none=True)
     at = LocalDateTime()
     before = fields.Dict(allow_none=True)
@@ -95,11 +95,11 @@ class RecordChangeSchema(Schema):
 
 
 class CorrectionRequestSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    record_id = fields.Integer(dump_only=True)
-    member_id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
+    record_id = Integer(dump_only=True)
+    member_id = Integer(dump_only=True)
     hours = Hours(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(multiline=True, required=True, validate=validate.Length(min=1, max=500))
     status = fields.String(dump_only=True, validate=validate.OneOf(list(CorrectionStatus)))
     decline_reason = fields.String(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)

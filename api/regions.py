@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id
+from api.fields import Id, Integer, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.region import REGION_KINDS
@@ -13,13 +13,13 @@ blp = Blueprint("regions", __name__, url_prefix="/api/v1/regions", description="
 
 
 class RegionSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    id = Integer(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     kind = fields.String(required=True, validate=validate.OneOf(REGION_KINDS))
     parent_id = Id(allow_none=True, load_default=None)
-    contact_name = fields.String(allow_none=True, validate=validate.Length(max=50))
-    contact_phone = fields.String(allow_none=True, validate=validate.Length(max=30))
-    address = fields.String(allow_none=True, validate=validate.Length(max=255))
+    contact_name = Text(allow_none=True, validate=validate.Length(max=50))
+    contact_phone = Text(allow_none=True, validate=validate.Length(max=30))
+    address = Text(allow_none=True, validate=validate.Length(max=255))
 
 
 class RegionListArgs(PageArgs):

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDateTime, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.report import REPORT_KINDS, ReportStatus
@@ -13,10 +13,10 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="
 
 
 class ReportSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     kind = fields.String(dump_only=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(ReportStatus)))
-    member_id = fields.Integer(dump_only=True, allow_none=True)
+    member_id = Integer(dump_only=True, allow_none=True)
     unit_id = Id(allow_none=True, load_default=None)
     community_id = Id(required=True)
     reason = fields.String(dump_only=True, allow_none=True)
@@ -31,15 +31,15 @@ class ReportListArgs(PageArgs):
 
 
 class RejectSchema(Schema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reason = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
 class FeedbackSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    report_id = fields.Integer(dump_only=True)
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    id = Integer(dump_only=True)
+    report_id = Integer(dump_only=True)
+    year = Year(required=True)
+    rating = Integer(required=True, validate=validate.Range(1, 5))
+    comment = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=2000))
     created_at = LocalDateTime(dump_only=True)
 
 

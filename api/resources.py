@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDateTime, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.resource import RESOURCE_KINDS, RESOURCE_OWNER_TYPES, ResourceStatus
@@ -13,13 +13,13 @@ blp = Blueprint("resources", __name__, url_prefix="/api/v1", description="The re
 
 
 class ResourceSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     owner_type = fields.String(required=True, validate=validate.OneOf(RESOURCE_OWNER_TYPES))
     owner_id = Id(required=True, metadata={"description": "The community's or the unit's id"})
-    community_id = fields.Integer(dump_only=True, metadata={"description": "Where it serves (a unit's community)"})
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    community_id = Integer(dump_only=True, metadata={"description": "Where it serves (a unit's community)"})
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(RESOURCE_KINDS))
-    detail = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    detail = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=5000))
     status = fields.String(dump_only=True, validate=validate.OneOf(list(ResourceStatus)))
     created_at = LocalDateTime(dump_only=True)
 

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
 from api.downloads import send_download
-from api.fields import LocalDateTime
+from api.fields import Integer, LocalDateTime
 from api.security import PUBLIC, allowed, current_actor
 from errors import NotFound
 from extensions import limiter
@@ -39,12 +39,12 @@ class ScreenStateSchema(Schema):
     token = fields.String(dump_only=True, allow_none=True, metadata={"description": "Only while open"})
     expires_at = LocalDateTime(dump_only=True, allow_none=True, metadata={"description": "When the token is refused"})
     rotates_at = LocalDateTime(dump_only=True, allow_none=True, metadata={"description": "When a new token appears"})
-    rotate_seconds = fields.Integer(dump_only=True)
+    rotate_seconds = Integer(dump_only=True)
     now = LocalDateTime(dump_only=True)
     opens_at = LocalDateTime(dump_only=True)
     ends_at = LocalDateTime(dump_only=True)
-    checked_in = fields.Integer(dump_only=True, metadata={"description": "People checked in so far"})
-    poll_seconds = fields.Integer(dump_only=True)
+    checked_in = Integer(dump_only=True, metadata={"description": "People checked in so far"})
+    poll_seconds = Integer(dump_only=True)
 
 
 @blp.route("/api/v1/activities/<int:activity_id>/screen", methods=["POST"])

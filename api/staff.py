@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id
+from api.fields import Id, Pattern, Text
 from api.security import allowed, current_actor
 from api.users import UserSchema
 from models.user import CREATABLE_ROLES
@@ -13,9 +13,9 @@ blp = Blueprint("staff", __name__, url_prefix="/api/v1/staff", description="Staf
 
 
 class StaffCreateSchema(Schema):
-    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$"))
+    username = fields.String(required=True, validate=Pattern(r"^[A-Za-z0-9_.-]{3,64}$"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = Text(required=True, validate=validate.Length(min=1, max=50))
     role = fields.String(required=True, validate=validate.OneOf(CREATABLE_ROLES))
     scope_id = Id(required=True)
 

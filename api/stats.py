@@ -1,8 +1,8 @@
 from flask_jwt_extended import jwt_required
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
-from api.fields import Hours, Id, LocalDateTime
+from api.fields import Hours, Id, Integer, LocalDateTime, Number, Year
 from api.security import allowed, current_actor
 from services import stats
 from services.authz import require_region_staff
@@ -11,23 +11,23 @@ blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics
 
 
 class FiguresSchema(Schema):
-    region_id = fields.Integer(required=True)
+    region_id = Integer(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True)
-    members_reported = fields.Integer(required=True, metadata={"description": "Approved member reports"})
-    units_reported = fields.Integer(required=True, metadata={"description": "Approved unit reports"})
-    activities = fields.Integer(
+    members_reported = Integer(required=True, metadata={"description": "Approved member reports"})
+    units_reported = Integer(required=True, metadata={"description": "Approved unit reports"})
+    activities = Integer(
         required=True, metadata={"description": "Activities starting in the year, not cancelled"})
     approved_hours = Hours(required=True, metadata={"description": "Approved hours of records started in the year"})
-    active_volunteers = fields.Integer(
+    active_volunteers = Integer(
         required=True, metadata={"description": "Distinct members with an approved record in the year"})
-    no_show_rate = fields.Float(
+    no_show_rate = Number(
         required=True, metadata={"description": "No-shows ÷ assignments of shifts ended in the year (declined and "
                                                 "replaced excluded); 0 when none; at most 4 decimal places"})
 
 
 class OverviewSchema(FiguresSchema):
-    year = fields.Integer(required=True)
+    year = Integer(required=True)
     computed_at = LocalDateTime(
         required=True, metadata={"description": "When these figures were computed: a snapshot at most "
                                                 "STATS_MAX_AGE_SECONDS old, unless fresh=true"})
@@ -36,7 +36,7 @@ class OverviewSchema(FiguresSchema):
 
 class OverviewArgs(Schema):
     region_id = Id(metadata={"description": "Default: the caller's region, if it has exactly one"})
-    year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
+    year = Year(metadata={"description": "Default: this year"})
     fresh = fields.Boolean(load_default=False,
                            metadata={"description": "Compute the figures now instead of serving the snapshot"})
 

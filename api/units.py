@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.downloads import XLSX_MIMETYPE, send_download
-from api.fields import Hours, Id
+from api.fields import Hours, Id, Integer, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.reports import FeedbackSchema
 from api.security import allowed, current_actor
@@ -15,37 +15,37 @@ blp = Blueprint("units", __name__, url_prefix="/api/v1/units", description="Work
 
 
 class UnitSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    id = Integer(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
     community_id = Id(required=True)
 
 
 class UnitListArgs(PageArgs):
-    q = fields.String(validate=validate.Length(max=100))
+    q = Text(validate=validate.Length(max=100))
     community_id = Id()
 
 
 class UnitMemberSchema(Schema):
-    member_id = fields.Integer(required=True)
+    member_id = Integer(required=True)
     name = fields.String(allow_none=True)
     report_status = fields.String(allow_none=True)
-    community_id = fields.Integer(allow_none=True)
+    community_id = Integer(allow_none=True)
     volunteer_number = fields.String(allow_none=True)
     approved_hours_this_year = Hours()
-    points_this_year = fields.Integer(metadata={"description": "Points earned in the year"})
-    wishes_completed_this_year = fields.Integer()
+    points_this_year = Integer(metadata={"description": "Points earned in the year"})
+    wishes_completed_this_year = Integer()
     feedback = fields.Nested(FeedbackSchema, allow_none=True,
                              metadata={"description": "The community's feedback for the year, if given"})
-    year = fields.Integer()
+    year = Integer()
 
 
 class UnitMembersArgs(PageArgs):
-    year = fields.Integer(validate=validate.Range(2000, 2100))
+    year = Year()
 
 
 class UnitMembersExportArgs(Schema):
-    year = fields.Integer(validate=validate.Range(2000, 2100), metadata={"description": "Default: this year"})
+    year = Year(metadata={"description": "Default: this year"})
     format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx"]))
 
 

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 from marshmallow.utils import get_value
 
-from api.fields import Hours
+from api.fields import Hours, Integer
 from models.user import POLITICAL_STATUSES, ROLES
 from services import pii
 
@@ -11,13 +11,13 @@ from services import pii
 class RoleSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(list(ROLES)))
     scope_type = fields.String(allow_none=True)
-    scope_id = fields.Integer(allow_none=True)
+    scope_id = Integer(allow_none=True)
 
 
 class UserSchema(Schema):
     """A user as anyone may see it: phone and ID number only masked."""
 
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     volunteer_number = fields.String(allow_none=True)
     name = fields.String(allow_none=True)
     username = fields.String(allow_none=True)
@@ -25,12 +25,12 @@ class UserSchema(Schema):
     id_number_masked = fields.String(allow_none=True)
     political_status = fields.String(validate=validate.OneOf(POLITICAL_STATUSES))
     in_service = fields.Boolean()
-    unit_id = fields.Integer(allow_none=True)
+    unit_id = Integer(allow_none=True)
     roles = fields.List(fields.Nested(RoleSchema))
 
 
 class MeSchema(UserSchema):
-    community_id = fields.Integer(allow_none=True)
+    community_id = Integer(allow_none=True)
     approved_hours = Hours()
-    star_level = fields.Integer(validate=validate.Range(0, 5))
-    points = fields.Integer()
+    star_level = Integer(validate=validate.Range(0, 5))
+    points = Integer()

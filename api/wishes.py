@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.fields import Id, LocalDateTime
+from api.fields import Id, Integer, LocalDate, LocalDateTime, Text
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.wish import WishStatus
@@ -13,18 +13,18 @@ blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="Wishes (å
 
 
 class WishSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     community_id = Id(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
-    beneficiary = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    description = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    beneficiary = Text(load_default=None, allow_none=True, validate=validate.Length(max=200),
                                 metadata={"description": "How staff describe the beneficiary; never more"})
-    deadline = fields.Date(load_default=None, allow_none=True)
+    deadline = LocalDate(load_default=None, allow_none=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(WishStatus)))
     claimer_type = fields.String(dump_only=True, allow_none=True, metadata={"description": "member or unit"})
-    claimer_member_id = fields.Integer(dump_only=True, allow_none=True,
+    claimer_member_id = Integer(dump_only=True, allow_none=True,
                                        metadata={"description": "Shown to staff and to the claimer only"})
-    claimer_unit_id = fields.Integer(dump_only=True, allow_none=True)
+    claimer_unit_id = Integer(dump_only=True, allow_none=True)
     claimer_name = fields.String(dump_only=True, allow_none=True,
                                  metadata={"description": "Shown to staff and to the claimer only"})
     claimed_by_me = fields.Boolean(dump_only=True)
@@ -47,7 +47,7 @@ class ClaimSchema(Schema):
 
 
 class FulfilSchema(Schema):
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    note = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 @blp.route("/wishes", methods=["POST"])

@@ -11,13 +11,12 @@ import itertools
 import secrets
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from clock import to_local, utcnow, within_local_days
+from clock import EARLIEST, LATEST, to_local, utcnow, within_local_days
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import Activity, Certificate, Post, Region, ServiceRecord, Shift, User
@@ -31,7 +30,6 @@ CENT = Decimal("0.01")
 NUMBER_ATTEMPTS = 5
 BATCH_CHUNK = 200
 # Volunteer service records start well after 2000; the bounds also keep date arithmetic far from its limits.
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class NoApprovedHours(ValidationFailed):

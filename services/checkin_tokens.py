@@ -28,7 +28,7 @@ KIND_NAMES = {v: k for k, v in KINDS.items()}
 # kind (1 byte), key id (1), target id (4), slot (4): 10 bytes, then the MAC.
 HEADER = struct.Struct(">cBII")
 MAC_BYTES = 14
-TOKEN_PATTERN = re.compile(r"^[0-9A-Za-z_-]{32}$")
+TOKEN_PATTERN = re.compile(r"\A[0-9A-Za-z_-]{32}\Z")
 
 
 def _invalid():
@@ -92,7 +92,7 @@ def checkin_url(token):
 
 def decode(token, now=None):
     """``(kind, target_id, slot)`` of a genuine, current token; else BadRequest invalid_token / token_expired."""
-    if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise _invalid()
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -46,7 +46,7 @@ def set_id_number(user, id_number):
     if id_number is None:
         user.id_number_encrypted = user.id_number_hash = user.id_number_masked = None
         return
-    id_number = id_number.upper()
+    id_number = pii.normal_id_number(id_number)
     lookup = pii.lookup_hash(id_number)
     holder = db.session.scalar(select(User.id).where(User.id_number_hash == lookup))
     if holder is not None and holder != user.id:

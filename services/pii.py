@@ -12,20 +12,21 @@ import re
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-ID_RE = re.compile(r"^\d{17}[\dX]$")
+# ASCII digits only, anchored at both ends: ``\d`` would take Arabic-Indic digits and ``$`` a final newline.
+PHONE_RE = re.compile(r"\A1[3-9][0-9]{9}\Z")
+ID_RE = re.compile(r"\A[0-9]{17}[0-9X]\Z")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 
 
 def is_valid_phone(phone):
-    return bool(PHONE_RE.match(phone or ""))
+    return isinstance(phone, str) and PHONE_RE.fullmatch(phone) is not None
 
 
 def is_valid_id_number(id_number):
     """GB 11643: 17 digits, then a check digit computed with ISO 7064 MOD 11-2."""
-    value = (id_number or "").upper()
-    if not ID_RE.match(value):
+    value = normal_id_number(id_number or "")
+    if not ID_RE.fullmatch(value):
         return False
     total = sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS, strict=True))
     return ID_CHECK[total % 11] == value[17]
@@ -62,5 +63,11 @@ def decrypt(blob):
     return AESGCM(_key()).decrypt(blob[:12], blob[12:], b"id_number").decode()
 
 
+def normal_id_number(id_number):
+    """The one way an ID number is written: the check character X in upper case."""
+    return id_number.upper()
+
+
 def lookup_hash(id_number):
-    return hmac.new(_hash_key(), id_number.upper().encode(), hashlib.sha256).hexdigest()
+    """The keyed fingerprint that keeps one ID number to one member, over the normal form."""
+    return hmac.new(_hash_key(), normal_id_number(id_number).encode(), hashlib.sha256).hexdigest()
