@@ -24,7 +24,7 @@ from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, Shi
 from models.post import AssignmentStatus
 from services import notifications
 from services.database import commit_batch, insert_rows_ignoring_conflicts
-from services.holidays import template_runs_on
+from services.holidays import Calendar
 
 log = logging.getLogger("baodao.rosters")
 
@@ -44,13 +44,13 @@ def shift_bounds(day, start, end):
             datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC))
 
 
-def planned_shifts(template, today, now, days=HORIZON_DAYS, taken_days=frozenset()):
+def planned_shifts(template, today, now, calendar, days=HORIZON_DAYS, taken_days=frozenset()):
     """The shifts a template asks for from ``today`` on: not on a day it already has a shift (one kept through an
     edit because someone holds it), and not once started."""
     rows = []
     for offset in range(days):
         day = today + timedelta(days=offset)
-        if day in taken_days or not template_runs_on(day, template.weekdays, template.skip_holidays):
+        if day in taken_days or not calendar.template_runs_on(day, template.weekdays, template.skip_holidays):
             continue
         starts, ends = shift_bounds(day, template.start, template.end)
         if starts <= now:
@@ -74,16 +74,26 @@ def _active_templates(post_ids=None):
     return by_post
 
 
-def _generate(by_post, post_ids, days, now):
+def _calendar_for(by_post, today, days):
+    """The official calendar of the years the horizon touches, read at once when a template skips holidays."""
+    calendar = Calendar()
+    if any(t.skip_holidays for templates in by_post.values() for t in templates):
+        calendar.load(range(today.year, (today + timedelta(days=days)).year + 1))
+    return calendar
+
+
+def _generate(by_post, post_ids, days, now, calendar):
     """Create the shifts of these posts' templates and fill their seats; ``(created, filled)``."""
-    created = create_shifts([t for post_id in post_ids for t in by_post.get(post_id, ())], local_today(), now, days)
+    templates = [t for post_id in post_ids for t in by_post.get(post_id, ())]
+    created = create_shifts(templates, local_today(), now, calendar, days)
     return created, fill_posts(post_ids, days, now)
 
 
 def generate_for_posts(post_ids, days=HORIZON_DAYS):
     """Keep the shifts of these posts for the next ``days`` local days and fill them, inside the caller's unit of
     work (a template created or edited by staff)."""
-    created, filled = _generate(_active_templates(post_ids), post_ids, days, utcnow())
+    by_post = _active_templates(post_ids)
+    created, filled = _generate(by_post, post_ids, days, utcnow(), _calendar_for(by_post, local_today(), days))
     return {"shifts_created": created, "seats_filled": filled}
 
 
@@ -92,14 +102,16 @@ def generate_rosters(post_ids=None, days=HORIZON_DAYS):
     free seats from the pools.
 
     Idempotent: an existing shift (same template and start) is left as it is. Posts are handled in batches of
-    ``POSTS_PER_BATCH``, each committed on its own (``commit_batch``), so no lock is held for longer than one batch.
+    ``POSTS_PER_BATCH``, each committed on its own (``commit_batch``), so no lock is held for longer than one batch;
+    the official calendar is read once for all of them.
     """
     now = utcnow()
     by_post = _active_templates(post_ids)
+    calendar = _calendar_for(by_post, local_today(), days)
     posts = sorted(by_post)
     created = assigned = 0
     for first in range(0, len(posts), POSTS_PER_BATCH):
-        batch_created, batch_filled = _generate(by_post, posts[first:first + POSTS_PER_BATCH], days, now)
+        batch_created, batch_filled = _generate(by_post, posts[first:first + POSTS_PER_BATCH], days, now, calendar)
         created += batch_created
         assigned += batch_filled
         commit_batch()
@@ -108,7 +120,7 @@ def generate_rosters(post_ids=None, days=HORIZON_DAYS):
     return {"shifts_created": created, "seats_filled": assigned}
 
 
-def create_shifts(templates, today, now, days=HORIZON_DAYS):
+def create_shifts(templates, today, now, calendar, days=HORIZON_DAYS):
     """Insert the templates' missing shifts in bulk (``ON CONFLICT DO NOTHING`` on template and start); how many
     were new. Rows are inserted before any row is locked, so a concurrent run waits here and then skips them."""
     if not templates:
@@ -119,7 +131,7 @@ def create_shifts(templates, today, now, days=HORIZON_DAYS):
     for template_id, starts_at in existing:
         taken.setdefault(template_id, set()).add(to_local(starts_at).date())
     rows = [row for template in templates
-            for row in planned_shifts(template, today, now, days, frozenset(taken.get(template.id, ())))]
+            for row in planned_shifts(template, today, now, calendar, days, frozenset(taken.get(template.id, ())))]
     return len(insert_rows_ignoring_conflicts(Shift, rows, Shift.id))
 
 
