@@ -30,6 +30,7 @@ BLUEPRINT_MODULES = (
     "api.points",
     "api.notifications",
     "api.stats",
+    "api.calendar",
 )
 
 

@@ -85,9 +85,10 @@ def calendar(year):
     source, holidays, workdays = calendar_of(year)
     if source is None:
         click.echo(f"{year}: no official calendar; plain weekdays (Monday to Friday) are working days. "
-                   "Add the year to HOLIDAY_CALENDAR_FILE when the State Council publishes it.")
+                   f"When the State Council publishes it, enter it with PUT /api/v1/calendar/{year} "
+                   "(or add the year to HOLIDAY_CALENDAR_FILE).")
         return
-    origin = {"database": "the database", "file": "HOLIDAY_CALENDAR_FILE",
+    origin = {"database": f"the database (PUT /api/v1/calendar/{year})", "file": "HOLIDAY_CALENDAR_FILE",
               "package": "the chinese_calendar library"}[source]
     click.echo(f"{year}: official calendar from {origin}")
     if source == "database" and in_file(year):

@@ -30,11 +30,18 @@ from chinese_calendar.constants import holidays as library_holidays
 from chinese_calendar.constants import workdays as library_workdays
 from sqlalchemy import select
 
+from clock import utcnow
 from config import ConfigError
+from errors import NotFound, ValidationFailed
 from extensions import db
 from models import OfficialCalendar
+from services.authz import require_sysadmin
+from services.database import add_unique
 
 log = logging.getLogger("baodao.holidays")
+
+# The years a calendar may be asked about or entered for.
+YEARS = range(2000, 2101)
 
 
 class Arrangement(NamedTuple):
@@ -177,3 +184,74 @@ def calendar_of(year):
     """The arrangement that decides a year, as this unit of work sees it."""
     return Calendar().arrangement(year)
 
+
+# The API: GET, PUT and DELETE /calendar/{year}.
+
+SOURCE_NAMES = {"database": "official", "file": "official", "package": "package", None: "none"}
+
+
+def _year_out_of_range(year):
+    if year not in YEARS:
+        raise NotFound("year_out_of_range", f"只支持 {YEARS.start}–{YEARS.stop - 1} 年的节假日安排")
+
+
+def presentation(year, arrangement):
+    """``{"year", "source": "official"|"package"|"none", "holidays", "workdays"}``, the dates sorted."""
+    return {"year": year, "source": SOURCE_NAMES[arrangement.source], "holidays": sorted(arrangement.holidays),
+            "workdays": sorted(arrangement.workdays)}
+
+
+def get_calendar(year):
+    """The official calendar that decides a year's rosters (any signed-in user); a year outside 2000–2100 → 404."""
+    _year_out_of_range(year)
+    return presentation(year, calendar_of(year))
+
+
+def _check_days(year, holidays, workdays):
+    errors = {}
+    for field, days in (("holidays", holidays), ("workdays", workdays)):
+        others = sorted({day for day in days if day.year != year})
+        if others:
+            errors[field] = [f"日期不在 {year} 年内：{', '.join(d.isoformat() for d in others)}"]
+    both = sorted(set(holidays) & set(workdays))
+    if both:
+        message = f"同一天不能既是节假日又是调休上班日：{', '.join(d.isoformat() for d in both)}"
+        for field in ("holidays", "workdays"):
+            errors.setdefault(field, []).append(message)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def set_calendar(actor, year, *, holidays, workdays):
+    """Enter the State Council's arrangement of a year (sysadmin): it replaces any entered before and wins over
+    HOLIDAY_CALENDAR_FILE and the package from the next roster generation on. Every date lies in ``year`` and no
+    date is both a holiday and a make-up workday (422 on the field); the year lies in 2000–2100 (404)."""
+    require_sysadmin(actor)
+    _check_days(year, holidays, workdays)
+    _year_out_of_range(year)
+    values = {"holidays": sorted({d.isoformat() for d in holidays}),
+              "workdays": sorted({d.isoformat() for d in workdays}), "updated_by": actor.id, "updated_at": utcnow()}
+    row = db.session.get(OfficialCalendar, year, with_for_update=True)
+    # Two sysadmins entering a new year at once: the unique year decides, and the later one replaces the entry.
+    if row is None and not add_unique(OfficialCalendar(year=year, **values)):
+        row = db.session.get(OfficialCalendar, year, with_for_update=True)
+    if row is not None:
+        for field, value in values.items():
+            setattr(row, field, value)
+    db.session.flush()
+    log.info("official calendar %s entered by user %s: %s holidays, %s make-up workdays", year, actor.id,
+             len(values["holidays"]), len(values["workdays"]))
+    return get_calendar(year)
+
+
+def delete_calendar(actor, year):
+    """Withdraw a year's entered arrangement (sysadmin): the year returns to HOLIDAY_CALENDAR_FILE or the package.
+    A year nothing was entered for → 404 ``calendar_not_found``."""
+    require_sysadmin(actor)
+    _year_out_of_range(year)
+    row = db.session.get(OfficialCalendar, year, with_for_update=True)
+    if row is None:
+        raise NotFound("calendar_not_found", f"{year} 年没有录入的节假日安排")
+    db.session.delete(row)
+    db.session.flush()
+    log.info("official calendar %s withdrawn by user %s", year, actor.id)

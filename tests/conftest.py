@@ -2,6 +2,7 @@
 from empty tables; a live HTTP server and a fake WeChat server for tests that need real requests."""
 
 import contextvars
+import json
 import os
 import tempfile
 import threading
@@ -134,6 +135,23 @@ def client(app):
     # A server closes every answer, read to its end or not; so does the test, even when it stopped half-way.
     for response in client.streamed:
         response.close()
+
+
+@pytest.fixture
+def calendar_file(app, tmp_path):
+    """Point HOLIDAY_CALENDAR_FILE at a file the test writes; the app's own calendar again afterwards."""
+    from services import holidays
+
+    path = tmp_path / "calendar.json"
+
+    def use(content):
+        path.write_text(json.dumps(content), encoding="utf-8")
+        app.config["HOLIDAY_CALENDAR_FILE"] = str(path)
+        holidays.configure(app)
+
+    yield use
+    app.config["HOLIDAY_CALENDAR_FILE"] = None
+    holidays.configure(app)
 
 
 @pytest.fixture(scope="session")

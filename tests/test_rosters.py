@@ -1,6 +1,5 @@
 """Roster generation and fair filling (generate_rosters)."""
 
-import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -75,21 +74,6 @@ def test_unknown_calendar_year_falls_back_to_weekdays(client, caplog):
         items = roster(client, admin, post_id, "2031-01-06", "2031-01-19")
     assert len(items) == 10
     assert all(date.fromisoformat(i["starts_at"][:10]).isoweekday() <= 5 for i in items)
-
-
-@pytest.fixture
-def calendar_file(app, tmp_path):
-    """Point HOLIDAY_CALENDAR_FILE at a file the test writes; the app's own calendar again afterwards."""
-    path = tmp_path / "calendar.json"
-
-    def use(content):
-        path.write_text(json.dumps(content), encoding="utf-8")
-        app.config["HOLIDAY_CALENDAR_FILE"] = str(path)
-        holidays.configure(app)
-
-    yield use
-    app.config["HOLIDAY_CALENDAR_FILE"] = None
-    holidays.configure(app)
 
 
 def test_calendar_file_decides_a_year_the_library_lacks(client, calendar_file):
