@@ -10,12 +10,12 @@ from chinese_calendar.constants import workdays as package_workdays
 from sqlalchemy import event, func, select
 
 from extensions import db
-from models import OfficialCalendar
+from models import Notification, OfficialCalendar, Shift, ShiftAssignment
 from schedulers.jobs import JOBS, run
 from services import rosters
 from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
-from tests.test_posts import SHANGHAI, add_template, post_with_admin, roster
+from tests.test_posts import SHANGHAI, add_template, join, post_with_admin, roster
 
 # 2027's New Year as a sysadmin would enter it, with a make-up Saturday: the package knows nothing of 2027.
 NEW_YEAR_2027 = {"holidays": ["2027-01-03", "2027-01-01", "2027-01-02", "2027-01-01"], "workdays": ["2027-01-09"]}
@@ -171,6 +171,82 @@ def test_the_entered_year_wins_over_the_file(app, client, calendar_file):
 
 
 # Rosters from Monday 28 December 2026 on: the 14 days reach into 2027, which no source knows yet.
+
+def shift_on(post_id, day, hour="08"):
+    return next(s for s in db.session.scalars(select(Shift).where(Shift.post_id == post_id))
+                if s.starts_at.astimezone(SHANGHAI).isoformat().startswith(f"{day}T{hour}:"))
+
+
+def day_off_notices():
+    return db.session.scalars(select(Notification).where(Notification.kind == "shift_on_holiday")).all()
+
+
+def test_generated_shifts_follow_a_calendar_entered_later(client):
+    sysadmin = make_staff("sysadmin")
+    admin, post_id = post_with_admin(client)
+    holder, quitter, pool_member = make_member(), make_member(), make_member()
+    with time_machine.travel(DECEMBER_28, tick=False):
+        add_template(client, admin, post_id, [1, 2, 3, 4, 5], "08:00", "10:00", seats=2, skip_holidays=True)
+        # Not knowing 2027, the roster works Friday 1 and Monday 4 January and leaves Saturday 9 off.
+        before = local_days(roster(client, admin, post_id, "2026-12-28", "2027-01-10"))
+        assert before == ["2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-01", "2027-01-04",
+                          "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08"]
+        held = shift_on(post_id, "2027-01-04").id
+        assert client.post(f"/api/v1/shifts/{held}/signups", headers=auth(holder)).status_code == 201
+        declined = shift_on(post_id, "2027-01-01").id
+        assert client.post(f"/api/v1/shifts/{declined}/signups", headers=auth(quitter)).status_code == 201
+        assert client.delete(f"/api/v1/shifts/{declined}/signups/me", headers=auth(quitter)).status_code == 204
+        join(client, pool_member, post_id)  # the next run fills from the pool
+
+        # The State Council's arrangement arrives: 1–4 January off (the 4th for the test), Saturday 9 worked.
+        body = {"holidays": ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"], "workdays": ["2027-01-09"]}
+        assert put_calendar(client, sysadmin, 2027, body).status_code == 200
+        outcome = run(JOBS["generate_rosters"])
+        after = roster(client, admin, post_id, "2026-12-28", "2027-01-10")
+
+    assert outcome["shifts_removed"] == 1 and outcome["shifts_created"] == 1
+    # Friday 1 January went, with its declined seat; Monday 4 stays for its holder; Saturday 9 is worked.
+    assert local_days(after) == ["2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-04",
+                                 "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08", "2027-01-09"]
+    assert db.session.get(Shift, declined) is None
+    assert db.session.scalar(select(func.count()).select_from(ShiftAssignment)
+                             .where(ShiftAssignment.member_id == quitter.id)) == 0
+    kept = next(i for i in after if i["id"] == held)
+    # The kept shift is not filled further; the others are, from the pool.
+    assert [a["member_id"] for a in kept["assignees"]] == [holder.id] and kept["filled"] == 1
+    assert all(pool_member.id in {a["member_id"] for a in i["assignees"]} for i in after if i["id"] != held)
+    [notice] = day_off_notices()
+    assert (notice.member_id, notice.ref) == (holder.id, f"shift:{held}")
+
+    with time_machine.travel(DECEMBER_28, tick=False):
+        again = run(JOBS["generate_rosters"])
+    assert again == {"shifts_created": 0, "seats_filled": 0, "shifts_removed": 0}
+    assert len(day_off_notices()) == 1  # told once
+
+
+def test_a_withdrawn_make_up_workday_loses_its_unheld_shift(client):
+    sysadmin = make_staff("sysadmin")
+    admin, post_id = post_with_admin(client)
+    put_calendar(client, sysadmin, 2027, NEW_YEAR_2027)
+    with time_machine.travel(DECEMBER_28, tick=False):
+        add_template(client, admin, post_id, [1, 2, 3, 4, 5], "08:00", "10:00", skip_holidays=True)
+        assert "2027-01-09" in local_days(roster(client, admin, post_id, "2027-01-09", "2027-01-09"))
+        put_calendar(client, sysadmin, 2027, {**NEW_YEAR_2027, "workdays": []})
+        assert run(JOBS["generate_rosters"])["shifts_removed"] == 1
+        assert roster(client, admin, post_id, "2027-01-09", "2027-01-09") == []
+
+
+def test_a_template_change_corrects_its_post_inside_the_request(client):
+    sysadmin = make_staff("sysadmin")
+    admin, post_id = post_with_admin(client)
+    with time_machine.travel(DECEMBER_28, tick=False):
+        add_template(client, admin, post_id, [1, 2, 3, 4, 5], "08:00", "10:00", skip_holidays=True)
+        put_calendar(client, sysadmin, 2027, NEW_YEAR_2027)
+        # Another template of the post is added: its generation also corrects the first one's shifts.
+        add_template(client, admin, post_id, [6], "14:00", "16:00")
+        mornings = [i for i in roster(client, admin, post_id, "2026-12-28", "2027-01-10") if "T08:00" in i["starts_at"]]
+    assert "2027-01-01" not in local_days(mornings) and "2027-01-09" in local_days(mornings)
+
 
 def test_a_generation_run_reads_the_calendar_once(app, client, monkeypatch):
     monkeypatch.setattr(rosters, "POSTS_PER_BATCH", 1)
