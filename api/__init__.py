@@ -31,6 +31,7 @@ BLUEPRINT_MODULES = (
     "api.points",
     "api.notifications",
     "api.stats",
+    "api.calendar",
 )
 
 

@@ -80,14 +80,18 @@ def serve(host, port):
 @with_appcontext
 def calendar(year):
     """Which official calendar decides YEAR's rosters, with its holidays and make-up workdays."""
-    from services.holidays import calendar_of
+    from services.holidays import calendar_of, in_file
 
     source, holidays, workdays = calendar_of(year)
     if source is None:
         click.echo(f"{year}: no official calendar; plain weekdays (Monday to Friday) are working days. "
-                   "Add the year to HOLIDAY_CALENDAR_FILE when the State Council publishes it.")
+                   f"When the State Council publishes it, enter it with PUT /api/v1/calendar/{year} "
+                   "(or add the year to HOLIDAY_CALENDAR_FILE).")
         return
-    origin = {"file": "HOLIDAY_CALENDAR_FILE", "library": "the chinese_calendar library"}[source]
+    origin = {"database": f"the database (PUT /api/v1/calendar/{year})", "file": "HOLIDAY_CALENDAR_FILE",
+              "package": "the chinese_calendar library"}[source]
     click.echo(f"{year}: official calendar from {origin}")
+    if source == "database" and in_file(year):
+        click.echo("(HOLIDAY_CALENDAR_FILE also lists the year; the database entry wins)")
     click.echo("holidays: " + (", ".join(d.isoformat() for d in sorted(holidays)) or "none"))
     click.echo("make-up workdays: " + (", ".join(d.isoformat() for d in sorted(workdays)) or "none"))

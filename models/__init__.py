@@ -3,6 +3,7 @@
 from models.activity import Activity, Signup
 from models.attendance import Attendance
 from models.certificate import Certificate
+from models.holiday import OfficialCalendar
 from models.need import Need
 from models.notification import Notification, OutboundMessage
 from models.points import PointsEntry
@@ -19,7 +20,7 @@ from models.wish import Wish
 
 __all__ = [
     "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "Need",
-    "Notification", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange",
-    "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
+    "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project",
+    "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
     "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "User", "Wish",
 ]

@@ -8,6 +8,11 @@ Filling takes members only from the post's pool (they volunteered), never one me
 a local date or weekday the member marked unavailable (every date the shift touches counts), and picks the member
 with the fewest shifts at this post within four weeks either side of the shift, then the one who served (or is
 due) least recently, then the earliest to join the pool.
+
+Templates that skip holidays follow the official calendar (services/holidays.py), read once per generation run. When
+it changes (a sysadmin enters a year), the next run corrects the coming shifts already generated: a shift on a day
+that is now a day off goes unless someone holds a seat; then it stays, is not filled further, and each holder is told
+once. A new make-up workday gets its shifts as any missing shift does.
 """
 
 import logging
@@ -24,7 +29,7 @@ from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, Shi
 from models.post import AssignmentStatus
 from services import notifications
 from services.database import commit_batch, insert_rows_ignoring_conflicts
-from services.holidays import template_runs_on
+from services.holidays import Calendar
 
 log = logging.getLogger("baodao.rosters")
 
@@ -44,13 +49,13 @@ def shift_bounds(day, start, end):
             datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC))
 
 
-def planned_shifts(template, today, now, days=HORIZON_DAYS, taken_days=frozenset()):
+def planned_shifts(template, today, now, calendar, days=HORIZON_DAYS, taken_days=frozenset()):
     """The shifts a template asks for from ``today`` on: not on a day it already has a shift (one kept through an
     edit because someone holds it), and not once started."""
     rows = []
     for offset in range(days):
         day = today + timedelta(days=offset)
-        if day in taken_days or not template_runs_on(day, template.weekdays, template.skip_holidays):
+        if day in taken_days or not calendar.template_runs_on(day, template.weekdays, template.skip_holidays):
             continue
         starts, ends = shift_bounds(day, template.start, template.end)
         if starts <= now:
@@ -74,41 +79,95 @@ def _active_templates(post_ids=None):
     return by_post
 
 
-def _generate(by_post, post_ids, days, now):
-    """Create the shifts of these posts' templates and fill their seats; ``(created, filled)``."""
-    created = create_shifts([t for post_id in post_ids for t in by_post.get(post_id, ())], local_today(), now, days)
-    return created, fill_posts(post_ids, days, now)
+def _calendar_for(by_post, today, days):
+    """The official calendar of the years the horizon touches, read at once when a template skips holidays."""
+    calendar = Calendar()
+    if any(t.skip_holidays for templates in by_post.values() for t in templates):
+        calendar.load(range(today.year, (today + timedelta(days=days)).year + 1))
+    return calendar
+
+
+def _generate(by_post, post_ids, days, now, calendar):
+    """Correct, create and fill the shifts of these posts' templates; ``(created, filled, removed)``.
+
+    Locks are taken in the order every writer takes them: the holders of shifts on a new day off are told first
+    (a notification's insert waits for a member locked by a sign-up, which must not be waiting for a shift this run
+    holds), then the fill locks posts, members and the shifts it fills, and the shifts that go are locked last."""
+    templates = [t for post_id in post_ids for t in by_post.get(post_id, ())]
+    today = local_today()
+    closed = closed_shifts(templates, now, calendar)
+    notify_holders_of_day_off(closed, now)
+    created = create_shifts(templates, today, now, calendar, days)
+    filled = fill_posts(post_ids, days, now, skip_shift_ids=closed)
+    removed = drop_unheld_shifts(Shift.id.in_(closed)) if closed else 0
+    return created, filled, removed
+
+
+def _summary(created, filled, removed):
+    return {"shifts_created": created, "seats_filled": filled, "shifts_removed": removed}
 
 
 def generate_for_posts(post_ids, days=HORIZON_DAYS):
     """Keep the shifts of these posts for the next ``days`` local days and fill them, inside the caller's unit of
     work (a template created or edited by staff)."""
-    created, filled = _generate(_active_templates(post_ids), post_ids, days, utcnow())
-    return {"shifts_created": created, "seats_filled": filled}
+    by_post = _active_templates(post_ids)
+    return _summary(*_generate(by_post, post_ids, days, utcnow(), _calendar_for(by_post, local_today(), days)))
 
 
 def generate_rosters(post_ids=None, days=HORIZON_DAYS):
     """Keep every active template's shifts (of these posts, default all) for the next ``days`` local days, then fill
     free seats from the pools.
 
-    Idempotent: an existing shift (same template and start) is left as it is. Posts are handled in batches of
-    ``POSTS_PER_BATCH``, each committed on its own (``commit_batch``), so no lock is held for longer than one batch.
+    Idempotent: an existing shift (same template and start) is left as it is, unless the official calendar has
+    since made its day a day off (see the module docstring). Posts are handled in batches of ``POSTS_PER_BATCH``,
+    each committed on its own (``commit_batch``), so no lock is held for longer than one batch; the calendar is read
+    once for all of them.
     """
     now = utcnow()
     by_post = _active_templates(post_ids)
+    calendar = _calendar_for(by_post, local_today(), days)
     posts = sorted(by_post)
-    created = assigned = 0
+    totals = [0, 0, 0]
     for first in range(0, len(posts), POSTS_PER_BATCH):
-        batch_created, batch_filled = _generate(by_post, posts[first:first + POSTS_PER_BATCH], days, now)
-        created += batch_created
-        assigned += batch_filled
+        batch = _generate(by_post, posts[first:first + POSTS_PER_BATCH], days, now, calendar)
+        totals = [total + n for total, n in zip(totals, batch, strict=True)]
         commit_batch()
-    if created or assigned:
-        log.info("rosters: %s shifts created, %s seats filled", created, assigned)
-    return {"shifts_created": created, "seats_filled": assigned}
+    if any(totals):
+        log.info("rosters: %s shifts created, %s seats filled, %s shifts removed", *totals)
+    return _summary(*totals)
 
 
-def create_shifts(templates, today, now, days=HORIZON_DAYS):
+def closed_shifts(templates, now, calendar):
+    """The coming shifts (not yet started) of these ``skip_holidays`` templates on a day the official calendar has
+    since made a day off: a new statutory holiday, or a make-up workday withdrawn. Their ids, in order."""
+    weekdays = {t.id: t.weekdays for t in templates if t.skip_holidays}
+    if not weekdays:
+        return []
+    coming = db.session.execute(select(Shift.id, Shift.template_id, Shift.starts_at).where(
+        Shift.template_id.in_(list(weekdays)), Shift.starts_at > now).order_by(Shift.id))
+    return [shift_id for shift_id, template_id, starts_at in coming
+            if calendar.closes(to_local(starts_at).date(), weekdays[template_id])]
+
+
+def notify_holders_of_day_off(shift_ids, now):
+    """Each holder of a seat on these shifts (which stay, because someone holds them) is told once that the day is
+    now a day off; their seat is theirs to keep or to decline."""
+    if not shift_ids:
+        return
+    holders = db.session.execute(
+        select(ShiftAssignment.id, ShiftAssignment.member_id, Shift.id, Shift.starts_at)
+        .join(Shift, Shift.id == ShiftAssignment.shift_id)
+        .where(Shift.id.in_(shift_ids), ShiftAssignment.status.in_(AssignmentStatus.HELD)))
+    notices = []
+    for assignment_id, member_id, shift_id, starts_at in holders:
+        when = to_local(starts_at).strftime("%m-%d %H:%M")
+        notices.append({"member_id": member_id, "kind": "shift_on_holiday", "title": "您的班次日期调整为休息日",
+                        "body": f"{when} 的班次所在日期按国家节假日安排调整为休息日，班次仍保留；如不能到岗请及时请假",
+                        "ref": f"shift:{shift_id}", "key": f"shift_on_holiday:{assignment_id}", "created_at": now})
+    notifications.notify_many(notices)
+
+
+def create_shifts(templates, today, now, calendar, days=HORIZON_DAYS):
     """Insert the templates' missing shifts in bulk (``ON CONFLICT DO NOTHING`` on template and start); how many
     were new. Rows are inserted before any row is locked, so a concurrent run waits here and then skips them."""
     if not templates:
@@ -119,7 +178,7 @@ def create_shifts(templates, today, now, days=HORIZON_DAYS):
     for template_id, starts_at in existing:
         taken.setdefault(template_id, set()).add(to_local(starts_at).date())
     rows = [row for template in templates
-            for row in planned_shifts(template, today, now, days, frozenset(taken.get(template.id, ())))]
+            for row in planned_shifts(template, today, now, calendar, days, frozenset(taken.get(template.id, ())))]
     return len(insert_rows_ignoring_conflicts(Shift, rows, Shift.id))
 
 
@@ -160,8 +219,9 @@ class Member:
         return sum(1 for t in turns if low <= t < high), turns[-1] if turns else NEVER
 
 
-def fill_posts(post_ids, days=HORIZON_DAYS, now=None):
-    """Fill the free seats of these posts' coming shifts from their pools, fairly; the caller commits.
+def fill_posts(post_ids, days=HORIZON_DAYS, now=None, skip_shift_ids=()):
+    """Fill the free seats of these posts' coming shifts from their pools, fairly (not those of ``skip_shift_ids``:
+    shifts kept on a new day off); the caller commits.
 
     The seats are decided in memory and written in bulk, with every row the decision rests on locked first, in the
     order every writer uses: the posts (two fills of one post run one after the other), then the pool members' rows
@@ -182,11 +242,12 @@ def fill_posts(post_ids, days=HORIZON_DAYS, now=None):
         select(User.id, User.unavailable_weekdays, User.unavailable_dates)
         .where(User.id.in_({m for pool in pools.values() for m in pool}), User.is_active.is_(True))
         .order_by(User.id).with_for_update())}
-    shifts = db.session.execute(
-        select(Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at, Shift.seats - Shift.filled)
-        .where(Shift.post_id.in_(list(pools)), Shift.starts_at > now, Shift.starts_at < horizon_end,
-               Shift.filled < Shift.seats)
-        .order_by(Shift.post_id, Shift.starts_at, Shift.id).with_for_update()).all()
+    free = (select(Shift.id, Shift.post_id, Shift.starts_at, Shift.ends_at, Shift.seats - Shift.filled)
+            .where(Shift.post_id.in_(list(pools)), Shift.starts_at > now, Shift.starts_at < horizon_end,
+                   Shift.filled < Shift.seats))
+    if skip_shift_ids:
+        free = free.where(Shift.id.not_in(list(skip_shift_ids)))
+    shifts = db.session.execute(free.order_by(Shift.post_id, Shift.starts_at, Shift.id).with_for_update()).all()
     if not members or not shifts:
         return 0
     for member_id, post_id, starts, ends in db.session.execute(
@@ -240,10 +301,16 @@ def write_seats(seats, now):
 
 def drop_future_unassigned_shifts(template):
     """After a template edit: its future shifts that nobody holds are removed, to be generated anew."""
+    return drop_unheld_shifts(Shift.template_id == template.id)
+
+
+def drop_unheld_shifts(*conditions):
+    """Remove the shifts meeting ``conditions`` that have not started and that nobody holds (no seat filled, no
+    attendance), decided with them locked; how many went."""
     has_attendance = exists().where(Attendance.shift_id == Shift.id)
     ids = list(db.session.scalars(
-        select(Shift.id).where(Shift.template_id == template.id, Shift.starts_at > utcnow(), Shift.filled == 0,
-                               ~has_attendance).with_for_update()))
+        select(Shift.id).where(*conditions, Shift.starts_at > utcnow(), Shift.filled == 0, ~has_attendance)
+        .order_by(Shift.id).with_for_update()))
     if ids:
         # Declined or replaced assignments are the only ones such a shift can have.
         db.session.execute(delete(ShiftAssignment).where(ShiftAssignment.shift_id.in_(ids)))

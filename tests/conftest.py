@@ -2,6 +2,7 @@
 from empty tables; a live HTTP server and a fake WeChat server for tests that need real requests."""
 
 import contextvars
+import json
 import os
 import tempfile
 import threading
@@ -159,6 +160,23 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", count)
 
     return counting
+
+
+@pytest.fixture
+def calendar_file(app, tmp_path):
+    """Point HOLIDAY_CALENDAR_FILE at a file the test writes; the app's own calendar again afterwards."""
+    from services import holidays
+
+    path = tmp_path / "calendar.json"
+
+    def use(content):
+        path.write_text(json.dumps(content), encoding="utf-8")
+        app.config["HOLIDAY_CALENDAR_FILE"] = str(path)
+        holidays.configure(app)
+
+    yield use
+    app.config["HOLIDAY_CALENDAR_FILE"] = None
+    holidays.configure(app)
 
 
 @pytest.fixture(scope="session")

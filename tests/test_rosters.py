@@ -1,6 +1,5 @@
 """Roster generation and fair filling (generate_rosters)."""
 
-import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -77,21 +76,6 @@ def test_unknown_calendar_year_falls_back_to_weekdays(client, caplog):
     assert all(date.fromisoformat(i["starts_at"][:10]).isoweekday() <= 5 for i in items)
 
 
-@pytest.fixture
-def calendar_file(app, tmp_path):
-    """Point HOLIDAY_CALENDAR_FILE at a file the test writes; the app's own calendar again afterwards."""
-    path = tmp_path / "calendar.json"
-
-    def use(content):
-        path.write_text(json.dumps(content), encoding="utf-8")
-        app.config["HOLIDAY_CALENDAR_FILE"] = str(path)
-        holidays.configure(app)
-
-    yield use
-    app.config["HOLIDAY_CALENDAR_FILE"] = None
-    holidays.configure(app)
-
-
 def test_calendar_file_decides_a_year_the_library_lacks(client, calendar_file):
     # Monday 6 and Tuesday 7 January 2031 off, Saturday 11 January a make-up workday.
     calendar_file({"2031": {"holidays": ["2031-01-06", "2031-01-07"], "workdays": ["2031-01-11"]}})
@@ -137,8 +121,9 @@ def test_generating_twice_changes_nothing(client):
         first = run(JOBS["generate_rosters"])
         assignments = db.session.scalar(select(func.count()).select_from(ShiftAssignment))
         second = run(JOBS["generate_rosters"])
-    assert first == {"shifts_created": 0, "seats_filled": 0}  # the template already made and filled them
-    assert second == {"shifts_created": 0, "seats_filled": 0}
+    nothing = {"shifts_created": 0, "seats_filled": 0, "shifts_removed": 0}
+    assert first == nothing  # the template already made and filled them
+    assert second == nothing
     assert shift_count() == 14 and assignments == 28
     assert db.session.scalar(select(func.count()).select_from(ShiftAssignment)) == 28
 
@@ -307,7 +292,7 @@ def test_a_member_in_two_pools_is_never_given_overlapping_shifts(client, monkeyp
         add_raw_template(second_post, "08:00", "10:00", seats=2)
         outcome = run(JOBS["generate_rosters"])
     # The first post (lower id) is filled first; the second gets the member only where they are free.
-    assert outcome == {"shifts_created": 28, "seats_filled": 14 + 14}
+    assert outcome == {"shifts_created": 28, "seats_filled": 14 + 14, "shifts_removed": 0}
     rows = held_rows()
     assert {post for member, _, post, _, _ in rows if member == both.id} == {first_post}
     assert {member for member, _, post, _, _ in rows if post == second_post} == {only_second.id}
@@ -333,7 +318,7 @@ def test_generation_writes_in_bulk_not_per_seat(app, client):
             outcome = run(JOBS["generate_rosters"])
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
-    assert outcome == {"shifts_created": 84, "seats_filled": 168}
+    assert outcome == {"shifts_created": 84, "seats_filled": 168, "shifts_removed": 0}
     # A fixed handful per batch of posts (select, lock, insert, update), where it used to be four per seat.
     assert len(statements) <= 15, len(statements)
     notices = db.session.scalars(select(Notification).where(Notification.kind == "shift_assigned")).all()
