@@ -2,6 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
+from api.fields import Integer, LocalDate
 from api.security import allowed, current_actor
 from services import holidays
 from services.authz import require_sysadmin
@@ -19,10 +20,10 @@ class CalendarSchema(Schema):
     here, or from HOLIDAY_CALENDAR_FILE), ``package`` (the chinese_calendar package), ``none`` (no source knows the
     year: templates that skip holidays run Monday to Friday)."""
 
-    year = fields.Integer(dump_only=True)
+    year = Integer(dump_only=True)
     source = fields.String(dump_only=True, validate=validate.OneOf(["official", "package", "none"]))
-    holidays = fields.List(fields.Date(), required=True, validate=DAYS, metadata={"example": ["2027-01-01"]})
-    workdays = fields.List(fields.Date(), required=True, validate=DAYS, metadata={"example": ["2027-02-20"]})
+    holidays = fields.List(LocalDate(), required=True, validate=DAYS, metadata={"example": ["2027-01-01"]})
+    workdays = fields.List(LocalDate(), required=True, validate=DAYS, metadata={"example": ["2027-02-20"]})
 
 
 @blp.route("/<int:year>")

@@ -30,7 +30,7 @@ from chinese_calendar.constants import holidays as library_holidays
 from chinese_calendar.constants import workdays as library_workdays
 from sqlalchemy import select
 
-from clock import utcnow
+from clock import EARLIEST, LATEST, utcnow
 from config import ConfigError
 from errors import NotFound, ValidationFailed
 from extensions import db
@@ -41,7 +41,7 @@ from services.database import add_unique
 log = logging.getLogger("baodao.holidays")
 
 # The years a calendar may be asked about or entered for.
-YEARS = range(2000, 2101)
+YEARS = range(EARLIEST.year, LATEST.year + 1)
 
 
 class Arrangement(NamedTuple):
@@ -87,7 +87,8 @@ def read_calendar_file(path):
         raise ConfigError(f"HOLIDAY_CALENDAR_FILE {path}: expected an object of years")
     years = {}
     for key, entry in content.items():
-        if not (isinstance(key, str) and key.isdigit() and len(key) == 4) or not isinstance(entry, dict):
+        is_year = isinstance(key, str) and key.isascii() and key.isdigit() and len(key) == 4
+        if not is_year or not isinstance(entry, dict):
             raise ConfigError(f"HOLIDAY_CALENDAR_FILE {path}: {key!r} is not a year with holidays and workdays")
         year = int(key)
         days = {}
