@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import Flask
 
+from api.bodies import StrictJSONProvider
 from config import load_config
 from extensions import db, jwt, limiter, migrate
 from services.database import unit_of_work
@@ -12,7 +13,9 @@ from services.database import unit_of_work
 
 class Baodao(Flask):
     """Flask, with each request's view run as one unit of work: committed when the view returns, rolled back when it
-    raises (services/database.py). Services only flush."""
+    raises (services/database.py). Services only flush. Request bodies are read strictly (api/bodies.py)."""
+
+    json_provider_class = StrictJSONProvider
 
     def dispatch_request(self):
         with unit_of_work():

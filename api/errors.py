@@ -117,33 +117,6 @@ def assign_request_id():
     g.request_id = supplied if supplied.isalnum() and len(supplied) <= 64 else uuid.uuid4().hex
 
 
-def reject_non_json_body():
-    """A body that is not JSON is malformed (400), whatever the endpoint."""
-    has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
-    if has_body and not request.is_json and request.path.startswith("/api/"):
-        return envelope(400, "malformed_body", "请求体必须是 JSON（Content-Type: application/json）")
-    return None
-
-
-def _fields_with_nul(value, path=""):
-    if isinstance(value, str):
-        return [path or "_schema"] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [f for key, item in value.items() for f in _fields_with_nul(item, f"{path}.{key}" if path else key)]
-    if isinstance(value, list):
-        return [f for item in value for f in _fields_with_nul(item, path)]
-    return []
-
-
-def reject_nul_characters():
-    """No text may carry a NUL character: PostgreSQL cannot store it, so it is a field error everywhere."""
-    fields = _fields_with_nul(request.get_json(silent=True)) if request.is_json else []
-    fields += [key for key, value in request.args.items(multi=True) if "\x00" in value]
-    if fields:
-        return envelope(422, "validation_failed", "数据校验未通过", {f: ["不能包含空字符"] for f in fields})
-    return None
-
-
 def echo_request_id(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     return response
@@ -151,8 +124,6 @@ def echo_request_id(response):
 
 def register_error_handlers(app):
     app.before_request(assign_request_id)
-    app.before_request(reject_non_json_body)
-    app.before_request(reject_nul_characters)
     app.after_request(echo_request_id)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)

@@ -20,7 +20,7 @@ from marshmallow import ValidationError, fields, validate
 from clock import EARLIEST, LATEST, as_utc, local_zone, parse_clock, to_local
 from models.types import MAX_ID
 
-ASCII_INTEGER = re.compile(r"\A-?[0-9]{1,18}\Z")
+ASCII_INTEGER = re.compile(r"\A-?[0-9]{1,64}\Z")
 # Explicit directional formatting characters (embeddings, overrides, isolates and marks): they reorder how text is
 # shown, so a name or a title could display as something other than what it is.
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -5,6 +5,7 @@ from functools import wraps
 
 from flask_jwt_extended import current_user
 
+from api.bodies import check_body
 from services.authz import Actor
 
 # For @blp.doc on the few endpoints that need no sign-in.
@@ -23,6 +24,7 @@ def allowed(*gates):
     def decorator(view):
         @wraps(view)
         def gated(*args, **kwargs):
+            check_body()
             actor = current_actor()
             for gate in gates:
                 gate(actor)
