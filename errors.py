@@ -6,10 +6,11 @@ class DomainError(Exception):
     default_code = "bad_request"
     default_message = "请求有误"
 
-    def __init__(self, code=None, message=None, details=None):
+    def __init__(self, code=None, message=None, details=None, headers=None):
         self.code = code or self.default_code
         self.message = message or self.default_message
         self.details = details or {}
+        self.headers = headers or {}
         super().__init__(self.code)
 
 
@@ -39,6 +40,12 @@ class Conflict(DomainError):
     status = 409
     default_code = "conflict"
     default_message = "状态冲突"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    default_code = "rate_limited"
+    default_message = "请求过于频繁，请稍后再试"
 
 
 class ValidationFailed(DomainError):

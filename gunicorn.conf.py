@@ -20,3 +20,12 @@ keepalive = 5
 # client's address: nothing personal in the logs.
 accesslog = "-"
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
+
+
+def on_starting(server):
+    """Refuse several workers whose rate limits would each count alone: without Redis, Flask-Limiter keeps its
+    counters in each worker's memory, so a per-client limit of 30 a minute would be 30 a minute per worker. (The
+    sign-in failure limit is kept in the database and holds anyway.)"""
+    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+        raise SystemExit(f"gunicorn: {server.cfg.workers} workers need REDIS_URL, so that every worker counts the same "
+                         "rate limits; set REDIS_URL, or run one worker (WEB_CONCURRENCY=1)")

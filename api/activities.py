@@ -134,6 +134,7 @@ def sign_up(activity_id):
 @jwt_required()
 @blp.response(204)
 @blp.alt_response(404, description="Not signed up (signup_not_found)")
+@blp.alt_response(409, description="The activity is over (activity_ended)")
 def cancel_signup(activity_id):
     """Withdraw; the longest-waiting waitlisted member takes the freed seat."""
     activities.cancel_signup(current_actor(), activity_id)

@@ -93,7 +93,7 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_domain_error(error: DomainError):
-    return envelope(error.status, error.code, error.message, error.details)
+    return envelope(error.status, error.code, error.message, error.details, error.headers)
 
 
 def handle_database_unavailable(error):

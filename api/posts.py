@@ -70,7 +70,8 @@ class PoolEntrySchema(Schema):
 
 class AssigneeSchema(Schema):
     member_id = Integer()
-    name = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, metadata={
+        "description": "Whole for the post's community staff and those on the shift, masked (王*) for others"})
     status = fields.String(validate=validate.OneOf(list(AssignmentStatus.HELD)))
 
 
@@ -83,7 +84,7 @@ class ShiftSchema(Schema):
     seats = Integer()
     filled = Integer()
     assignees = fields.List(fields.Nested(AssigneeSchema))
-    my_status = fields.String(allow_none=True, metadata={"description": "the caller's status (GET /me/shifts)"})
+    my_status = fields.String(allow_none=True, metadata={"description": "the caller's status on the shift, or null"})
 
 
 class ShiftRangeArgs(PageArgs):
@@ -191,5 +192,6 @@ def list_pool(args, post_id):
 @blp.response(200, page_of(ShiftSchema))
 def list_shifts(args, post_id):
     """The post's roster: shifts starting on local days ``from`` .. ``to`` with their assignees."""
-    return paginate(shifts.post_shifts(current_actor(), post_id, **filters(args)), args,
-                    transform=shifts.with_assignees)
+    actor = current_actor()
+    return paginate(shifts.post_shifts(actor, post_id, **filters(args)), args,
+                    transform=lambda rows: shifts.with_assignees(actor, rows))

@@ -32,6 +32,7 @@ class ServiceRecordSchema(Schema):
     status = fields.String(dump_only=True, validate=validate.OneOf(list(RecordStatus)))
     source = fields.String(dump_only=True, validate=validate.OneOf(list(RecordSource)))
     reason = fields.String(dump_only=True, allow_none=True)
+    created_by = Integer(dump_only=True, allow_none=True, metadata={"description": "Who entered it; null for a scan"})
     decided_by = Integer(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)

@@ -29,6 +29,7 @@ CLOSED_MESSAGES = {"ended": "活动已结束，签到已关闭", "cancelled": "�
 
 
 class ScreenLinkSchema(Schema):
+    id = Integer(dump_only=True, metadata={"description": "Revoke it with DELETE /screen-links/{id}"})
     url = fields.String(dump_only=True, metadata={"description": "The screen page; open it with no login"})
     expires_at = LocalDateTime(dump_only=True, metadata={"description": "The activity's end"})
 
@@ -56,6 +57,16 @@ class ScreenStateSchema(Schema):
 def open_screen(activity_id):
     """A signed link to the check-in screen, valid until the activity ends (staff of its community or above)."""
     return screen.open_screen(current_actor(), activity_id)
+
+
+@blp.route("/api/v1/screen-links/<int:link_id>", methods=["DELETE"])
+@jwt_required()
+@allowed(require_region_staff)
+@blp.response(204)
+@blp.alt_response(404, description="Unknown link, or outside the caller's scope (screen_link_not_found)")
+def revoke_screen(link_id):
+    """End a screen link at once (staff of the activity's community or above); the screen shows it is invalid."""
+    screen.revoke_screen(current_actor(), link_id)
 
 
 def _page(template, http_status, **context):

@@ -17,7 +17,7 @@ def my_shifts(args):
     """The caller's shifts starting on local days ``from`` .. ``to``, with ``my_status``."""
     actor = current_actor()
     return paginate(shifts.member_shifts(actor, **filters(args)), args,
-                    transform=lambda rows: shifts.with_assignees(rows, me=actor.id))
+                    transform=lambda rows: shifts.with_assignees(actor, rows))
 
 
 @blp.route("/shifts/<int:shift_id>/signups", methods=["POST"])
@@ -28,7 +28,7 @@ def my_shifts(args):
 def sign_up(shift_id):
     """Take a free seat on a shift; never more assignees than seats, also under concurrent requests."""
     actor = current_actor()
-    return shifts.with_assignees([shifts.sign_up(actor, shift_id)], me=actor.id)[0]
+    return shifts.with_assignees(actor, [shifts.sign_up(actor, shift_id)])[0]
 
 
 @blp.route("/shifts/<int:shift_id>/signups/me", methods=["DELETE"])
@@ -48,8 +48,7 @@ def decline(shift_id):
 def request_standin(shift_id):
     """An assignee asks for a stand-in; the post's pool members are notified."""
     actor = current_actor()
-    shift = shifts.request_standin(actor, shift_id)
-    return shifts.with_assignees([shift], me=actor.id)[0]
+    return shifts.with_assignees(actor, [shifts.request_standin(actor, shift_id)])[0]
 
 
 @blp.route("/shifts/<int:shift_id>/standin/accept", methods=["POST"])
@@ -60,5 +59,4 @@ def request_standin(shift_id):
 def accept_standin(shift_id):
     """The first pool member to accept takes over the seat of the assignee who asked."""
     actor = current_actor()
-    shift = shifts.accept_standin(actor, shift_id)
-    return shifts.with_assignees([shift], me=actor.id)[0]
+    return shifts.with_assignees(actor, [shifts.accept_standin(actor, shift_id)])[0]

@@ -67,6 +67,9 @@ def mint_access_token(user_id, session_id):
     return access_token(user_id, session_id)
 
 
+LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+
+
 class Server:
     """``gunicorn wsgi:app`` with the production settings of ``gunicorn.conf.py`` on a free local port, in its own
     process group, on ``database_url``; ``workers`` and ``threads`` override the settings when given."""
@@ -83,8 +86,9 @@ class Server:
         self.process = None
 
     def start(self, timeout=30):
+        # Several workers must share their rate limits (gunicorn.conf.py refuses to start them otherwise).
         env = {**os.environ, "DATABASE_URL": self.database_url, "SCHEDULER_ENABLED": "false",
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+               "PYTHONUNBUFFERED": "1", "REDIS_URL": os.environ.get("REDIS_URL") or LOCAL_REDIS, **self.extra_env}
         env.pop("WECHAT_APPID", None)
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         command = [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{self.port}",

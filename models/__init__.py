@@ -1,6 +1,6 @@
 """All models, imported so that metadata and Alembic see every table."""
 
-from models.activity import Activity, Signup
+from models.activity import Activity, ScreenLink, Signup
 from models.attendance import Attendance
 from models.certificate import Certificate
 from models.holiday import OfficialCalendar
@@ -15,12 +15,12 @@ from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
 from models.stats import StatsSnapshot
-from models.user import AuthSession, RoleAssignment, User
+from models.user import AuthSession, LoginAttempt, RoleAssignment, User
 from models.wish import Wish
 
 __all__ = [
-    "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "Need",
+    "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "LoginAttempt", "Need",
     "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project",
-    "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
-    "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "User", "Wish",
+    "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
+    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "User", "Wish",
 ]

@@ -57,6 +57,19 @@ class Activity(db.Model):
         return {"address": self.address, "lat": self.lat, "lng": self.lng, "radius_m": self.radius_m}
 
 
+class ScreenLink(db.Model):
+    """A link to the organiser's check-in screen: valid until the activity ends, unless revoked, and only while the
+    staff account that made it is active (services/screen.py)."""
+
+    __tablename__ = "screen_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    revoked_at = mapped_column(UTCDateTime)
+
+
 class Signup(db.Model):
     __tablename__ = "signups"
 

@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clock import utcnow
@@ -58,12 +58,19 @@ class User(db.Model):
     unavailable_weekdays: Mapped[list] = mapped_column(JSON, default=list)
     unavailable_dates: Mapped[list] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who made this staff account (None for a member, and for a sysadmin made at the command line).
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    roles = relationship("RoleAssignment", back_populates="user", cascade="all, delete-orphan")
+    roles = relationship("RoleAssignment", back_populates="user", cascade="all, delete-orphan",
+                         foreign_keys="RoleAssignment.user_id")
 
     # A unit's members by id: a page of them is read in index order, with no sort of the whole unit.
     __table_args__ = (Index("ix_users_unit_id_id", "unit_id", "id"),)
+
+
+# "Wang" and "wang" are one username: staff sign in as they remember it, and no second account can look the same.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class RoleAssignment(db.Model):
@@ -81,6 +88,19 @@ class RoleAssignment(db.Model):
     user = relationship("User", back_populates="roles")
 
     __table_args__ = (UniqueConstraint("user_id", "role", "scope_type", "scope_id"),)
+
+
+class LoginAttempt(db.Model):
+    """A password sign-in attempt not known to have succeeded, kept where every process and machine sees it: the
+    failure limit holds across gunicorn workers and web machines without Redis (services/auth.py)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(64))
+    at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_login_attempts_username_key_at", "username_key", "at"),)
 
 
 class AuthSession(db.Model):

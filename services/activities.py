@@ -172,12 +172,15 @@ def _promote_next(activity):
 
 
 def cancel_signup(actor, activity_id):
-    """The member withdraws; a confirmed seat goes to the longest-waiting waitlisted member at once."""
+    """The member withdraws, until the activity ends (after it, a withdrawal would promote someone to an event that
+    is over); a confirmed seat goes to the longest-waiting waitlisted member at once."""
     activity = _lock_seats(activity_id)
     signup = db.session.scalar(select(Signup).where(
         Signup.activity_id == activity_id, Signup.member_id == actor.id, Signup.status.in_(SignupStatus.ACTIVE)))
     if signup is None:
         raise NotFound("signup_not_found", "没有报名记录")
+    if activity.ends_at <= utcnow():
+        raise Conflict("activity_ended", "活动已结束")
     was_confirmed = signup.status == SignupStatus.CONFIRMED
     signup.status = SignupStatus.CANCELLED
     signup.cancelled_at = utcnow()

@@ -1,17 +1,20 @@
 """Sign-in: WeChat login for members, passwords for staff, tokens bound to a revocable session."""
 
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import bindparam, select
+from limits import parse as parse_limit
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from clock import utcnow
-from errors import Unauthorized
+from errors import TooManyRequests, Unauthorized
 from extensions import db
-from models import AuthSession, User
+from models import AuthSession, LoginAttempt, User
 from services import members, wechat
 
 password_hasher = PasswordHasher()
@@ -65,14 +68,47 @@ def wechat_login(code):
     return {**issue_tokens(user), "user": user, "is_new": is_new}
 
 
+def _attempt(username):
+    """Record this sign-in attempt and decide whether it may be checked: the first ``LOGIN_FAILURE_LIMIT`` attempts
+    of a username within the window are, later ones get 429 until the window passes.
+
+    Attempts are rows, written and committed on a connection of their own before the password is checked, so every
+    process and machine sees them at once and a failed sign-in's 401 (which rolls its unit of work back) keeps them.
+    Each attempt counts the attempts up to its own id: of simultaneous ones exactly the first ``limit`` go ahead.
+    Returns the attempt's id, removed again when the password was right."""
+    limit = parse_limit(current_app.config["LOGIN_FAILURE_LIMIT"])
+    key, now = f"login:{username.lower()}"[:64], utcnow()
+    since = now - timedelta(seconds=limit.get_expiry())
+    attempts = LoginAttempt.__table__
+    with db.engine.begin() as conn:
+        conn.execute(attempts.delete().where(attempts.c.username_key == key, attempts.c.at < since))
+        attempt_id = conn.execute(attempts.insert().values(username_key=key, at=now).returning(attempts.c.id)).scalar()
+    with db.engine.connect() as conn:
+        earlier = conn.scalar(select(func.count()).select_from(attempts).where(
+            attempts.c.username_key == key, attempts.c.at >= since, attempts.c.id <= attempt_id))
+    if earlier > limit.amount:
+        raise TooManyRequests("rate_limited", "登录失败次数过多，请稍后再试", {"limit": str(limit)},
+                              headers={"Retry-After": str(limit.get_expiry())})
+    return attempt_id
+
+
+def _forget(attempt_id):
+    """A sign-in that succeeded is no failure: its attempt goes, with the request's unit of work."""
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+
+
 def password_login(username, password):
-    user = db.session.scalar(select(User).where(User.username == username))
+    """Staff sign-in, by a username in any case. A wrong password (or an unknown or disabled account) is 401, and
+    counts towards the limit (``_attempt``)."""
+    attempt_id = _attempt(username)
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     try:
         if user is None or not user.password_hash or not user.is_active:
             raise VerifyMismatchError
         password_hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         raise Unauthorized("invalid_credentials", "用户名或密码错误") from None
+    _forget(attempt_id)
     if password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return {**issue_tokens(user), "user": user}

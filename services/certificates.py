@@ -221,17 +221,29 @@ def prepare_batch(actor, *, issuer_id, period_from, period_to):
                  issued_by=actor.id if actor else None, via="api" if actor else "cli")
 
 
+def _already_issued(member_ids, batch):
+    """{member id: snapshot} of the certificates these members already hold from this issuer for this very period
+    (the latest of each): a batch run again hands them out again instead of issuing a second set."""
+    latest = (select(func.max(Certificate.id)).where(
+        Certificate.member_id.in_(member_ids), Certificate.issuer_id == batch.issuer.id,
+        Certificate.period_from == batch.period_from, Certificate.period_to == batch.period_to)
+        .group_by(Certificate.member_id))
+    return {c.member_id: c.snapshot for c in db.session.scalars(select(Certificate).where(Certificate.id.in_(latest)))}
+
+
 def write_batch_zip(batch, fileobj, on_issued=None):
-    """Issue each member's certificate and add its PDF to the zip written to ``fileobj``. Members go in chunks,
-    each committed on its own (``commit_batch``), so thousands of members never sit in memory or in one
-    transaction at once."""
+    """Issue each member's certificate (or reuse the one the member already holds for the same issuer and period)
+    and add its PDF to the zip written to ``fileobj``. Members go in chunks, each committed on its own
+    (``commit_batch``), so thousands of members never sit in memory or in one transaction at once."""
     written = 0
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for start in range(0, batch.count, BATCH_CHUNK):
             chunk = batch.member_ids[start:start + BATCH_CHUNK]
-            members = {m.id: m for m in db.session.scalars(select(User).where(User.id.in_(chunk)))}
-            rows = _record_rows(chunk, batch.issuer.id, batch.period_from, batch.period_to)
-            issued = []
+            reused = _already_issued(chunk, batch)
+            to_issue = [member_id for member_id in chunk if member_id not in reused]
+            members = {m.id: m for m in db.session.scalars(select(User).where(User.id.in_(to_issue)))}
+            rows = _record_rows(to_issue, batch.issuer.id, batch.period_from, batch.period_to) if to_issue else []
+            issued = [reused[member_id] for member_id in chunk if member_id in reused]
             for member_id, member_rows in itertools.groupby(rows, key=lambda row: row[0].member_id):
                 certificate = _issue(members[member_id], batch.issuer, batch.period_from, batch.period_to,
                                      list(member_rows), batch.issued_by, batch.via)

@@ -259,17 +259,25 @@ def _second_scan(attendance, now):
     # The contract's window holds for check-outs too; a forgotten one is closed by the scheduler for review.
     if now > end:
         raise _outside_window()
-    record = close_attendance(attendance, now)
-    if record is None:
+    closed, record = close_attendance(attendance, now)
+    if not closed:
         return ScanResult("duplicate")
     return ScanResult("check_out", attendance, record)
 
 
+def _holds_seat(shift_id, member_id):
+    return db.session.scalar(select(ShiftAssignment.id).where(
+        ShiftAssignment.shift_id == shift_id, ShiftAssignment.member_id == member_id,
+        ShiftAssignment.status.in_(AssignmentStatus.HELD))) is not None
+
+
 def close_attendance(attendance, closed_at, by_scheduler=False):
-    """Close an open attendance and create its pending record; None if someone else closed it first.
+    """Close an open attendance and create its pending record: ``(closed, record)``, ``closed`` False when someone
+    else closed it first.
 
     Hours are the time on site clipped to the activity's or shift's window, rounded down to 0.01 h. Closed by the
-    scheduler, the attendance is marked for review and the record says so: never silently credited.
+    scheduler, the attendance is marked for review and the record says so: never silently credited. At a shift the
+    member no longer holds a seat on (it was given up), the attendance closes without hours (``record`` None).
     """
     minutes = max(0, int((closed_at - attendance.checked_in_at).total_seconds() // 60))
     result = db.session.execute(
@@ -277,7 +285,7 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
         .values(checked_out_at=closed_at, minutes=minutes, needs_review=by_scheduler)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
-        return None
+        return False, None
     db.session.refresh(attendance)
     if attendance.activity_id:
         activity = db.session.get(Activity, attendance.activity_id)
@@ -288,6 +296,8 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
         post = db.session.get(Post, shift.post_id)
         window, community_id, category, title = (shift.starts_at, shift.ends_at), post.community_id, \
             POST_CATEGORY.get(post.kind, "order"), post.name
+        if not _holds_seat(shift.id, attendance.member_id):
+            return True, None
         _move_assignment(shift.id, attendance.member_id, (AssignmentStatus.CHECKED_IN,), AssignmentStatus.ATTENDED)
     started_at = max(attendance.checked_in_at, window[0])
     ended_at = max(started_at, min(closed_at, window[1]))
@@ -303,7 +313,7 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
     db.session.add(record)
     db.session.flush()
     log_change(record, None if by_scheduler else attendance.member_id, "create")
-    return record
+    return True, record
 
 
 def attendances_open_after_end(now):
@@ -325,7 +335,7 @@ def close_open_attendances(now=None):
     for statement in attendances_open_after_end(now):
         for attendance in list(db.session.scalars(statement)):
             _start, end = _window(attendance)
-            if close_attendance(attendance, end, by_scheduler=True) is not None:
+            if close_attendance(attendance, end, by_scheduler=True)[0]:
                 closed += 1
             commit_batch()
     return closed

@@ -14,9 +14,10 @@ from sqlalchemy import func, or_, select
 from clock import local_today, local_year_bounds, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import Activity, CorrectionRequest, RecordChange, ServiceRecord, User
+from models import Activity, CorrectionRequest, RecordChange, Region, RoleAssignment, ServiceRecord, User
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
+from models.user import ROLES
 from services import notifications, points
 from services.authz import (
     access_in_community,
@@ -76,14 +77,34 @@ def visible_to(actor):
     return or_(*conditions)
 
 
+def _decided_from_above(actor, record):
+    """Whether the actor may decide on a record of someone who is staff over its community: only from a region
+    strictly above the member's own (a community admin's hours go to the street). Without this rule a community
+    admin could make a second account of its own community and approve its own hours with it."""
+    rows = db.session.execute(
+        select(RoleAssignment.role, Region.path).outerjoin(Region, Region.id == RoleAssignment.scope_id)
+        .where(RoleAssignment.user_id == record.member_id)).all()
+    if any(role == "sysadmin" for role, _path in rows):
+        return actor.is_sysadmin
+    community_path = db.session.scalar(select(Region.path).where(Region.id == record.community_id))
+    covering = [path for role, path in rows if ROLES[role].scope_type == "region" and path
+                and community_path.startswith(path)]
+    if not covering:
+        return True
+    widest = min(covering, key=len)
+    return actor.is_sysadmin or any(widest.startswith(path) and path != widest for path in actor.region_paths)
+
+
 def access_record(actor, record_id, *, for_write):
     """A service record. To read: the member's own, or within the caller's scope (its regions, its units' members).
-    To decide on or correct it (``for_write``): region staff covering its community get it locked, and never on
-    their own hours (403 ``own_record``)."""
+    To decide on or correct it (``for_write``): region staff covering its community get it locked, never on their
+    own hours, and a staff member's hours only from above (403 ``own_record``)."""
     if for_write:
         record = access_in_community(actor, ServiceRecord, record_id, _not_found(), for_write=True)
         if record.member_id == actor.id:
             raise Forbidden("own_record", "不能处理本人的服务记录")
+        if not _decided_from_above(actor, record):
+            raise Forbidden("own_record", "工作人员本人的服务时长须由上级审核")
         return record
     record = fetch(ServiceRecord, record_id, _not_found())
     if record.member_id == actor.id:

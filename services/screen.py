@@ -14,10 +14,11 @@ from sqlalchemy import distinct, func, select
 from clock import utcnow
 from errors import Conflict, NotFound
 from extensions import db
-from models import Activity, Attendance
+from models import Activity, Attendance, ScreenLink, User
 from models.activity import ActivityStatus
 from services import checkin_tokens
 from services.activities import access_activity
+from services.authz import fetch
 from services.checkins import EARLY_CHECKIN, qr_png
 
 SALT = "baodao-checkin-screen"
@@ -40,18 +41,36 @@ def open_screen(actor, activity_id):
         raise Conflict("activity_cancelled", "活动已取消")
     if utcnow() >= activity.ends_at:
         raise Conflict("activity_ended", "活动已结束")
-    signed = _serializer().dumps({"a": activity.id, "e": int(activity.ends_at.timestamp())})
-    return {"url": f"{current_app.config['PUBLIC_BASE_URL']}/screen/{signed}", "expires_at": activity.ends_at}
+    link = ScreenLink(activity_id=activity.id, created_by=actor.id, created_at=utcnow())
+    db.session.add(link)
+    db.session.flush()
+    signed = _serializer().dumps({"a": activity.id, "e": int(activity.ends_at.timestamp()), "l": link.id})
+    return {"id": link.id, "url": f"{current_app.config['PUBLIC_BASE_URL']}/screen/{signed}",
+            "expires_at": activity.ends_at}
+
+
+def revoke_screen(actor, link_id):
+    """Staff of the activity's community (or above) end a screen link at once, e.g. one shown to the wrong room."""
+    link = fetch(ScreenLink, link_id, NotFound("screen_link_not_found", "大屏链接不存在"), lock=True)
+    access_activity(actor, link.activity_id, for_write=False, as_staff=True)
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+        db.session.flush()
 
 
 def _activity_for(signed):
-    """The activity a genuine link names; a forged or altered link, or a deleted activity, is 404."""
+    """The activity a genuine link names; a forged or altered link, one revoked or made by an account since
+    disabled, or a deleted activity, is 404."""
     try:
         claims = _serializer().loads(signed)
-        activity_id, ends_ts = int(claims["a"]), int(claims["e"])
+        activity_id, ends_ts, link_id = int(claims["a"]), int(claims["e"]), int(claims["l"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise _invalid_link() from None
-    activity = db.session.get(Activity, activity_id)
+    live = db.session.execute(
+        select(ScreenLink.id).join(User, User.id == ScreenLink.created_by)
+        .where(ScreenLink.id == link_id, ScreenLink.activity_id == activity_id, ScreenLink.revoked_at.is_(None),
+               User.is_active.is_(True))).first()
+    activity = db.session.get(Activity, activity_id) if live else None
     if activity is None:
         raise _invalid_link()
     return activity, datetime.fromtimestamp(ends_ts, tz=UTC)

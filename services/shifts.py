@@ -13,11 +13,12 @@ from sqlalchemy import select, update
 from clock import local_today, to_local, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
-from models import PoolMembership, Shift, ShiftAssignment, User
+from models import PoolMembership, Post, Shift, ShiftAssignment, User
 from models.post import AssignmentStatus
 from services import notifications
 from services.authz import fetch
 from services.database import add_unique, as_dict, update_if
+from services.pii import mask_name
 from services.posts import access_post
 
 
@@ -106,6 +107,9 @@ def _open_assignment(shift, member_id):
     assignment = held_assignment(shift.id, member_id)
     if assignment is None:
         raise NotFound("signup_not_found", "您不在该班次中")
+    if assignment.status in (AssignmentStatus.CHECKED_IN, AssignmentStatus.ATTENDED):
+        # Checked in (up to 30 minutes early): the seat is being served and can no longer be handed back.
+        raise Conflict("already_checked_in", "已签到，不能再请假或找人替班")
     if assignment.status not in AssignmentStatus.OPEN:
         raise Conflict("invalid_state", "当前状态不允许该操作")
     if shift.starts_at <= utcnow():
@@ -191,8 +195,10 @@ def member_shifts(actor, *, date_from=None, date_to=None):
             .order_by(Shift.starts_at, Shift.id))
 
 
-def with_assignees(shifts, me=None):
-    """Shifts as roster rows with their assignees' names and statuses (one query for the page)."""
+def with_assignees(actor, shifts):
+    """Shifts as roster rows with their assignees and statuses, and the caller's own status (``my_status``), in two
+    queries for the page. Assignees' names are shown to the post's community staff and to those on the shift; anyone
+    else sees them masked (王*): a roster is read by any signed-in user."""
     ids = [s.id for s in shifts]
     assignees = {}
     if ids:
@@ -203,10 +209,14 @@ def with_assignees(shifts, me=None):
             .order_by(ShiftAssignment.id))
         for shift_id, member_id, status, name in rows:
             assignees.setdefault(shift_id, []).append({"member_id": member_id, "name": name, "status": status})
+    communities = dict(db.session.execute(select(Post.id, Post.community_id).where(
+        Post.id.in_({s.post_id for s in shifts}))).all()) if shifts else {}
+    covered = actor.covering(set(communities.values()))
     result = []
     for shift in shifts:
-        row = {**as_dict(shift), "assignees": assignees.get(shift.id, [])}
-        if me is not None:
-            row["my_status"] = next((a["status"] for a in row["assignees"] if a["member_id"] == me), None)
-        result.append(row)
+        on_shift = assignees.get(shift.id, [])
+        my_status = next((a["status"] for a in on_shift if a["member_id"] == actor.id), None)
+        if my_status is None and communities.get(shift.post_id) not in covered:
+            on_shift = [{**a, "name": mask_name(a["name"])} for a in on_shift]
+        result.append({**as_dict(shift), "assignees": on_shift, "my_status": my_status})
     return result

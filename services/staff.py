@@ -1,6 +1,7 @@
 """Staff accounts and their roles (the table ``models.user.ROLES``)."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, ValidationFailed
 from extensions import db
@@ -12,10 +13,21 @@ from services.authz import require_region_staff, within_scope
 from services.database import find
 
 
-def _new_login(username, password, name):
-    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict("username_taken", "用户名已被使用")
-    return create_account(username=username, password_hash=hash_password(password), name=name)
+def _username_taken():
+    return Conflict("username_taken", "用户名已被使用（不区分大小写）")
+
+
+def _new_login(username, password, name, created_by=None):
+    """An account that signs in with a password; usernames are unique whatever their case (a unique index on
+    ``lower(username)`` decides between simultaneous requests)."""
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+        raise _username_taken()
+    try:
+        with db.session.begin_nested():
+            return create_account(username=username, password_hash=hash_password(password), name=name,
+                                  created_by=created_by)
+    except IntegrityError:
+        raise _username_taken() from None
 
 
 def _scope_region(role, scope_id):
@@ -38,7 +50,7 @@ def create_staff(actor, *, username, password, name, role, scope_id):
     require_region_staff(actor)
     role = ROLES[role]
     within_scope(actor, _scope_region(role, scope_id))
-    user = _new_login(username, password, name)
+    user = _new_login(username, password, name, created_by=actor.id)
     user.roles.append(RoleAssignment(role=role.name, scope_type=role.scope_type, scope_id=scope_id))
     db.session.flush()
     return user

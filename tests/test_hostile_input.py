@@ -23,9 +23,9 @@ HOSTILE_DATES = ["0001-01-01", "9999-12-31", "1999-12-31"]
 HOSTILE_DATETIMES = ["0001-01-01T00:00:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00+14:00"]
 
 
-@pytest.fixture(scope="module")
-def document(app):
-    return app.test_client().get("/api/v1/openapi.json").get_json()
+@pytest.fixture
+def document(client):
+    return client.get("/api/v1/openapi.json").get_json()
 
 
 def _resolve(document, schema):
