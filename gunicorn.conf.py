@@ -1,5 +1,5 @@
 """gunicorn settings for production. ``gunicorn wsgi:app`` reads this file from the working directory; command-line
-options (``--bind``, ``--workers``) override it. See README.md, "Production deployment"."""
+options (``--bind``, ``--workers``) override it. See README.md, "Production deployment", and deploy/."""
 
 import os
 
@@ -17,6 +17,25 @@ graceful_timeout = 30
 keepalive = 5
 
 # The access log names the path and the request id, never the query string (it can carry search terms) or the
-# client's address: nothing personal in the logs.
+# client's address: nothing personal in the logs. telemetry.logs.GunicornLogger writes it (and the error log) in
+# LOG_FORMAT, with screen links and verify codes in paths redacted.
 accesslog = "-"
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms id=%({x-request-id}o)s'
+logger_class = "telemetry.logs.GunicornLogger"
+
+
+def on_starting(server):
+    """Metrics of several workers (telemetry/metrics.py): files of processes gone since the last start are cleared;
+    a live scheduler's, in the same directory, are kept."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from telemetry.process_files import remove_dead_process_files
+
+        os.makedirs(directory, exist_ok=True)
+        remove_dead_process_files(directory)
+
+
+def child_exit(server, worker):
+    from telemetry.process_files import mark_process_dead
+
+    mark_process_dead(worker.pid)
