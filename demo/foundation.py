@@ -7,7 +7,7 @@ from stdnum.cn import ric
 from extensions import db
 from models import Feedback, Region, Report, RoleAssignment, Unit
 from services.accounts import create_account
-from services.auth import hash_password
+from services.auth import DEMO_MEMBER_PREFIX, hash_password
 from services.members import register_member, set_id_number
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
@@ -30,6 +30,11 @@ def _staff(username, name, role, scope_type=None, scope_id=None, password="demo1
 
 # Beijing's 东城, 西城, 朝阳 and 海淀 districts: region codes that python-stdnum knows for every demo birth year.
 DEMO_REGION_CODES = ("110101", "110102", "110105", "110108")
+
+
+def demo_openid(n):
+    """Demo member n's stand-in for a WeChat openid; in development ``POST /auth/dev-login`` signs in with it."""
+    return f"{DEMO_MEMBER_PREFIX}{n}"
 
 
 def demo_id_number(n):
@@ -67,7 +72,7 @@ def seed(ctx):
 
     members = []
     for n in range(30):
-        member = register_member(openid=f"demo-openid-{n + 1:03d}", name=SURNAMES[n] + GIVEN[n])
+        member = register_member(openid=demo_openid(n + 1), name=SURNAMES[n] + GIVEN[n])
         member.phone = f"138{n:04d}{5678 + n:04d}"[:11]
         member.political_status = ("party_member", "probationary_member", "league_member", "masses")[n % 4]
         member.in_service = n % 3 != 2

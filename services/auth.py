@@ -9,12 +9,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from clock import utcnow
-from errors import Unauthorized
+from errors import NotFound, Unauthorized
 from extensions import db
 from models import AuthSession, User
 from services import members, wechat
 
 password_hasher = PasswordHasher()
+# The openids the demo gives its members (demo/foundation.py); development's dev-login signs in only these.
+DEMO_MEMBER_PREFIX = "demo-member-"
 
 
 def hash_password(password):
@@ -63,6 +65,19 @@ def wechat_login(code):
     if not user.is_active:
         raise Unauthorized("account_disabled", "账号已停用")
     return {**issue_tokens(user), "user": user, "is_new": is_new}
+
+
+def demo_member_login(member):
+    """Development only (api/dev_login.py is not registered in production): sign in a demo member by its demo
+    openid, ``demo-member-3``, without WeChat, answering as a WeChat login does."""
+    user = None
+    if member.startswith(DEMO_MEMBER_PREFIX):
+        user = db.session.scalar(select(User).where(User.openid == member))
+    if user is None:
+        raise NotFound("demo_member_not_found", "没有这个演示成员（先运行 seed-demo；例如 demo-member-3）")
+    if not user.is_active:
+        raise Unauthorized("account_disabled", "账号已停用")
+    return {**issue_tokens(user), "user": user, "is_new": False}
 
 
 def password_login(username, password):
