@@ -17,9 +17,10 @@ def require_chromium():
     pytest.importorskip("selenium.webdriver", reason=INSTALL_HINT)
 
 
-def start_chromium(timezone=None, only_hosts=None):
+def start_chromium(timezone=None, only_hosts=None, insecure_tls=False):
     """A headless Chromium. ``timezone`` sets its TZ (the zone its JavaScript sees); ``only_hosts`` lets it reach
-    those hosts alone: every other name resolves to nothing, so a page needing a CDN would fail to load it."""
+    those hosts alone: every other name resolves to nothing, so a page needing a CDN would fail to load it;
+    ``insecure_tls`` accepts the tests' self-signed certificate."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -34,6 +35,8 @@ def start_chromium(timezone=None, only_hosts=None):
         options.add_argument(f"--host-resolver-rules=MAP * ~NOTFOUND{exclusions}")
         options.add_argument("--proxy-server=http://127.0.0.1:9")  # nothing listens: no way out but direct hosts
         options.add_argument("--proxy-bypass-list=" + ";".join(only_hosts))
+    if insecure_tls:
+        options.add_argument("--ignore-certificate-errors")
     env = {**os.environ, "TZ": timezone} if timezone else None
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=options)
     driver.set_page_load_timeout(30)
