@@ -29,6 +29,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
+from telemetry import process_files
+
 REQUESTS = Counter("baodao_http_requests_total", "HTTP requests answered, by route rule, method and status",
                    ["endpoint", "method", "status"])
 REQUEST_SECONDS = Histogram("baodao_http_request_duration_seconds",
@@ -112,6 +114,7 @@ def exposition():
     """The text of ``/metrics``: every process's counted values, and the database's gauges."""
     directory = current_app.config["PROMETHEUS_MULTIPROC_DIR"]
     if directory:
+        process_files.forget_dead_live_gauges(directory)
         counted = CollectorRegistry()
         multiprocess.MultiProcessCollector(counted, path=directory)
     else:

@@ -20,6 +20,15 @@ def remove_dead_process_files(directory):
             path.unlink(missing_ok=True)
 
 
+def forget_dead_live_gauges(directory):
+    """The live gauges (the scheduler's leadership) of processes that died without saying so (SIGKILL, a crash)
+    stop counting: read at each scrape, before the files are added up."""
+    for path in Path(directory).glob("gauge_live*.db"):
+        match = PROCESS_FILE.search(path.name)
+        if match and not _alive(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), directory)
+
+
 def mark_process_dead(pid):
     """A process has exited: its live gauges stop counting (its counters stay: totals never go back)."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,21 @@ def start_gunicorn(port, env, log_path):
 def flask_command(env, *args, timeout=120):
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def scratch_postgres_database(server_url, purpose):
+    """A new, empty PostgreSQL database on the server of ``server_url`` (dropped afterwards): its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
+    name = f"baodao_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
