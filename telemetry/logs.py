@@ -49,7 +49,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record):
         line = super().format(record)
         request_id = getattr(record, "request_id", None)
-        if request_id and f"id={request_id}" not in line:
+        if request_id and request_id not in line:
             line = f"{line} [request {request_id}]"
         return redact(line)
 
