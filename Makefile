@@ -6,7 +6,7 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint install install-dev bench clean
+.PHONY: run demo-reset test lint install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+## make demo-reset: drop every table of the (development) database, migrate afresh and seed the demo again
+demo-reset: install
+	$(FLASK) seed-demo --reset
 
 ## make test: lint, then the whole suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
 test: install-dev lint

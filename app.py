@@ -1,9 +1,9 @@
 """The application factory."""
 
-import logging
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.bodies import StrictJSONProvider
 from config import load_config
@@ -27,12 +27,14 @@ def create_app(config=None):
     app.config.update(load_config())
     if config:
         app.config.update(config)
+    register_logging(app)
     register_settings(app)
+    register_proxy(app)
     register_calendar(app)
     register_extensions(app)
+    register_telemetry(app)
     register_api(app)
     register_commands(app)
-    register_logging(app)
     return app
 
 
@@ -52,6 +54,7 @@ def register_settings(app):
         JWT_COOKIE_CSRF_PROTECT=False,
         JWT_ENCODE_NBF=False,
         RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
+        RATELIMIT_KEY_PREFIX=app.config["RATELIMIT_KEY_PREFIX"],
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -61,9 +64,18 @@ def register_settings(app):
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's files come from this server (api/docs_assets.py), never a CDN: the docs work on an intranet.
+        OPENAPI_SWAGGER_UI_URL="/api/v1/docs/assets/",
     )
     app.json.ensure_ascii = False
+
+
+def register_proxy(app):
+    """Behind TRUSTED_PROXY_COUNT proxies, the client's address, scheme and host are those the proxies saw: rate
+    limits count per real client. X-Forwarded-For entries beyond that count are a client's own words, and ignored."""
+    count = app.config["TRUSTED_PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
 
 
 def register_calendar(app):
@@ -95,6 +107,16 @@ def register_commands(app):
     register(app)
 
 
+def register_telemetry(app):
+    from telemetry import metrics, sentry
+
+    metrics.register(app)
+    sentry.init(app)
+
+
 def register_logging(app):
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from telemetry import logs
+
+    # Tests keep pytest's own log capture.
+    if not app.testing:
+        logs.configure(app)

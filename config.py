@@ -44,6 +44,25 @@ def normalise_database_url(url):
     return url
 
 
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _count(name, value):
+    number = int(value)
+    if number < 0:
+        raise ConfigError(f"{name} must be 0 or more (got {value!r})")
+    return number
+
+
+def log_format(env):
+    """``json`` (one object per line) or ``text``; json by default in production. gunicorn's logger asks too."""
+    production = env.get("APP_ENV", "development") == "production"
+    return _choice("LOG_FORMAT", env.get("LOG_FORMAT") or ("json" if production else "text"), ("json", "text"))
+
+
 def load_config(env=None):
     env = dict(os.environ if env is None else env)
     app_env = env.get("APP_ENV", "development")
@@ -57,6 +76,7 @@ def load_config(env=None):
         return env.get(name) or _instance_secret(name.lower(), make)
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'baodao.sqlite3'}"
+    port = int(env.get("PORT") or "5000")
     if database_url.startswith("sqlite:///") and not production:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -86,7 +106,23 @@ def load_config(env=None):
         # Official holiday arrangements for years the chinese_calendar library does not know yet (services/holidays.py).
         "HOLIDAY_CALENDAR_FILE": env.get("HOLIDAY_CALENDAR_FILE") or None,
         "REDIS_URL": env.get("REDIS_URL") or None,
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "https://baodao.example.org").rstrip("/"),
+        # Development: links on codes, certificates and screens point at the development server itself.
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://localhost:{port}").rstrip("/"),
+        "PORT": port,
+        # How many reverse proxies (nginx, a load balancer) stand in front and append to X-Forwarded-For: the client
+        # address is read that many entries from its end, so an address a client wrote itself is never believed.
+        "TRUSTED_PROXY_COUNT": _count("TRUSTED_PROXY_COUNT", env.get("TRUSTED_PROXY_COUNT") or "0"),
+        # Distinguishes this deployment's rate-limit keys in a Redis that others share.
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "baodao"),
+        "LOG_FORMAT": log_format(env),
+        "LOG_LEVEL": _choice("LOG_LEVEL", (env.get("LOG_LEVEL") or "INFO").upper(),
+                             ("DEBUG", "INFO", "WARNING", "ERROR")),
+        # /metrics answers a request bearing this token, or one from the loopback (telemetry/metrics.py).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # prometheus_client reads this variable itself, when it is imported: set, every process writes its metrics
+        # to files there and /metrics adds them up (gunicorn's workers, the scheduler on the same machine).
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        "SENTRY_DSN": env.get("SENTRY_DSN") or None,
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),
         "JWT_REFRESH_DAYS": int(env.get("JWT_REFRESH_DAYS", "30")),
         "LOGIN_FAILURE_LIMIT": env.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes"),

@@ -33,6 +33,10 @@ BLUEPRINT_MODULES = (
     "api.stats",
     "api.calendar",
 )
+# Only outside production: neither routed nor in the OpenAPI document there.
+DEVELOPMENT_BLUEPRINT_MODULES = (
+    "api.dev_login",
+)
 
 
 class IdConverter(IntegerConverter):
@@ -55,8 +59,10 @@ def register_api(app):
                                 "Errors always come as {\"error\": {\"code\", \"message\", \"details\"}}."},
     })
     register_fields(api)
-    for name in BLUEPRINT_MODULES:
+    modules = BLUEPRINT_MODULES + (() if app.config["APP_ENV"] == "production" else DEVELOPMENT_BLUEPRINT_MODULES)
+    for name in modules:
         api.register_blueprint(import_module(name).blp)
+    app.register_blueprint(import_module("api.docs_assets").blp)
     register_error_handlers(app)
     register_jwt_callbacks()
 

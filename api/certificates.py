@@ -1,13 +1,17 @@
 import tempfile
 
+from flask import make_response, render_template, request
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
 from api.downloads import send_download
+from api.errors import ErrorEnvelopeSchema
 from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import PUBLIC, allowed, current_actor
+from clock import to_local
+from errors import NotFound
 from extensions import limiter
 from services import certificates
 from services.authz import require_region_staff
@@ -15,6 +19,14 @@ from services.authz import require_region_staff
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates (志愿服务证明)")
 
 BINARY = {"type": "string", "format": "binary"}
+HTML = {"type": "string", "description": "A readable page (Accept preferring text/html)"}
+VERIFY_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    # The verify code is in the address: never send it on to another site.
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+}
 # Ids beyond a 32-bit integer name nothing and must not reach the database driver.
 
 
@@ -125,11 +137,52 @@ def issue_batch(body):
 
 
 @blp.route("/certificates/verify/<string:verify_code>")
-@blp.doc(**PUBLIC)
+# Each answer in two media types, by Accept (flask-smorest's own response doc knows one).
+@blp.doc(**PUBLIC, responses={
+    "200": {"description": "The certificate's facts: JSON, or a readable page",
+            "content": {"application/json": {"schema": VerificationSchema}, "text/html": {"schema": HTML}}},
+    "404": {"description": "Unknown verify code (certificate_not_found): the envelope, or a readable page",
+            "content": {"application/json": {"schema": ErrorEnvelopeSchema}, "text/html": {"schema": HTML}}}})
 @limiter.limit("30 per minute")
 @blp.response(200, VerificationSchema)
-@blp.alt_response(404, description="Unknown verify code (certificate_not_found)")
 @blp.alt_response(429, description="Too many verifications from this address")
 def verify_certificate(verify_code):
-    """Anyone may check a certificate by its verify code; the name is masked."""
-    return certificates.verify(verify_code)
+    """Anyone may check a certificate by its verify code; the name is masked. A browser (Accept preferring
+    text/html to application/json: a phone that scanned the certificate's QR code) gets a readable page with the
+    same facts, and an unknown code a readable 404 page; anyone else JSON."""
+    if not prefers_html():
+        return certificates.verify(verify_code)
+    try:
+        facts = certificates.verify(verify_code)
+    except NotFound:
+        return _verify_page(None, 404)
+    return _verify_page(facts, 200)
+
+
+@blp.after_request
+def vary_on_accept(response):
+    # The verify URL answers HTML or JSON by the Accept header: caches must keep the two apart, errors included.
+    if request.endpoint == "certificates.verify_certificate":
+        response.vary.add("Accept")
+    return response
+
+
+def prefers_html():
+    """Whether the caller ranks text/html above application/json (by quality, then by naming it rather than a
+    wildcard); */*, a tie or no Accept at all mean JSON."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _verify_page(facts, status):
+    shown = None
+    if facts is not None:
+        issued = to_local(facts["issued_at"])
+        shown = {**facts, "hours": f"{facts['total_hours']:.2f}", "issued_at": f"{_date(issued)} {issued:%H:%M}",
+                 "period": f"{_date(facts['from'])} 至 {_date(facts['to'])}"}
+    response = make_response(render_template("verify.html", facts=shown), status)
+    response.headers.update(VERIFY_PAGE_HEADERS)
+    return response
+
+
+def _date(day):
+    return f"{day.year}年{day.month}月{day.day}日"

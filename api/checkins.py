@@ -7,6 +7,7 @@ from api.fields import Hours, Integer, LocalDateTime, Number
 from api.security import allowed, current_actor
 from services import checkins
 from services.authz import require_region_staff
+from telemetry import metrics
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="QR check-in (扫码签到)")
 
@@ -93,4 +94,5 @@ def scan(body):
     """Scan a check-in code: 201 check_in, then 200 check_out with the service record; 200 duplicate within the
     debounce."""
     result = checkins.scan(current_actor(), body["token"], body["lat"], body["lng"])
+    metrics.count_scan(result.action)
     return result, result.status_code

@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from errors import DomainError
+from telemetry import sentry
 
 log = logging.getLogger("baodao.errors")
 
@@ -109,6 +110,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     log.exception("request %s crashed", g.get("request_id"))
+    sentry.report(error)
     return envelope(500, "internal_error", "服务器内部错误", {"request_id": g.get("request_id")})
 
 

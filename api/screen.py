@@ -43,7 +43,13 @@ class ScreenStateSchema(Schema):
     rotate_seconds = Integer(dump_only=True)
     now = LocalDateTime(dump_only=True)
     opens_at = LocalDateTime(dump_only=True)
+    opens_text = fields.String(dump_only=True, metadata={"description": "When check-in opens, written out in "
+                                                                        "TIMEZONE: 2026年6月1日 08:30"})
+    starts_at = LocalDateTime(dump_only=True)
     ends_at = LocalDateTime(dump_only=True)
+    schedule_text = fields.String(dump_only=True, metadata={"description": "Date and time in TIMEZONE: "
+                                                                            "2026年6月1日（星期一）09:00–11:00"})
+    place = fields.String(dump_only=True, allow_none=True, metadata={"description": "The activity's address"})
     checked_in = Integer(dump_only=True, metadata={"description": "People checked in so far"})
     poll_seconds = Integer(dump_only=True)
 
@@ -90,7 +96,7 @@ def screen_page(signed):
     if state["status"] in CLOSED_MESSAGES:
         return _page("screen_closed.html", 410, title=state["title"], message=CLOSED_MESSAGES[state["status"]],
                      checked_in=state["checked_in"])
-    message = "签到尚未开始" if state["status"] == "upcoming" else ""
+    message = f"签到将于 {state['opens_text']} 开始" if state["status"] == "upcoming" else ""
     return _page("screen.html", 200, message=message, state_url=url_for("screen.screen_state", signed=signed),
                  qrcode_url=url_for("screen.screen_qrcode", signed=signed), **state)
 

@@ -40,8 +40,9 @@ def create_admin(username, password, name):
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
+@click.option("--reset", is_flag=True, help="Drop every table first and migrate afresh (make demo-reset).")
 @with_appcontext
-def seed_demo(if_empty):
+def seed_demo(if_empty, reset):
     """Fill the database with a small demo district (refused in production)."""
     from flask import current_app
 
@@ -49,6 +50,8 @@ def seed_demo(if_empty):
 
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("seed-demo is refused in production")
+    if reset:
+        drop_everything_and_migrate()
     if if_empty and not database_is_empty():
         click.echo("database already has data; demo not seeded")
         return
@@ -58,9 +61,24 @@ def seed_demo(if_empty):
     click.echo("sign in as demo / demo12345")
 
 
+def drop_everything_and_migrate():
+    """Every table of the database dropped (the migrations' own included), then the schema made afresh."""
+    from flask_migrate import upgrade
+    from sqlalchemy import MetaData
+
+    from extensions import db
+
+    existing = MetaData()
+    existing.reflect(bind=db.engine)
+    existing.drop_all(bind=db.engine)
+    db.engine.dispose()
+    upgrade()
+    click.echo(f"dropped {len(existing.tables)} tables and migrated afresh")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=None, type=int, help="Default: PORT, else 5000.")
 @with_appcontext
 def serve(host, port):
     """The development server; with SCHEDULER_ENABLED the scheduler runs inside it (never under gunicorn)."""
@@ -68,6 +86,7 @@ def serve(host, port):
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()
+    port = port or app.config["PORT"]
     if app.config["SCHEDULER_ENABLED"]:
         from schedulers.runner import start_in_process
 

@@ -50,6 +50,20 @@ def _record(member, activity, attendance, status, decider, source="checkin"):
     return record
 
 
+def _open_now(community, admin):
+    """An activity open for check-in when the demo is seeded (it began half an hour ago and runs three more hours),
+    with no sign-up needed: the screen shows a live code, and any demo member can scan it."""
+    starts = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30)
+    activity = Activity(community_id=community.id, title=f"{community.name}志愿服务日（签到进行中）",
+                        category="environment", description="演示：正在进行的活动，打开签到大屏即可扫码签到。",
+                        starts_at=starts, ends_at=starts + timedelta(hours=3, minutes=30), capacity=50,
+                        confirmed_count=0, address=community.address, lat=PLACES[0][0], lng=PLACES[0][1],
+                        radius_m=300, requires_signup=False, status="published", created_by=admin.id)
+    db.session.add(activity)
+    db.session.flush()
+    return activity
+
+
 def seed(ctx):
     communities, members, admins = ctx["communities"], ctx["members"], ctx["community_admins"]
     activities, signups, attendances, records = [], 0, 0, []
@@ -97,6 +111,7 @@ def seed(ctx):
 
     cancelled = activities[-1]
     cancelled.status = "cancelled"
+    activities.append(_open_now(communities[0], admins[0]))
     # One manual entry per community: an evening duty that ran past midnight.
     for c, community in enumerate(communities):
         member = members[c]

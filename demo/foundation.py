@@ -2,11 +2,12 @@
 
 from datetime import date
 
+from stdnum.cn import ric
+
 from extensions import db
 from models import Feedback, Region, Report, RoleAssignment, Unit
-from services import pii
 from services.accounts import create_account
-from services.auth import hash_password
+from services.auth import DEMO_MEMBER_PREFIX, hash_password
 from services.members import register_member, set_id_number
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
@@ -27,11 +28,19 @@ def _staff(username, name, role, scope_type=None, scope_id=None, password="demo1
     return user
 
 
+# Beijing's 东城, 西城, 朝阳 and 海淀 districts: region codes that python-stdnum knows for every demo birth year.
+DEMO_REGION_CODES = ("110101", "110102", "110105", "110108")
+
+
+def demo_openid(n):
+    """Demo member n's stand-in for a WeChat openid; in development ``POST /auth/dev-login`` signs in with it."""
+    return f"{DEMO_MEMBER_PREFIX}{n}"
+
+
 def demo_id_number(n):
-    """A valid-looking resident ID (check digit per GB 11643) for demo member n."""
-    body = f"110105{1980 + n % 30:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
-    total = sum(int(d) * w for d, w in zip(body, pii.ID_WEIGHTS, strict=True))
-    return body + pii.ID_CHECK[total % 11]
+    """A resident ID that passes the full check (region, birth date, check digit; services.pii) for demo member n."""
+    body = f"{DEMO_REGION_CODES[n % 4]}{1980 + n % 30:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
 
 
 def seed(ctx):
@@ -63,7 +72,7 @@ def seed(ctx):
 
     members = []
     for n in range(30):
-        member = register_member(openid=f"demo-openid-{n + 1:03d}", name=SURNAMES[n] + GIVEN[n])
+        member = register_member(openid=demo_openid(n + 1), name=SURNAMES[n] + GIVEN[n])
         member.phone = f"138{n:04d}{5678 + n:04d}"[:11]
         member.political_status = ("party_member", "probationary_member", "league_member", "masses")[n % 4]
         member.in_service = n % 3 != 2

@@ -9,9 +9,10 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging, unless the app already set up its own (telemetry/logs.py: JSON lines
+# in production, and alembic.ini's setup would also silence every logger made before it).
+if not any(getattr(handler, "baodao", False) for handler in logging.getLogger().handlers):
+    fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 

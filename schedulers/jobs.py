@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from services import checkins, reminders, rosters, stats, wishes
 from services.database import unit_of_work
+from telemetry import metrics
 
 log = logging.getLogger("baodao.scheduler")
 
@@ -44,9 +45,17 @@ JOBS = {job.name: job for job in (
 
 
 def run(job):
-    """Run a job once, now, as one unit of work (inside an application context); returns what it returned."""
+    """Run a job once, now, as one unit of work (inside an application context); returns what it returned.
+    Counted in the metrics (telemetry/metrics.py): the run, its duration and, when it raises, the failure."""
     started = time.monotonic()
-    with unit_of_work():
-        result = job.func()
+    metrics.JOB_RUNS.labels(job.name).inc()
+    try:
+        with unit_of_work():
+            result = job.func()
+    except BaseException:
+        metrics.JOB_FAILURES.labels(job.name).inc()
+        raise
+    finally:
+        metrics.JOB_SECONDS.labels(job.name).observe(time.monotonic() - started)
     log.info("job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
     return result

@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from clock import local_zone, utcnow
 from extensions import db
 from schedulers.jobs import JOBS, run
+from telemetry import metrics, process_files
 
 log = logging.getLogger("baodao.scheduler")
 
@@ -33,6 +34,16 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"baodao", "big")
 
 class PostgresLeaderLock:
     """A session-level advisory lock on a connection of its own (autocommit, outside the pool)."""
+
+    # pg_locks shows a bigint advisory key as two oids (high and low 32 bits), objsubid 1.
+    HELD = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid)")
+
+    @classmethod
+    def held_by_anyone(cls, session):
+        return session.scalar(cls.HELD, {"high": ADVISORY_LOCK_KEY >> 32,
+                                         "low": ADVISORY_LOCK_KEY & 0xFFFFFFFF}) > 0
 
     def __init__(self, url):
         self.engine = create_engine(url, poolclass=NullPool)
@@ -101,17 +112,41 @@ class FileLeaderLock:
             os.close(self.fd)
             self.fd = None
 
+    def held_by_anyone(self):
+        """Whether some process holds the lock: a shared lock cannot be had beside an exclusive one. Taken and let go
+        at once, so a standby trying meanwhile only waits for its next poll."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+def _lock_file(app):
+    """The file lock beside a SQLite database, or None on PostgreSQL."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite":
+        return None
+    from config import INSTANCE_DIR
+
+    database = url.database
+    return FileLeaderLock(f"{database}.scheduler.lock" if database and database != ":memory:"
+                          else INSTANCE_DIR / "scheduler.lock")
+
 
 def leader_lock(app):
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    url = make_url(uri)
-    if url.get_backend_name() == "sqlite":
-        from config import INSTANCE_DIR
+    return _lock_file(app) or PostgresLeaderLock(app.config["SQLALCHEMY_DATABASE_URI"])
 
-        database = url.database
-        path = f"{database}.scheduler.lock" if database and database != ":memory:" else INSTANCE_DIR / "scheduler.lock"
-        return FileLeaderLock(path)
-    return PostgresLeaderLock(uri)
+
+def leader_present(app):
+    """Whether any scheduler process, on any machine, holds the leader lock now (for the metrics)."""
+    lock_file = _lock_file(app)
+    return lock_file.held_by_anyone() if lock_file else PostgresLeaderLock.held_by_anyone(db.session)
 
 
 def job_runner(app, job):
@@ -175,6 +210,7 @@ def run_scheduler(app):
                 continue
             standing_by = False
             log.info("scheduler %s: leader, running jobs", pid)
+            metrics.SCHEDULER_LEADER.set(1)
             scheduler = build_scheduler(app, BlockingScheduler)
 
             def watch(scheduler=scheduler):
@@ -183,12 +219,15 @@ def run_scheduler(app):
 
             scheduler.add_job(watch, "interval", seconds=poll, id="leadership")
             scheduler.start()
+            metrics.SCHEDULER_LEADER.set(0)
             lock.release()
             log.warning("scheduler %s: leadership lost, standing by", pid)
     finally:
+        metrics.SCHEDULER_LEADER.set(0)
         lock.release()
         if unled is not None:
             unled.shutdown(wait=False)
+        process_files.mark_process_dead(pid)
 
 
 class InProcessScheduler:
@@ -214,8 +253,10 @@ class InProcessScheduler:
                 scheduler = build_scheduler(self.app, BackgroundScheduler)
                 scheduler.start()
                 self.leading.set()
+                metrics.SCHEDULER_LEADER.set(1)
                 while not self.stopped.wait(poll) and lock.still_held():
                     pass
+                metrics.SCHEDULER_LEADER.set(0)
                 self.leading.clear()
                 scheduler.shutdown(wait=True)
                 lock.release()

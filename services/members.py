@@ -28,7 +28,7 @@ def update_profile(user, **changes):
         errors["phone"] = ["请输入 11 位大陆手机号"]
     id_number = changes.get("id_number")
     if id_number is not None and not pii.is_valid_id_number(id_number):
-        errors["id_number"] = ["身份证号码无效（18 位，校验位需正确）"]
+        errors["id_number"] = ["身份证号码无效（18 位，地区码、出生日期和校验位需正确）"]
     if changes.get("unit_id") is not None and find(Unit, changes["unit_id"]) is None:
         errors["unit_id"] = ["单位不存在"]
     if errors:

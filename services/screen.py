@@ -11,7 +11,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import distinct, func, select
 
-from clock import utcnow
+from clock import to_local, utcnow
 from errors import Conflict, NotFound
 from extensions import db
 from models import Activity, Attendance, ScreenLink, User
@@ -92,12 +92,30 @@ def _status(activity, link_ends_at, now):
     return "open"
 
 
+WEEKDAYS = "一二三四五六日"
+
+
+def local_date_text(moment):
+    """``2026年6月1日`` in TIMEZONE."""
+    local = to_local(moment)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def schedule_text(starts_at, ends_at):
+    """When the activity runs, in TIMEZONE: ``2026年6月1日（星期一）09:00–11:00``; an end on a later day names it."""
+    start, end = to_local(starts_at), to_local(ends_at)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{local_date_text(end)} {end:%H:%M}"
+    return f"{local_date_text(start)}（星期{WEEKDAYS[start.weekday()]}）{start:%H:%M}–{until}"
+
+
 def screen_state(signed, now=None):
-    """What the screen shows now: the token only while check-in is open; when to ask again."""
+    """What the screen shows now: the token only while check-in is open; when to ask again. Dates and times are
+    written out here, in the deployment's TIMEZONE, so a projector's browser set to another zone shows them right."""
     now = now or utcnow()
     activity, link_ends_at = _activity_for(signed)
     status = _status(activity, link_ends_at, now)
     rotate = int(current_app.config["QR_ROTATE_SECONDS"])
+    opens_at = activity.starts_at - EARLY_CHECKIN
     token = expires_at = rotates_at = None
     if status == "open":
         token, expires_at = checkin_tokens.activity_token(activity, now)
@@ -110,8 +128,12 @@ def screen_state(signed, now=None):
         "rotates_at": rotates_at,
         "rotate_seconds": rotate,
         "now": now,
-        "opens_at": activity.starts_at - EARLY_CHECKIN,
+        "opens_at": opens_at,
+        "opens_text": f"{local_date_text(opens_at)} {to_local(opens_at):%H:%M}",
+        "starts_at": activity.starts_at,
         "ends_at": activity.ends_at,
+        "schedule_text": schedule_text(activity.starts_at, activity.ends_at),
+        "place": activity.address,
         "checked_in": checked_in_count(activity.id),
         "poll_seconds": POLL_SECONDS,
     }

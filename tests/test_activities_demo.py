@@ -2,6 +2,7 @@
 
 from sqlalchemy import func, select
 
+from clock import utcnow
 from demo import activities as demo_activities
 from demo import foundation
 from extensions import db
@@ -14,7 +15,10 @@ def test_demo_activities_cover_every_category_and_state():
     ctx = {}
     foundation.seed(ctx)
     summary = demo_activities.seed(ctx)
-    assert summary["activities"] == len(ctx["activities"]) == 32
+    assert summary["activities"] == len(ctx["activities"]) == 33
+    now = utcnow()
+    open_now = [a for a in ctx["activities"] if a.status == "published" and a.starts_at <= now < a.ends_at]
+    assert len(open_now) == 1 and not open_now[0].requires_signup
     assert set(db.session.scalars(select(Activity.category))) == set(CATEGORIES)
     assert set(db.session.scalars(select(Activity.status))) == {"published", "cancelled"}
     assert set(db.session.scalars(select(Signup.status))) == {"confirmed", "waitlisted"}

@@ -20,7 +20,7 @@ from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
 LOCAL = ZoneInfo("Asia/Shanghai")
-ID_NUMBER = "11010519900307123X"
+ID_NUMBER = "110105199003071239"
 PERIOD = {"from": "2025-03-01", "to": "2025-03-31"}
 
 
@@ -236,7 +236,7 @@ def test_certificate_pdf_holds_the_facts_embeds_its_fonts_and_carries_the_verify
     text = pdf_text(pdf)
     for expected in ("志愿服务证明", "欧阳明月", member.volunteer_number, body["number"], "a1社区", "3.75",
                      "a1社区居委会", "010-88886666", "敬老院义诊", "社区图书角整理", "2025-03-03", "2025年03月01日",
-                     "110105********123X"):
+                     "110105********1239"):
         assert expected in text, expected
     assert ID_NUMBER not in text and ID_NUMBER not in pdf.decode("latin-1")
 
@@ -399,3 +399,39 @@ def test_demo_issues_certificates_only_where_there_are_approved_hours(capsys):
     certificate = db.session.scalars(select(Certificate)).one()
     assert certificate.total_hours == Decimal("1.50")
     assert (certificate.period_from.isoformat(), certificate.period_to.isoformat()) == ("2025-03-04", "2025-03-04")
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def test_verify_shows_a_browser_a_readable_page_with_the_same_facts(client):
+    tree = region_tree()
+    member = make_member("欧阳明月")
+    make_record(member, tree["a1"], 3, "2.25")
+    body = issue(client, member, tree["a1"]).get_json()
+    url = f"/api/v1/certificates/verify/{body['verify_code']}"
+
+    page = client.get(url, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "Accept" in page.headers["Vary"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    html = page.get_data(as_text=True)
+    issued = datetime.fromisoformat(client.get(url).get_json()["issued_at"])
+    for fact in ("证明真实有效", body["number"], "欧***", "2.25 小时", "2025年3月1日 至 2025年3月31日", "a1社区",
+                 f"{issued.year}年{issued.month}月{issued.day}日 {issued:%H:%M}"):
+        assert fact in html, fact
+    assert "欧阳明月" not in html
+
+    for accept in (None, "*/*", "application/json", "text/html, application/json", "text/html;q=0.5, */*"):
+        answer = client.get(url, headers={"Accept": accept} if accept else {})
+        assert answer.mimetype == "application/json", accept
+        assert answer.get_json()["number"] == body["number"] and "Accept" in answer.headers["Vary"]
+
+
+def test_verify_of_an_unknown_code_is_a_readable_404_page_for_a_browser(client):
+    page = client.get("/api/v1/certificates/verify/" + "x" * 32, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "未找到该证明" in page.get_data(as_text=True) and "Accept" in page.headers["Vary"]
+    answer = client.get("/api/v1/certificates/verify/" + "x" * 32)
+    assert answer.status_code == 404 and error_code(answer) == "certificate_not_found"
+    assert "Accept" in answer.headers["Vary"]

@@ -49,3 +49,26 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(app):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_development_links_point_at_the_development_server(tmp_path, monkeypatch):
+    monkeypatch.setattr("config.INSTANCE_DIR", tmp_path)
+    assert load_config({})["PUBLIC_BASE_URL"] == "http://localhost:5000"
+    config = load_config({"PORT": "8123"})
+    assert config["PUBLIC_BASE_URL"] == "http://localhost:8123" and config["PORT"] == 8123
+    assert load_config({"PUBLIC_BASE_URL": "https://x.example/"})["PUBLIC_BASE_URL"] == "https://x.example"
+
+
+def test_operations_settings_and_their_defaults(tmp_path, monkeypatch):
+    monkeypatch.setattr("config.INSTANCE_DIR", tmp_path)
+    development = load_config({})
+    assert development["TRUSTED_PROXY_COUNT"] == 0 and development["LOG_FORMAT"] == "text"
+    assert development["METRICS_TOKEN"] is None and development["SENTRY_DSN"] is None
+    production = load_config({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/baodao", "SECRET_KEY": "a",
+                              "JWT_SECRET_KEY": "b", "PII_ENCRYPTION_KEY": "c", "PUBLIC_BASE_URL": "https://p.example",
+                              "TRUSTED_PROXY_COUNT": "1", "METRICS_TOKEN": "t"})
+    assert production["LOG_FORMAT"] == "json" and production["TRUSTED_PROXY_COUNT"] == 1
+    assert load_config({"LOG_FORMAT": "json"})["LOG_FORMAT"] == "json"
+    for wrong in ({"LOG_FORMAT": "xml"}, {"TRUSTED_PROXY_COUNT": "-1"}, {"LOG_LEVEL": "loud"}):
+        with pytest.raises(ConfigError):
+            load_config(wrong)

@@ -1,9 +1,14 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+from stdnum.cn import ric
+
+from demo.foundation import demo_id_number
 from extensions import db
 from models import ServiceRecord, User
+from services import pii
 from tests.factories import auth, error_code, make_member, make_report, make_unit, region_tree
 
 VALID_ID = "11010519491231002X"
@@ -54,6 +59,32 @@ def test_patch_me_validates_phone_and_id_number(client):
     details = response.get_json()["error"]["details"]
     assert set(details) == {"phone", "id_number"}
     assert db.session.get(User, member.id).phone is None
+
+
+def _with_check_digit(body):
+    return body + ric.calc_check_digit(body + "0")
+
+
+@pytest.mark.parametrize(("id_number", "why"), [
+    ("110105199913990023", "born 1999-13-99"),
+    (_with_check_digit("11010520230229001"), "born on 29 February of a common year"),
+    (_with_check_digit("99010519900101123"), "region 990105 does not exist"),
+    (_with_check_digit("11010519900101123")[:-1] + "0", "wrong check digit"),
+    (_with_check_digit(f"110105{date.today().year + 1}0101123"), "born next year"),
+    ("1101051990010112", "too short"),
+])
+def test_patch_me_refuses_impossible_id_numbers(client, id_number, why):
+    member = make_member()
+    response = client.patch("/api/v1/me", headers=auth(member), json={"id_number": id_number})
+    assert response.status_code == 422, why
+    assert set(response.get_json()["error"]["details"]) == {"id_number"}, why
+    assert db.session.get(User, member.id).id_number_encrypted is None
+
+
+def test_every_demo_id_number_passes_the_full_check():
+    numbers = [demo_id_number(n) for n in range(1, 31)]
+    assert all(pii.is_valid_id_number(number) for number in numbers)
+    assert len(set(numbers)) == 30
 
 
 def test_patch_me_rejects_unknown_political_status_and_unit(client):

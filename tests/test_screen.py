@@ -211,6 +211,8 @@ def test_before_check_in_opens_the_screen_waits_without_a_code(client):
 
     assert state["status"] == "upcoming" and state["token"] is None
     assert datetime.fromisoformat(state["opens_at"]) == NOON + timedelta(hours=1, minutes=30)
-    assert page.status_code == 200 and "签到尚未开始" in page.get_data(as_text=True)
+    # 13:30 in Beijing, with the date: the deployment's TIMEZONE, whatever the projector's browser thinks.
+    assert page.status_code == 200 and "签到将于 2025年6月1日 13:30 开始" in page.get_data(as_text=True)
+    assert state["opens_text"] == "2025年6月1日 13:30"
     assert 'src="' not in page.get_data(as_text=True)
     assert image.status_code == 409 and error_code(image) == "activity_upcoming"
