@@ -125,7 +125,7 @@ def cancel_activity(activity_id):
 @blp.response(201, SignupSchema)
 @blp.alt_response(409, description="Already signed up (already_signed_up), cancelled (invalid_state) or over "
                                    "(activity_ended)")
-def sign_up(activity_id):
+def sign_up_for_activity(activity_id):
     """Sign up: `confirmed` while seats remain, else `waitlisted`."""
     return activities.sign_up(current_actor(), activity_id)
 
@@ -135,7 +135,7 @@ def sign_up(activity_id):
 @blp.response(204)
 @blp.alt_response(404, description="Not signed up (signup_not_found)")
 @blp.alt_response(409, description="The activity is over (activity_ended)")
-def cancel_signup(activity_id):
+def withdraw_signup(activity_id):
     """Withdraw; the longest-waiting waitlisted member takes the freed seat."""
     activities.cancel_signup(current_actor(), activity_id)
 

@@ -58,7 +58,7 @@ def password_login(body):
 @blp.route("/refresh", methods=["POST"])
 @jwt_required(refresh=True)
 @blp.response(200, AccessTokenSchema)
-def refresh():
+def refresh_access_token():
     """A new access token, with the refresh token as bearer."""
     return auth.refresh(current_actor().id, get_jwt().get("sid"))
 

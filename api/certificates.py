@@ -5,8 +5,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
-from api.downloads import send_download
-from api.errors import ErrorEnvelopeSchema
+from api.downloads import BINARY, HTML, send_download
 from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import PUBLIC, allowed, current_actor
@@ -18,8 +17,6 @@ from services.authz import require_region_staff
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates (志愿服务证明)")
 
-BINARY = {"type": "string", "format": "binary"}
-HTML = {"type": "string", "description": "A readable page (Accept preferring text/html)"}
 VERIFY_PAGE_HEADERS = {
     "Cache-Control": "no-cache",
     # The verify code is in the address: never send it on to another site.
@@ -137,14 +134,13 @@ def issue_batch(body):
 
 
 @blp.route("/certificates/verify/<string:verify_code>")
-# Each answer in two media types, by Accept (flask-smorest's own response doc knows one).
-@blp.doc(**PUBLIC, responses={
-    "200": {"description": "The certificate's facts: JSON, or a readable page",
-            "content": {"application/json": {"schema": VerificationSchema}, "text/html": {"schema": HTML}}},
-    "404": {"description": "Unknown verify code (certificate_not_found): the envelope, or a readable page",
-            "content": {"application/json": {"schema": ErrorEnvelopeSchema}, "text/html": {"schema": HTML}}}})
+@blp.doc(**PUBLIC)
 @limiter.limit("30 per minute")
-@blp.response(200, VerificationSchema)
+@blp.response(200, VerificationSchema, description="The certificate's facts: JSON, or a readable page")
+@blp.alt_response(200, schema=HTML, content_type="text/html", success=True,
+                  description="Accept preferring text/html: a readable page of the same facts")
+@blp.alt_response(404, description="Unknown verify code (certificate_not_found): the envelope, or a readable page")
+@blp.alt_response(404, schema=HTML, content_type="text/html", description="Unknown verify code: a readable page")
 @blp.alt_response(429, description="Too many verifications from this address")
 def verify_certificate(verify_code):
     """Anyone may check a certificate by its verify code; the name is masked. A browser (Accept preferring

@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.downloads import send_download
+from api.downloads import BINARY, send_download
 from api.fields import Hours, Integer, LocalDateTime, Number
 from api.security import allowed, current_actor
 from services import checkins
@@ -63,8 +63,8 @@ def _qr_response(code, args):
 @allowed(require_region_staff)
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
-@blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",
-                  success=True)
+@blp.alt_response(200, schema=BINARY, content_type="image/png", success=True,
+                  description="With `?format=png`: the QR code of `token`")
 def activity_qrcode(args, activity_id):
     """The activity's current check-in token (rotates every QR_ROTATE_SECONDS), as JSON or a PNG QR code."""
     return _qr_response(checkins.activity_qrcode(current_actor(), activity_id), args)
@@ -75,8 +75,8 @@ def activity_qrcode(args, activity_id):
 @allowed(require_region_staff)
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
-@blp.alt_response(200, content_type="image/png", description="With `?format=png`: the QR code of `token`",
-                  success=True)
+@blp.alt_response(200, schema=BINARY, content_type="image/png", success=True,
+                  description="With `?format=png`: the QR code of `token`")
 def post_qrcode(args, post_id):
     """The post's static check-in token for printing; accepted only during a shift of the post."""
     return _qr_response(checkins.post_qrcode(current_actor(), post_id), args)
@@ -90,7 +90,7 @@ def post_qrcode(args, post_id):
 @blp.alt_response(400, description="Forged or garbled token (invalid_token), expired (token_expired)")
 @blp.alt_response(403, description="Too far (out_of_range), not signed up or not on the shift (not_signed_up)")
 @blp.alt_response(409, description="Outside 30 minutes before the start to the end (outside_window)")
-def scan(body):
+def scan_checkin_code(body):
     """Scan a check-in code: 201 check_in, then 200 check_out with the service record; 200 duplicate within the
     debounce."""
     result = checkins.scan(current_actor(), body["token"], body["lat"], body["lng"])

@@ -5,6 +5,9 @@ import io
 from flask import Response, send_file, stream_with_context
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# How the OpenAPI document describes a file's body, and a page's.
+BINARY = {"type": "string", "format": "binary"}
+HTML = {"type": "string", "description": "A readable page"}
 
 
 def send_download(content, mimetype, filename=None, *, attachment=True, headers=None):

@@ -57,7 +57,7 @@ def my_notifications(args):
 @jwt_required()
 @blp.arguments(MarkReadSchema)
 @blp.response(200, MarkedSchema)
-def mark_read(body):
+def mark_notifications_read(body):
     """Mark the given notifications (or, without `ids`, all of them) read; others' ids are ignored."""
     member_id = current_actor().id
     marked = notifications.mark_read(member_id, body.get("ids"))

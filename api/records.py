@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.downloads import XLSX_MIMETYPE, send_download
+from api.downloads import BINARY, XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
@@ -137,8 +137,9 @@ def list_records(args):
 @jwt_required()
 @allowed(require_staff)
 @blp.arguments(ExportArgs, location="query")
-@blp.response(200, description="A CSV (UTF-8 with BOM) or XLSX file, streamed",
-              content_type="application/octet-stream")
+@blp.response(200, BINARY, content_type="text/csv", description="With `format=csv`: CSV, UTF-8 with a BOM, streamed")
+@blp.alt_response(200, schema=BINARY, content_type=XLSX_MIMETYPE, success=True,
+                  description="With `format=xlsx`: an XLSX workbook, streamed")
 def export_records(args):
     """Download the records within the caller's scope as CSV or XLSX."""
     file_format = args.pop("format")

@@ -71,7 +71,7 @@ def list_reports(args):
 @allowed(require_region_staff)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not pending (invalid_state)")
-def approve(report_id):
+def approve_report(report_id):
     return reports.decide(current_actor(), report_id, approve=True)
 
 
@@ -81,7 +81,7 @@ def approve(report_id):
 @blp.arguments(RejectSchema)
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Not pending (invalid_state)")
-def reject(body, report_id):
+def reject_report(body, report_id):
     return reports.decide(current_actor(), report_id, approve=False, **body)
 
 
@@ -89,7 +89,7 @@ def reject(body, report_id):
 @jwt_required()
 @blp.response(200, ReportSchema)
 @blp.alt_response(409, description="Already rejected or withdrawn (invalid_state)")
-def withdraw(report_id):
+def withdraw_report(report_id):
     """The member withdraws its report and may then report elsewhere."""
     return reports.withdraw(current_actor(), report_id)
 

@@ -6,7 +6,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
-from api.downloads import send_download
+from api.downloads import BINARY, HTML, send_download
 from api.fields import Integer, LocalDateTime
 from api.security import PUBLIC, allowed, current_actor
 from errors import NotFound
@@ -24,7 +24,7 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
                                "img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'",
 }
-HTML = {"type": "string"}
+
 CLOSED_MESSAGES = {"ended": "活动已结束，签到已关闭", "cancelled": "活动已取消"}
 
 
@@ -114,7 +114,7 @@ def screen_state(signed):
 @blp.route("/screen/<string:signed>/qrcode.png")
 @blp.doc(**PUBLIC)
 @limiter.limit("240 per minute")
-@blp.response(200, {"type": "string", "format": "binary"}, content_type="image/png")
+@blp.response(200, BINARY, content_type="image/png")
 @blp.alt_response(404, description="Forged, altered or unknown link (screen_link_invalid)")
 @blp.alt_response(409, description="Check-in is not open (activity_upcoming, activity_ended, activity_cancelled)")
 def screen_qrcode(signed):

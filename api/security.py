@@ -30,6 +30,8 @@ def allowed(*gates):
                 gate(actor)
             return view(*args, **kwargs)
 
+        # For the document's 403 (api/blueprint.py); the wrappers above copy it along.
+        gated.role_gates = gates
         return gated
 
     return decorator

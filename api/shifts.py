@@ -25,7 +25,7 @@ def my_shifts(args):
 @blp.response(201, ShiftSchema)
 @blp.alt_response(409, description="No free seat (shift_full), overlaps another shift (overlap), "
                                    "already on it (already_signed_up), or over (shift_over)")
-def sign_up(shift_id):
+def sign_up_for_shift(shift_id):
     """Take a free seat on a shift; never more assignees than seats, also under concurrent requests."""
     actor = current_actor()
     return shifts.with_assignees(actor, [shifts.sign_up(actor, shift_id)])[0]
@@ -36,7 +36,7 @@ def sign_up(shift_id):
 @blp.response(204)
 @blp.alt_response(404, description="Not on the shift (signup_not_found)")
 @blp.alt_response(409, description="The shift has started (shift_started) or the assignment is closed")
-def decline(shift_id):
+def decline_shift(shift_id):
     """Leave a shift before it starts (also declines a scheduler assignment); the seat becomes free."""
     shifts.decline(current_actor(), shift_id)
 

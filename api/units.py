@@ -2,7 +2,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
-from api.downloads import XLSX_MIMETYPE, send_download
+from api.downloads import BINARY, XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id, Integer, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.reports import FeedbackSchema
@@ -89,7 +89,7 @@ def unit_members(args, unit_id):
 @jwt_required()
 @allowed(require_staff)
 @blp.arguments(UnitMembersExportArgs, location="query")
-@blp.response(200, content_type=XLSX_MIMETYPE,
+@blp.response(200, BINARY, content_type=XLSX_MIMETYPE,
               description="An XLSX workbook: one row per member with the year's figures and feedback")
 def export_unit_members(args, unit_id):
     """The unit's yearly report on its members, as the party secretary files it (unit admin, or above)."""

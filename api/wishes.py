@@ -85,7 +85,7 @@ def get_wish(wish_id):
 @blp.arguments(ClaimSchema)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Claimed by someone else (already_claimed), or not open (invalid_state)")
-def claim(body, wish_id):
+def claim_wish(body, wish_id):
     """A member claims the wish; with `unit_id`, that unit's admin claims it for the unit. One claimer only."""
     actor = current_actor()
     return wishes.present_one(actor, wishes.claim(actor, wish_id, **body))
@@ -95,7 +95,7 @@ def claim(body, wish_id):
 @jwt_required()
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not claimed (invalid_state)")
-def release(wish_id):
+def release_wish(wish_id):
     """The claimer gives the wish back; it is `open` again."""
     actor = current_actor()
     return wishes.present_one(actor, wishes.release(actor, wish_id))
@@ -106,7 +106,7 @@ def release(wish_id):
 @blp.arguments(FulfilSchema)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not claimed (invalid_state)")
-def fulfil(body, wish_id):
+def fulfil_wish(body, wish_id):
     """The claimer reports the wish fulfilled, with a note."""
     actor = current_actor()
     return wishes.present_one(actor, wishes.fulfil(actor, wish_id, **body))
@@ -117,7 +117,7 @@ def fulfil(body, wish_id):
 @allowed(require_region_staff)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Not fulfilled (invalid_state)")
-def confirm(wish_id):
+def confirm_wish(wish_id):
     """Community staff confirm a fulfilled wish: `completed`, 20 points and a notification to the claimer
     (for a unit's claim, to the unit admin who claimed it)."""
     actor = current_actor()
@@ -129,7 +129,7 @@ def confirm(wish_id):
 @allowed(require_region_staff)
 @blp.response(200, WishSchema)
 @blp.alt_response(409, description="Already fulfilled, completed or cancelled (invalid_state)")
-def cancel(wish_id):
+def cancel_wish(wish_id):
     """Community staff cancel an open or claimed wish."""
     actor = current_actor()
     return wishes.present_one(actor, wishes.cancel(actor, wish_id))

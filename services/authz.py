@@ -111,21 +111,35 @@ class Actor:
 
 # 1. The role may not do this at all (403).
 
+def gate(code):
+    """Mark a role gate with the error code it answers (the OpenAPI document lists them)."""
+
+    def mark(function):
+        function.code = code
+        return function
+
+    return mark
+
+
+@gate("staff_only")
 def require_staff(actor):
     if not actor.is_staff:
         raise Forbidden("staff_only", "仅限工作人员")
 
 
+@gate("staff_only")
 def require_region_staff(actor):
     if not actor.is_region_staff:
         raise Forbidden("staff_only", "仅限街道、社区等工作人员")
 
 
+@gate("sysadmin_only")
 def require_sysadmin(actor):
     if not actor.is_sysadmin:
         raise Forbidden("sysadmin_only", "仅限系统管理员")
 
 
+@gate("members_only")
 def require_member(actor, message="请使用小程序成员账号"):
     if not actor.is_member:
         raise Forbidden("members_only", message)

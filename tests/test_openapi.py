@@ -60,7 +60,7 @@ def test_operations_document_bodies_responses_errors_and_security(client):
         if method in ("post", "put", "patch") and "requestBody" in operation:
             assert operation["requestBody"]["content"]["application/json"]["schema"]
     login = spec["paths"]["/api/v1/auth/login"]["post"]
-    assert login["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("PasswordLogin")
+    assert login["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("PasswordLoginInput")
 
 
 def test_interactive_docs_are_served(client):
