@@ -29,7 +29,7 @@ def test_csv_export_opens_with_the_csv_module_and_keeps_to_scope(client):
     response = client.get("/api/v1/service-records/export?format=csv", headers=headers)
     assert response.status_code == 200
     assert response.is_streamed
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert parse_options_header(response.headers["Content-Disposition"]) == (
         "attachment", {"filename": "service-records.csv"})
     assert response.data.startswith(b"\xef\xbb\xbf")
