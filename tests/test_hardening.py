@@ -261,3 +261,48 @@ def test_a_sign_up_cannot_be_withdrawn_after_the_activity_ended(client):
     assert client.delete(f"/api/v1/activities/{activity.id}/signups/me",
                          headers=auth(waiting)).status_code == 404
 
+
+# Validators that took Unicode digits and a trailing newline.
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("phone", "13800138000".translate(ARABIC_INDIC)), ("phone", "13800138000\n"), ("phone", "１３８００１３８０００"),
+    ("id_number", "11010519491231002X".translate(ARABIC_INDIC)), ("id_number", "11010519491231002X\n"),
+])
+def test_phones_and_id_numbers_are_ascii_digits_to_the_end(client, field, value):
+    member = make_member()
+    response = client.patch("/api/v1/me", headers=auth(member), json={field: value})
+    assert response.status_code == 422 and list(response.get_json()["error"]["details"]) == [field]
+    db.session.refresh(member)
+    assert member.phone is None and member.id_number_hash is None
+
+
+def test_an_id_number_written_with_a_small_x_is_the_same_number(client):
+    first, second = make_member(), make_member()
+    assert client.patch("/api/v1/me", headers=auth(first), json={"id_number": "11010519491231002X"}).status_code == 200
+    taken = client.patch("/api/v1/me", headers=auth(second), json={"id_number": "11010519491231002x"})
+    assert taken.status_code == 409 and error_code(taken) == "id_number_taken"
+
+
+def test_a_check_in_token_with_a_trailing_newline_is_invalid(client):
+    tree = region_tree()
+    member = make_member()
+    activity = make_activity(tree["a1"], starts_at=utcnow() - timedelta(minutes=5), requires_signup=False)
+    token, _ = checkin_tokens.activity_token(activity)
+    for garbled in (token + "\n", token[:-1] + "٣"):
+        response = client.post("/api/v1/checkins", headers=auth(member),
+                               json={"token": garbled, "lat": PLACE[0], "lng": PLACE[1]})
+        assert response.status_code == 400 and error_code(response) == "invalid_token"
+    assert client.post("/api/v1/checkins", headers=auth(member),
+                       json={"token": token, "lat": PLACE[0], "lng": PLACE[1]}).status_code == 201
+
+
+def test_a_username_with_a_trailing_newline_is_refused(client):
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    response = client.post("/api/v1/staff", headers=auth(admin), json={
+        "username": "wangwei\n", "password": "password123", "name": "王伟", "role": "community_admin",
+        "scope_id": tree["a1"].id})
+    assert response.status_code == 422 and list(response.get_json()["error"]["details"]) == ["username"]
