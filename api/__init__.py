@@ -31,6 +31,11 @@ BLUEPRINT_MODULES = (
     "api.points",
     "api.notifications",
     "api.stats",
+    "api.uploads",
+    "api.departments",
+    "api.appeals",
+    "api.moderation",
+    "api.wechat_events",
 )
 
 

@@ -117,10 +117,14 @@ def assign_request_id():
     g.request_id = supplied if supplied.isalnum() and len(supplied) <= 64 else uuid.uuid4().hex
 
 
+# The endpoints whose bodies are not JSON: photos (multipart) and WeChat's message push (its own formats).
+NON_JSON_PATHS = ("/api/v1/uploads", "/api/v1/wechat/events")
+
+
 def reject_non_json_body():
-    """A body that is not JSON is malformed (400), whatever the endpoint."""
+    """A body that is not JSON is malformed (400), whatever the endpoint (but those of ``NON_JSON_PATHS``)."""
     has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
-    if has_body and not request.is_json and request.path.startswith("/api/"):
+    if has_body and not request.is_json and request.path.startswith("/api/") and request.path not in NON_JSON_PATHS:
         return envelope(400, "malformed_body", "请求体必须是 JSON（Content-Type: application/json）")
     return None
 

@@ -1,8 +1,11 @@
 """All models, imported so that metadata and Alembic see every table."""
 
 from models.activity import Activity, Signup
+from models.appeal import Appeal, AppealEscalation, AppealEvent, AppealNumberCounter
 from models.attendance import Attendance
 from models.certificate import Certificate
+from models.department import Department
+from models.moderation import ModerationItem
 from models.need import Need
 from models.notification import Notification, OutboundMessage
 from models.points import PointsEntry
@@ -14,12 +17,14 @@ from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
 from models.stats import StatsSnapshot
+from models.upload import Upload
 from models.user import AuthSession, RoleAssignment, User
 from models.wish import Wish
 
 __all__ = [
-    "Activity", "Attendance", "AuthSession", "Certificate", "CorrectionRequest", "Feedback", "Need",
-    "Notification", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange",
-    "Region", "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift",
-    "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "User", "Wish",
+    "Activity", "Appeal", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance", "AuthSession",
+    "Certificate", "CorrectionRequest", "Department", "Feedback", "ModerationItem", "Need", "Notification",
+    "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region", "Report",
+    "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate",
+    "Signup", "StatsSnapshot", "Unit", "Upload", "User", "Wish",
 ]

@@ -2,7 +2,8 @@
 
 Roles and their scopes are the table ``models.user.ROLES``. sysadmin sees everything; a district, street or community
 admin sees its region and everything below it (a prefix match on ``Region.path``); a unit admin sees its unit and the
-unit's members; a member sees its own.
+unit's members; a department admin sees the appeals escalated to its department and nothing else (every other staff
+gate answers it 403 ``staff_only``: it is neither region nor unit staff); a member sees its own.
 
 Every operation asks its questions in this order, so the same mistake gets the same answer on every resource:
 
@@ -57,6 +58,18 @@ class Actor:
     @cached_property
     def unit_ids(self):
         return self.scope_ids("unit")
+
+    @cached_property
+    def department_ids(self):
+        return self.scope_ids("department")
+
+    @property
+    def is_department_staff(self):
+        return bool(self.department_ids)
+
+    def is_own_staff_of(self, community_id):
+        """A community admin of exactly this community (*the community's own staff*; not staff above it)."""
+        return community_id in self.region_ids
 
     @property
     def is_member(self):
@@ -119,6 +132,13 @@ def require_staff(actor):
 def require_region_staff(actor):
     if not actor.is_region_staff:
         raise Forbidden("staff_only", "仅限街道、社区等工作人员")
+
+
+def require_community_staff(actor):
+    """Region staff (community, street, district or sysadmin): unit and department admins get 403
+    ``community_staff_only``, as members do."""
+    if not actor.is_region_staff:
+        raise Forbidden("community_staff_only", "仅限社区及以上工作人员")
 
 
 def require_sysadmin(actor):

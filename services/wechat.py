@@ -1,5 +1,10 @@
 """baodao's side of WeChat: the client made from the configuration, the access token shared by every process, and
-WeChat's failures turned into the contract's answers."""
+WeChat's failures turned into the contract's answers.
+
+Content security never fails a request: without credentials (a newcomer's ``make run``) text and photos are
+accepted as they are; WeChat unreachable or answering an errcode makes text ``review`` (staff decide) and leaves a
+photo's check to be asked again later.
+"""
 
 import logging
 import zlib
@@ -43,6 +48,44 @@ def code2session(code):
                            {"errcode": exc.errcode} if exc.errcode else None) from None
     except WeChatUnavailable:
         raise unavailable() from None
+
+
+def configured():
+    config = current_app.config
+    return bool(config["WECHAT_APPID"] and config["WECHAT_SECRET"])
+
+
+# Text longer than this is checked in parts (WeChat's limit per call).
+TEXT_CHECK_PART = 2500
+VERDICT_ORDER = ("pass", "review", "risky")
+
+
+def text_verdict(text, scene, openid):
+    """``pass``, ``review`` or ``risky`` for a member's text (the worst verdict of its parts); ``pass`` when WeChat
+    is not configured, ``review`` when it cannot answer."""
+    if not text or not configured():
+        return "pass"
+    worst = "pass"
+    wechat = client()
+    for start in range(0, len(text), TEXT_CHECK_PART):
+        try:
+            suggest = wechat.msg_sec_check(text[start:start + TEXT_CHECK_PART], scene, openid)
+        except (WeChatRefused, WeChatUnavailable):
+            log.warning("msg_sec_check unavailable: the text goes to review")
+            return "review"
+        worst = max(worst, suggest, key=VERDICT_ORDER.index)
+        if worst == "risky":
+            break
+    return worst
+
+
+def submit_media_check(media_url, openid, scene=1):
+    """The trace id of an asynchronous image check, or None when WeChat could not take it (it is asked again)."""
+    try:
+        return client().media_check_async(media_url, scene, openid)
+    except (WeChatRefused, WeChatUnavailable):
+        log.warning("media_check_async unavailable: the photo's check is retried later")
+        return None
 
 
 def token_cache():
