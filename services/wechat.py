@@ -8,6 +8,7 @@ photo's check to be asked again later.
 
 import logging
 import zlib
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -95,7 +96,9 @@ def token_cache():
 
 class DatabaseTokenCache:
     """The token in the ``shared_values`` table; fetching happens under a lock (a PostgreSQL advisory lock, or
-    SQLite's write lock), on a connection of its own so the caller's transaction is untouched."""
+    SQLite's write lock), on a connection of its own so the caller's transaction is untouched. On SQLite a caller
+    already in a transaction holds the one write lock, so the token is read and kept on the caller's connection
+    instead (a second connection would wait for it forever)."""
 
     LOCK_ID = zlib.crc32(b"baodao:wechat-access-token")
 
@@ -106,13 +109,21 @@ class DatabaseTokenCache:
             return row.value
         return None
 
+    @contextmanager
+    def _connection(self, writing):
+        if db.engine.dialect.name == "sqlite" and db.session().in_transaction():
+            yield db.session.connection()
+            return
+        with db.engine.begin() if writing else db.engine.connect() as conn:
+            yield conn
+
     def get(self, fetch, refresh=False):
         if not refresh:
-            with db.engine.connect() as conn:
+            with self._connection(writing=False) as conn:
                 token = self._read(conn)
             if token:
                 return token
-        with db.engine.begin() as conn:
+        with self._connection(writing=True) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": self.LOCK_ID})
             else:
