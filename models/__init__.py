@@ -1,7 +1,7 @@
 """All models, imported so that metadata and Alembic see every table."""
 
 from models.activity import Activity, Signup
-from models.appeal import Appeal, AppealEscalation, AppealEvent, AppealNumberCounter
+from models.appeal import Appeal, AppealDepartment, AppealEscalation, AppealEvent, AppealNumberCounter
 from models.attendance import Attendance
 from models.certificate import Certificate
 from models.department import Department
@@ -22,9 +22,9 @@ from models.user import AuthSession, RoleAssignment, User
 from models.wish import Wish
 
 __all__ = [
-    "Activity", "Appeal", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance", "AuthSession",
-    "Certificate", "CorrectionRequest", "Department", "Feedback", "ModerationItem", "Need", "Notification",
-    "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region", "Report",
-    "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate",
-    "Signup", "StatsSnapshot", "Unit", "Upload", "User", "Wish",
+    "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
+    "AuthSession", "Certificate", "CorrectionRequest", "Department", "Feedback", "ModerationItem", "Need",
+    "Notification", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
+    "Report", "Resource", "RoleAssignment", "ServiceRecord", "SharedValue", "Shift", "ShiftAssignment",
+    "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "Upload", "User", "Wish",
 ]

@@ -161,10 +161,23 @@ class AppealEscalation(db.Model):
 
     __table_args__ = (
         one_of_check("status", EscalationStatus),
-        # A department's appeals: every appeal ever escalated to it.
-        Index("ix_appeal_escalations_department_appeal", "department_id", "appeal_id"),
         Index("ix_appeal_escalations_open_due", "due_at", **partial_index(sql_in("status", (EscalationStatus.OPEN,)))),
     )
+
+
+class AppealDepartment(db.Model):
+    """Each department an appeal was ever escalated to, once, with the appeal's submission time: what a department
+    sees, and its list newest first read from one index (a join from the escalations would read them all, and then
+    the appeals, to sort a page)."""
+
+    __tablename__ = "appeal_departments"
+
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), primary_key=True)
+    appeal_created_at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_appeal_departments_department_created", "department_id", "appeal_created_at",
+                            "appeal_id"),)
 
 
 class AppealEvent(db.Model):

@@ -27,7 +27,7 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,6 +36,7 @@ from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import (
     Appeal,
+    AppealDepartment,
     AppealEscalation,
     AppealEvent,
     AppealNumberCounter,
@@ -50,15 +51,15 @@ from models import (
 from models.appeal import AppealAction, AppealStatus, EscalationStatus
 from services import departments, moderation, needs, notifications, outbox, pii, projects, uploads, wishes
 from services.authz import (
+    communities_within,
     community_field,
     fetch,
-    region_scope,
     require_community_staff,
     require_member,
     row_field,
     within_scope,
 )
-from services.database import add_unique, as_dict, is_sqlite, update_if, where_given
+from services.database import add_unique, as_dict, insert_ignoring_conflicts, is_sqlite, update_if, where_given
 
 DUE_DAYS = 7
 CLOSE_AFTER = timedelta(days=7)
@@ -98,14 +99,14 @@ def require_department_staff(actor):
 
 def _escalated_to(department_ids):
     """SQL: the appeal was escalated, at some time, to one of these departments."""
-    return Appeal.id.in_(select(AppealEscalation.appeal_id).where(AppealEscalation.department_id.in_(department_ids)))
+    return Appeal.id.in_(select(AppealDepartment.appeal_id).where(AppealDepartment.department_id.in_(department_ids)))
 
 
 def _was_escalated_to(actor, appeal):
     if not actor.department_ids:
         return False
-    return db.session.scalar(select(AppealEscalation.id).where(
-        AppealEscalation.appeal_id == appeal.id, AppealEscalation.department_id.in_(actor.department_ids))
+    return db.session.scalar(select(AppealDepartment.appeal_id).where(
+        AppealDepartment.appeal_id == appeal.id, AppealDepartment.department_id.in_(actor.department_ids))
         .limit(1)) is not None
 
 
@@ -308,6 +309,8 @@ def escalate(actor, appeal_id, *, department_id, note, due_date=None):
     escalation = AppealEscalation(appeal_id=appeal.id, department_id=department.id, note=note, escalated_by=actor.id,
                                   escalated_at=now, status=EscalationStatus.OPEN, **_due(due_date))
     db.session.add(escalation)
+    db.session.execute(insert_ignoring_conflicts(AppealDepartment).values(
+        department_id=department.id, appeal_id=appeal.id, appeal_created_at=appeal.created_at))
     db.session.flush()
     _log(appeal, AppealAction.ESCALATED, actor.id, "staff", note, department.id)
     for member_id in department_staff_ids(department.id):
@@ -430,19 +433,41 @@ def _overdue():
     return and_(Appeal.due_at.is_not(None), func.coalesce(Appeal.ended_at, utcnow()) >= Appeal.due_at)
 
 
-def list_appeals(actor, *, community_id=None, status=None, kind=None, source=None, overdue=None, late=None, q=None,
-                 date_from=None, date_to=None, department_id=None, sort=None):
+def list_appeals(actor, *, community_id=None, sort=None, **filters):
     """Community staff: their communities' appeals; a department admin: those escalated to its department.
     Newest first, or by due date."""
     require_appeal_staff(actor)
-    scopes = []
-    if actor.is_region_staff:
-        scopes.append(region_scope(actor, Appeal.community_id))
-    if actor.department_ids:
-        scopes.append(_escalated_to(actor.department_ids))
-    query = select(Appeal).where(or_(*scopes))
-    query = where_given(query, (Appeal.community_id, community_id), (Appeal.status, status), (Appeal.kind, kind),
-                        (Appeal.source, source))
+    if not actor.is_region_staff and len(actor.department_ids) == 1:
+        # A department's own list, read newest first from appeal_departments' index and joined to the page.
+        query = select(Appeal).join(AppealDepartment, AppealDepartment.appeal_id == Appeal.id).where(
+            AppealDepartment.department_id == actor.department_ids[0])
+        newest_first = (AppealDepartment.appeal_created_at.desc(), AppealDepartment.appeal_id.desc())
+    else:
+        scopes = []
+        if actor.is_region_staff:
+            communities = communities_within(actor)
+            if communities is None:
+                scopes.append(true())
+            elif community_id is not None:
+                # One community: ``community_id =`` reads a page newest first straight from the index.
+                scopes.append(Appeal.community_id == community_id if community_id in communities else false())
+            else:
+                scopes.append(Appeal.community_id == communities[0] if len(communities) == 1
+                              else Appeal.community_id.in_(communities))
+        if actor.department_ids:
+            scopes.append(_escalated_to(actor.department_ids))
+        query = select(Appeal).where(or_(*scopes))
+        newest_first = (Appeal.created_at.desc(), Appeal.id.desc())
+    query = _filtered(query.where(*([Appeal.community_id == community_id] if community_id is not None else [])),
+                      **filters)
+    if sort == "due_date":
+        return query.order_by(Appeal.due_date.is_(None), Appeal.due_date, Appeal.id.desc())
+    return query.order_by(*newest_first)
+
+
+def _filtered(query, *, status=None, kind=None, source=None, overdue=None, late=None, q=None, date_from=None,
+              date_to=None, department_id=None):
+    query = where_given(query, (Appeal.status, status), (Appeal.kind, kind), (Appeal.source, source))
     if overdue is not None:
         query = query.where(_overdue() if overdue else ~_overdue())
     if late is not None:
@@ -453,9 +478,7 @@ def list_appeals(actor, *, community_id=None, status=None, kind=None, source=Non
     query = query.where(*within_local_days(Appeal.created_at, date_from, date_to))
     if department_id is not None:
         query = query.where(_escalated_to([department_id]))
-    if sort == "due_date":
-        return query.order_by(Appeal.due_date.is_(None), Appeal.due_date, Appeal.id.desc())
-    return query.order_by(Appeal.created_at.desc(), Appeal.id.desc())
+    return query
 
 
 def my_appeals(actor, *, status=None):

@@ -261,6 +261,18 @@ def regions_within(paths):
     return select(Region.id).where(or_(*[Region.path.startswith(p) for p in paths]))
 
 
+def communities_within(actor):
+    """The ids of the communities within the actor's regions, resolved in one query (a street's ten or thirty, a
+    district's few hundred); None for a sysadmin, who sees all. A list filters a big table with ``community_id =``
+    or ``IN (...)`` constants, which the planner reads from an index, where a subquery would be joined."""
+    if actor.is_sysadmin:
+        return None
+    if not actor.region_paths:
+        return []
+    return list(db.session.scalars(select(Region.id).where(
+        Region.kind == "community", or_(*[Region.path.startswith(p) for p in actor.region_paths]))))
+
+
 def region_scope(actor, region_column):
     """SQL filter keeping rows whose region lies within the actor's regions."""
     if actor.is_sysadmin:

@@ -9,6 +9,7 @@ from clock import utcnow
 from extensions import db
 from models import (
     Appeal,
+    AppealDepartment,
     AppealEscalation,
     AppealEvent,
     Certificate,
@@ -120,6 +121,7 @@ def _appeals(tree, community, member, needs):
                    width=10, height=10, size=100, review="passed", created_at=now),
             AppealEscalation(appeal_id=appeal.id, department_id=departments[0].id, note="请协助", status="open",
                              due_date=date(2030, 1, 1), due_at=now + timedelta(days=7), escalated_at=now),
+            AppealDepartment(department_id=departments[0].id, appeal_id=appeal.id, appeal_created_at=now),
             AppealEvent(appeal_id=appeal.id, action="submitted", actor_id=member.id, actor_role="resident", at=now),
             ModerationItem(community_id=community.id, object_type="appeal", object_id=appeal.id, field="title",
                            text=f"诉求{n}", author_id=member.id, status="review", created_at=now),

@@ -4,10 +4,10 @@ Revision ID: 0009
 Revises: 0007
 Create Date: 2026-12-01 10:38:02.645225
 
-Residents' appeals (appeals, their escalations to departments, their timeline and the daily number counter), the
-departments of streets and districts, photos (uploads) and the moderation queue; wishes, needs and projects gain the
-appeal they were made from; role_assignments.scope_type widens to hold "department". Every new table is new and
-empty, so its indexes are built with it.
+Residents' appeals (appeals, their escalations, the departments each was escalated to, their timeline and the daily
+number counter), the departments of streets and districts, photos (uploads) and the moderation queue; wishes, needs
+and projects gain the appeal they were made from; role_assignments.scope_type widens to hold "department". Every
+new table starts empty, so its indexes are built with it.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -97,6 +97,17 @@ def upgrade():
         batch_op.create_index('ix_appeals_unanswered_due', ['response_due_at'], unique=False, postgresql_where=sa.text("status = 'submitted'"), sqlite_where=sa.text("status = 'submitted'"))
         batch_op.create_index('uq_appeals_community_work_order', ['community_id', 'work_order_no'], unique=True, postgresql_where=sa.text('work_order_no IS NOT NULL'), sqlite_where=sa.text('work_order_no IS NOT NULL'))
 
+    op.create_table('appeal_departments',
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('appeal_id', sa.Integer(), nullable=False),
+    sa.Column('appeal_created_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['appeal_id'], ['appeals.id'], name=op.f('fk_appeal_departments_appeal_id_appeals')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_appeal_departments_department_id_departments')),
+    sa.PrimaryKeyConstraint('department_id', 'appeal_id', name=op.f('pk_appeal_departments'))
+    )
+    with op.batch_alter_table('appeal_departments', schema=None) as batch_op:
+        batch_op.create_index('ix_appeal_departments_department_created', ['department_id', 'appeal_created_at', 'appeal_id'], unique=False)
+
     op.create_table('appeal_escalations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('appeal_id', sa.Integer(), nullable=False),
@@ -123,7 +134,6 @@ def upgrade():
     )
     with op.batch_alter_table('appeal_escalations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_appeal_escalations_appeal_id'), ['appeal_id'], unique=False)
-        batch_op.create_index('ix_appeal_escalations_department_appeal', ['department_id', 'appeal_id'], unique=False)
         batch_op.create_index('ix_appeal_escalations_open_due', ['due_at'], unique=False, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
 
     op.create_table('appeal_events',
@@ -258,10 +268,13 @@ def downgrade():
     op.drop_table('appeal_events')
     with op.batch_alter_table('appeal_escalations', schema=None) as batch_op:
         batch_op.drop_index('ix_appeal_escalations_open_due', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
-        batch_op.drop_index('ix_appeal_escalations_department_appeal')
         batch_op.drop_index(batch_op.f('ix_appeal_escalations_appeal_id'))
 
     op.drop_table('appeal_escalations')
+    with op.batch_alter_table('appeal_departments', schema=None) as batch_op:
+        batch_op.drop_index('ix_appeal_departments_department_created')
+
+    op.drop_table('appeal_departments')
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.drop_index('uq_appeals_community_work_order', postgresql_where=sa.text('work_order_no IS NOT NULL'), sqlite_where=sa.text('work_order_no IS NOT NULL'))
         batch_op.drop_index('ix_appeals_unanswered_due', postgresql_where=sa.text("status = 'submitted'"), sqlite_where=sa.text("status = 'submitted'"))
