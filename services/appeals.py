@@ -59,7 +59,15 @@ from services.authz import (
     row_field,
     within_scope,
 )
-from services.database import add_unique, as_dict, insert_ignoring_conflicts, is_sqlite, update_if, where_given
+from services.database import (
+    add_unique,
+    as_dict,
+    contains_text,
+    insert_ignoring_conflicts,
+    is_sqlite,
+    update_if,
+    where_given,
+)
 
 DUE_DAYS = 7
 CLOSE_AFTER = timedelta(days=7)
@@ -473,8 +481,7 @@ def _filtered(query, *, status=None, kind=None, source=None, overdue=None, late=
     if late is not None:
         query = query.where(_late() if late else ~_late())
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(or_(Appeal.number == q, Appeal.title.ilike(f"%{escaped}%", escape="\\")))
+        query = query.where(or_(Appeal.number == q, contains_text(Appeal.title, q)))
     query = query.where(*within_local_days(Appeal.created_at, date_from, date_to))
     if department_id is not None:
         query = query.where(_escalated_to([department_id]))

@@ -582,3 +582,53 @@ def test_a_staff_account_that_is_also_a_member_files_its_own_appeal(client, worl
     db.session.commit()
     response = submit(client, member_staff, world["a1"])
     assert response.status_code == 201 and response.get_json()["source"] == "app"
+
+
+def test_escalate_and_answer_answer_in_the_contracts_order(client, world):
+    own = accepted_appeal(client, world)
+    other = file_for_resident(client, world["admin_b1"], world["b1"]).get_json()["id"]
+    act(client, world["admin_b1"], other, "accept")
+    body = {"department_id": world["department"].id, "note": "请协助"}
+    member = act(client, world["resident"], own, "escalate", {"department_id": "x"})
+    malformed = act(client, world["admin_a1"], other, "escalate", {"department_id": "x", "note": "请协助"})
+    unknown = act(client, world["admin_a1"], other, "escalate", {**body, "department_id": 999_999})
+    outside = act(client, world["admin_a1"], other, "escalate", body)
+    assert (member.status_code, error_code(member)) == (403, "community_staff_only")
+    assert malformed.status_code == 422 and unknown.status_code == 422
+    assert outside.status_code == 404
+    answer_member = act(client, world["resident"], own, "answer", {"reply": ["x"]})
+    answer_malformed = act(client, world["department_admin"], 999_999, "answer", {"reply": ["x"]})
+    answer_missing = act(client, world["department_admin"], 999_999, "answer", {"reply": "已处理"})
+    assert (answer_member.status_code, error_code(answer_member)) == (403, "department_staff_only")
+    assert answer_malformed.status_code == 422 and answer_missing.status_code == 404
+
+
+def test_the_resident_gets_a_subscribe_message_when_the_appeal_is_resolved(app, client, world, fake_wechat,
+                                                                           monkeypatch):
+    from models import OutboundMessage
+    from services import outbox
+
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATES", {"appeal_answered": {
+        "id": "tmpl-appeal-answered", "page": "pages/appeals/detail", "data": {"thing1": "title", "thing2": "reply"}}})
+    appeal_id = resolved_appeal(client, world)
+    message = db.session.scalar(select(OutboundMessage))
+    assert message.member_id == world["resident"].id and message.key == f"appeal:{appeal_id}:appeal_answered"
+    assert outbox.deliver_pending() == 1
+    sent, = fake_wechat.sent
+    assert sent["template_id"] == "tmpl-appeal-answered" and sent["touser"] == world["resident"].openid
+    assert sent["data"] == {"thing1": {"value": "楼道堆满快递纸箱"}, "thing2": {"value": "已联系业主清理"}}
+
+
+def test_no_subscribe_message_without_a_template(client, world):
+    from models import OutboundMessage
+
+    resolved_appeal(client, world)
+    assert count(OutboundMessage) == 0
+
+
+def test_a_department_is_read_by_any_staff(client, world):
+    response = client.get(f"/api/v1/departments/{world['department'].id}", headers=auth(world["department_admin"]))
+    assert response.status_code == 200 and response.get_json()["region_name"] == "甲街道"
+    assert client.get("/api/v1/departments/999999", headers=auth(world["admin_a1"])).status_code == 404
+    assert client.get(f"/api/v1/departments/{world['department'].id}",
+                      headers=auth(world["resident"])).status_code == 403
