@@ -31,7 +31,7 @@ from sqlalchemy import select, update
 from clock import utcnow
 from errors import Forbidden, NotFound, TooLarge, ValidationFailed
 from extensions import db
-from models import ModerationItem, Upload, User
+from models import Appeal, ModerationItem, Upload, User
 from models.upload import UploadReview
 from services import notifications, wechat
 from services.database import valid_id
@@ -241,8 +241,6 @@ def held_appeal_ids(appeal_ids):
 def _community_of(upload):
     if upload.appeal_id is None:
         return None
-    from models import Appeal
-
     return db.session.scalar(select(Appeal.community_id).where(Appeal.id == upload.appeal_id))
 
 
