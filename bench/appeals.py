@@ -12,15 +12,15 @@ import argparse
 import json
 import sys
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
-from bench.reads import GOAL_P99_MS, plans_markdown
+from bench.reads import GOAL_P99_MS, captured_plans, plans_markdown
 from bench.runtime import bench_app, mint_access_token, timings_ms
 from bench.seed import open_sessions
 from extensions import db
 from models import Appeal, Region, RoleAssignment
 
-PLANNED = ("appeals", "appeal_departments")
+PLANNED = ("FROM appeals", "JOIN appeal_departments")
 
 
 def _actors(repeat):
@@ -50,19 +50,6 @@ def _paths(member_ids, staff, street_id, district_id, tokens):
     }
 
 
-def _explain(statements):
-    plans = []
-    for statement, parameters in statements:
-        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            continue
-        if not any(f"FROM {table}" in statement or f"JOIN {table}" in statement for table in PLANNED):
-            continue
-        rows = db.session.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-        plans.append({"sql": statement, "plan": "\n".join(r[0] for r in rows)})
-    db.session.rollback()
-    return plans
-
-
 def run(database_url=None, repeat=200, explain=True, slow_repeat=20):
     app = bench_app(database_url)
     client = app.test_client()
@@ -84,17 +71,7 @@ def run(database_url=None, repeat=200, explain=True, slow_repeat=20):
         figures["goal"] = None if district else f"p99 < {GOAL_P99_MS} ms"
         figures["meets_goal"] = None if district else figures["p99_ms"] < GOAL_P99_MS
         if explain and postgres:
-            captured = []
-            with app.app_context():
-                def capture(_conn, _cursor, statement, parameters, _context, _many, captured=captured):
-                    captured.append((statement, parameters))
-
-                event.listen(db.engine, "before_cursor_execute", capture)
-                try:
-                    call(0)
-                finally:
-                    event.remove(db.engine, "before_cursor_execute", capture)
-                figures["plans"] = _explain(captured)
+            figures["plans"] = captured_plans(app, call, PLANNED)
         results[name] = figures
     sizes = {}
     if postgres:
