@@ -105,6 +105,18 @@ def load_config(env=None):
         "STATS_MAX_AGE_SECONDS": int(env.get("STATS_MAX_AGE_SECONDS", "900")),
         # Official holiday arrangements for years the chinese_calendar library does not know yet (services/holidays.py).
         "HOLIDAY_CALENDAR_FILE": env.get("HOLIDAY_CALENDAR_FILE") or None,
+        # Appeals (居民诉求): hours after submission within which the community must accept or reject one.
+        "APPEAL_RESPONSE_HOURS": int(env.get("APPEAL_RESPONSE_HOURS", "24")),
+        # Photos: a folder under instance/ unless an S3-compatible bucket is named; signed links' lifetime.
+        "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads"),
+        "UPLOAD_S3_BUCKET": env.get("UPLOAD_S3_BUCKET") or None,
+        "UPLOAD_S3_ENDPOINT": env.get("UPLOAD_S3_ENDPOINT") or None,
+        "UPLOAD_S3_REGION": env.get("UPLOAD_S3_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID") or None,
+        "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY") or None,
+        "UPLOAD_URL_SECONDS": int(env.get("UPLOAD_URL_SECONDS", "3600")),
+        # WeChat's message push (media check verdicts): the token its signatures are made with.
+        "WECHAT_PUSH_TOKEN": env.get("WECHAT_PUSH_TOKEN") or None,
         "REDIS_URL": env.get("REDIS_URL") or None,
         # Development: links on codes, certificates and screens point at the development server itself.
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://localhost:{port}").rstrip("/"),

@@ -60,6 +60,19 @@ class ValidationFailed(DomainError):
         super().__init__(message=message, details=details)
 
 
+class ContentRejected(ValidationFailed):
+    """WeChat's content security found a field's text risky (422 ``content_rejected`` naming the field)."""
+
+    default_code = "content_rejected"
+    default_message = "内容含有不适宜公开的信息，请修改后再提交"
+
+
+class TooLarge(DomainError):
+    status = 413
+    default_code = "too_large"
+    default_message = "文件过大"
+
+
 class ServiceUnavailable(DomainError):
     status = 503
     default_code = "service_unavailable"

@@ -32,6 +32,11 @@ BLUEPRINT_MODULES = (
     "api.notifications",
     "api.stats",
     "api.calendar",
+    "api.uploads",
+    "api.departments",
+    "api.appeals",
+    "api.moderation",
+    "api.wechat_events",
 )
 # Only outside production: neither routed nor in the OpenAPI document there.
 DEVELOPMENT_BLUEPRINT_MODULES = (

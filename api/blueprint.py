@@ -35,11 +35,18 @@ def _documented(view, status):
     return str(status) in {str(s) for s in view._apidoc.get("response", {}).get("responses", {})}
 
 
+# Every operationId given so far: two operations of one name would give a generated client two functions of one name.
+OPERATION_IDS = {}
+
+
 class Blueprint(flask_smorest.Blueprint):
     def route(self, rule, *, parameters=None, tags=None, **options):
         register = super().route(rule, parameters=parameters, tags=tags, **options)
 
         def decorator(view):
+            if OPERATION_IDS.setdefault(view.__name__, view.__module__) != view.__module__:
+                raise ValueError(f"two API operations are named {view.__name__}: {view.__module__} and "
+                                 f"{OPERATION_IDS[view.__name__]} (the view's name is its operationId)")
             view = self.doc(operationId=view.__name__)(view)
             public = view._apidoc.get("manual_doc", {}).get("security") == []
             gates = getattr(view, "role_gates", ())
@@ -57,6 +64,8 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema, *args, **kwargs):
         schema = schema() if isinstance(schema, type) else schema
         has_body = kwargs.get("location", "json") in BODY_LOCATIONS
+        if not has_body:
+            schema.from_query = True  # a query string's values are text: api.fields.Integer reads its digits
         parse = super().arguments(input_schema(schema) if has_body else schema, *args, **kwargs)
 
         def decorator(view):

@@ -15,6 +15,8 @@ from flask.json.provider import DefaultJSONProvider
 
 from errors import BadRequest, ValidationFailed
 
+# The endpoints whose bodies are not JSON: photos (multipart) and WeChat's message push (its own formats).
+NON_JSON_PATHS = ("/api/v1/uploads", "/api/v1/wechat/events")
 MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 64
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -74,6 +76,8 @@ def check_body():
         return
     g.body_checked = True
     if request.method not in WRITE_METHODS or not (request.content_length or request.headers.get("Transfer-Encoding")):
+        return
+    if request.path in NON_JSON_PATHS:
         return
     if not request.is_json:
         raise BadRequest("malformed_body", "请求体必须是 JSON（Content-Type: application/json）")

@@ -2,8 +2,8 @@
 the database or the clock cannot hold. Each custom field is registered with the OpenAPI document's field mapping
 (``register_fields``).
 
-- ``Integer`` (and ``Id``): a JSON integer, or in a query string ASCII digits; never a float, a bool, Unicode digits
-  or a trailing newline (``int()`` would take "１２" and "12\\n").
+- ``Integer`` (and ``Id``): a JSON integer, or in a query string ASCII digits; never a float, a bool, a string in a
+  body, Unicode digits or a trailing newline (``int()`` would take "１２" and "12\\n").
 - ``Number``: a JSON number (never a string, a bool, NaN or an infinity).
 - ``LocalDate`` and ``LocalDateTime``: within 2000-01-01 .. 2100-12-31 (local), so date arithmetic and the local-time
   conversion never meet their limits; a time without an offset is local time in TIMEZONE.
@@ -27,15 +27,17 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206
 
 
 class Integer(fields.Integer):
+    """In a body, a JSON integer; in a query string (a schema the Blueprint marks ``from_query``), ASCII digits."""
+
     default_error_messages = {"invalid": "请输入整数"}
 
     def _validated(self, value):
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise self.make_error("invalid")
-        if isinstance(value, str):
+        if isinstance(value, str) and getattr(self.parent, "from_query", False):
             if not ASCII_INTEGER.fullmatch(value):
                 raise self.make_error("invalid")
             return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
         return value
 
 

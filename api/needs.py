@@ -23,6 +23,8 @@ class NeedSchema(Schema):
     status = fields.String(dump_only=True, validate=validate.OneOf(list(NeedStatus)),
                            metadata={"description": "open, matched (project approved), met (done)"})
     created_at = LocalDateTime(dump_only=True)
+    appeal_id = fields.Integer(dump_only=True, allow_none=True,
+                               metadata={"description": "The appeal it was made from, if any"})
 
 
 class NeedListArgs(PageArgs):

@@ -29,6 +29,8 @@ class ProjectSchema(Schema):
     started_at = LocalDateTime(dump_only=True, allow_none=True)
     finished_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
+    appeal_id = fields.Integer(dump_only=True, allow_none=True,
+                               metadata={"description": "The appeal it was made from, if any"})
 
 
 class ProjectListArgs(PageArgs):

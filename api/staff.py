@@ -27,5 +27,6 @@ class StaffCreateSchema(Schema):
 @blp.response(201, UserSchema)
 @blp.alt_response(409, description="The username is taken (username_taken)")
 def create_staff(body):
-    """A staff account scoped to a region of the role's kind, or to a unit, within the caller's region."""
+    """A staff account scoped to a region of the role's kind, to a unit, or (`department_admin`) to a department,
+    within the caller's region."""
     return staff.create_staff(current_actor(), **body)

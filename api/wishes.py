@@ -34,6 +34,8 @@ class WishSchema(Schema):
     completed_at = LocalDateTime(dump_only=True, allow_none=True)
     cancelled_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
+    appeal_id = fields.Integer(dump_only=True, allow_none=True,
+                               metadata={"description": "The appeal it was made from, if any"})
 
 
 class WishListArgs(PageArgs):

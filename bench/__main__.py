@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import certificates, checkins, exports, instructions, reads, rosters
+from bench import appeals, certificates, checkins, exports, instructions, reads, rosters
 from bench.runtime import WRK_MISSING, bench_app, bench_database_url, wrk_path
 from bench.seed import PRESETS, analyze, seed
 from extensions import db
@@ -77,6 +77,7 @@ def main(argv=None):
     step("checkin_instructions", lambda: instructions.run(url, requests=min(100, scanners - 20)))
     step("checkins_sqlite", lambda: checkins.run(checkins.sqlite_database(20_000), seconds=args.seconds))
     step("reads", lambda: reads.run(url))
+    step("appeals", lambda: appeals.run(url))
     step("rosters", lambda: rosters.run(url))
     step("exports", lambda: exports.run(url))
     step("certificates", lambda: certificates.run(url))

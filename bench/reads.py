@@ -72,18 +72,34 @@ def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
     }
 
 
-def _explain(statements):
+def _explain(statements, tables=PLANNED_TABLES):
     plans = []
     for statement, parameters in statements:
         # Reads only: the snapshot's upsert is not a read path (and EXPLAIN ANALYZE would run it).
         if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
-        if not any(table in statement for table in PLANNED_TABLES):
+        if not any(table in statement for table in tables):
             continue
         rows = db.session.connection().exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
         plans.append({"sql": statement, "plan": "\n".join(r[0] for r in rows)})
     db.session.rollback()
     return plans
+
+
+def captured_plans(app, call, tables=PLANNED_TABLES):
+    """``call(0)`` once with its SQL captured, then that SQL (the statements naming one of ``tables``) run again
+    under ``EXPLAIN (ANALYZE, BUFFERS)``."""
+    captured = []
+    with app.app_context():
+        def capture(_conn, _cursor, statement, parameters, _context, _many):
+            captured.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            call(0)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        return _explain(captured, tables)
 
 
 def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
@@ -113,17 +129,7 @@ def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
         figures = timings_ms(call, slow_repeat if live_stats else repeat, warmup=1 if live_stats else 3)
         figures["meets_goal"] = figures["p99_ms"] < GOAL_P99_MS
         if explain and postgres:
-            captured = []
-            with app.app_context():
-                def capture(_conn, _cursor, statement, parameters, _context, _many, captured=captured):
-                    captured.append((statement, parameters))
-
-                event.listen(db.engine, "before_cursor_execute", capture)
-                try:
-                    call(0)
-                finally:
-                    event.remove(db.engine, "before_cursor_execute", capture)
-                figures["plans"] = _explain(captured)
+            figures["plans"] = captured_plans(app, call)
         results[name] = figures
     refresh = None
     if not only or any(word in "stats refresh_statistics" for word in only):

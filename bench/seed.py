@@ -1,5 +1,6 @@
 """City-scale data, fast: a district of streets and communities, units, members with approved reports, activities,
-service records, posts with templates and pools, and a fortnight of past shifts with their assignments.
+service records, posts with templates and pools, a fortnight of past shifts with their assignments, and residents'
+appeals over two years with departments of every street and of the district and the escalations to them.
 
 Rows are generated in batches of ``BATCH`` and written with PostgreSQL ``COPY`` (psycopg 3 ``cursor.copy``) or, on
 SQLite, SQLAlchemy Core ``insert()`` with a list of dicts. Ids are assigned here (from the table's current maximum),
@@ -21,11 +22,16 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, func, select, text
 
-from clock import local_day_start, local_today, utcnow
+from clock import local_day_start, local_today, to_local, utcnow
 from extensions import db
 from models import (
     Activity,
+    Appeal,
+    AppealDepartment,
+    AppealEscalation,
+    AppealNumberCounter,
     AuthSession,
+    Department,
     PoolMembership,
     Post,
     Region,
@@ -39,6 +45,7 @@ from models import (
     User,
 )
 from models.activity import CATEGORIES
+from models.appeal import APPEAL_KINDS, APPEAL_SOURCES
 from services.accounts import volunteer_number_for
 
 BATCH = 10_000
@@ -62,13 +69,15 @@ class SeedSpec:
     pool_size: int = 12
     seats: int = 2
     history_days: int = 14
+    appeals: int = 500_000
+    departments_per_street: int = 2
     seed: int = 20240601
 
 
 PRESETS = {
     "tiny": SeedSpec(communities=4, members=60, records=600, posts=6, communities_per_street=2,
-                     units_per_community=2, activities_per_community=3, pool_size=5, history_days=2),
-    "small": SeedSpec(communities=30, members=20_000, records=200_000, posts=300),
+                     units_per_community=2, activities_per_community=3, pool_size=5, history_days=2, appeals=400),
+    "small": SeedSpec(communities=30, members=20_000, records=200_000, posts=300, appeals=50_000),
     "city": SeedSpec(),
 }
 
@@ -211,9 +220,17 @@ def seed(spec: SeedSpec, connection=None, now=None) -> Seeded:
 
     password_hash = hash_password(STAFF_PASSWORD)
     first_staff = first_member + spec.members
+    # Departments: ``departments_per_street`` in each street and two of the district; the first street's first is
+    # the department admin's.
+    first_department = w.next_id(Department)
+    department_rows = [dict(id=first_department + n, region_id=region, name=f"基准部门{n + 1}", created_by=None,
+                            created_at=now)
+                       for n, region in enumerate([s for s in street_ids for _ in range(spec.departments_per_street)]
+                                                  + [district_id] * 2)]
+    w.write(Department, department_rows)
     staff_roles = [("sysadmin", None, None), ("district_admin", "region", district_id),
                    ("street_admin", "region", street_ids[0]), ("community_admin", "region", community_ids[0]),
-                   ("unit_admin", "unit", unit_ids[0])]
+                   ("unit_admin", "unit", unit_ids[0]), ("department_admin", "department", first_department)]
     staff = {}
     staff_rows, role_rows = [], []
     first_role = w.next_id(RoleAssignment)
@@ -340,11 +357,92 @@ def seed(spec: SeedSpec, connection=None, now=None) -> Seeded:
     w.write(Shift, shift_rows)
     w.write(ShiftAssignment, assignment_rows)
 
+    _appeals(w, spec, rng, now, history_start, history_span, member_community, first_member, community_street,
+             district_id, department_rows, staff)
+
     w.finish([Region, Unit, User, RoleAssignment, Report, Activity, ServiceRecord, Post, ShiftTemplate,
-              PoolMembership, Shift, ShiftAssignment])
+              PoolMembership, Shift, ShiftAssignment, Department, Appeal, AppealEscalation])
     return Seeded(counts=w.counts, district_id=district_id, street_ids=street_ids, community_ids=community_ids,
                   unit_ids=unit_ids, first_member_id=first_member, member_count=spec.members, staff=staff,
                   seconds=time.perf_counter() - started)
+
+
+APPEAL_TITLES = ("楼道堆放杂物", "路灯不亮", "电梯故障", "噪音扰民", "垃圾桶站异味", "共享单车乱停放",
+                 "建议增设充电桩", "咨询入学登记", "井盖松动", "违建外扩护栏")
+
+
+def _appeals(w, spec, rng, now, history_start, history_span, member_community, first_member, community_street,
+             district_id, department_rows, staff):
+    """``appeals`` over the members at random (each in its community), submitted over the history, in the states
+    a working community leaves them: mostly closed, some still in work, a tenth escalated to a department of the
+    community's street or of the district."""
+    departments_of = {}
+    for row in department_rows:
+        departments_of.setdefault(row["region_id"], []).append(row["id"])
+    first_appeal = w.next_id(Appeal)
+    first_escalation = w.next_id(AppealEscalation)
+    escalations, reached = [], []
+    # Numbers continue each day's counter (a second seeding appends), and the counters are moved past them, as
+    # filings through the API would have left them.
+    counters = AppealNumberCounter.__table__
+    given = dict(w.connection.execute(select(counters.c.day, counters.c.last)).all())
+    day_counts = {}
+
+    def appeals():
+        for n in range(spec.appeals):
+            appeal_id = first_appeal + n
+            i = rng.randrange(spec.members)
+            community_id = member_community[i]
+            created = history_start + timedelta(seconds=rng.randrange(history_span))
+            day = to_local(created).date()
+            day_counts[day] = day_counts.get(day, given.get(day, 0)) + 1
+            roll = rng.random()
+            status = ("closed" if roll < 0.6 else "resolved" if roll < 0.7 else "accepted" if roll < 0.8
+                      else "escalated" if roll < 0.85 else "submitted" if roll < 0.9 else "rejected")
+            if created > now - timedelta(days=3) and status in ("closed", "resolved"):
+                status = "accepted"
+            answered = status != "submitted"
+            responded = created + timedelta(hours=rng.choice((1, 3, 8, 20, 30))) if answered else None
+            accepted = responded if status not in ("submitted", "rejected") else None
+            due_date = (accepted + timedelta(days=7)).date() if accepted else None
+            resolved = accepted + timedelta(days=rng.choice((1, 3, 6, 9))) if status in ("resolved", "closed") else None
+            escalated = status == "escalated" or (accepted is not None and rng.random() < 0.05)
+            if escalated:
+                choices = departments_of.get(community_street[community_id], []) + departments_of[district_id]
+                department_id = rng.choice(choices)
+                escalations.append(dict(
+                    id=first_escalation + len(escalations), appeal_id=appeal_id, department_id=department_id,
+                    status="open" if status == "escalated" else "answered", note="请协助处理",
+                    due_date=due_date, due_at=local_day_start(due_date + timedelta(days=1)),
+                    escalated_by=staff["community_admin"], escalated_at=accepted,
+                    answer=None if status == "escalated" else "已处理", outcome=None if status == "escalated"
+                    else "handled", answered_by=None, answered_at=None if status == "escalated" else accepted,
+                    recall_reason=None, recalled_at=None, overdue_notified_at=now))
+                reached.append(dict(department_id=department_id, appeal_id=appeal_id, appeal_created_at=created))
+            rated = status == "closed" and rng.random() < 0.7
+            yield dict(
+                id=appeal_id, number=f"{day:%Y%m%d}-{day_counts[day]:04d}", community_id=community_id,
+                kind=APPEAL_KINDS[n % len(APPEAL_KINDS)], title=APPEAL_TITLES[n % len(APPEAL_TITLES)],
+                content="基准测试诉求", address=None, lat=None, lng=None, anonymous=n % 7 == 0,
+                source=APPEAL_SOURCES[0] if n % 3 else rng.choice(APPEAL_SOURCES[1:]), status=status,
+                member_id=first_member + i, resident_name=f"成员{first_member + i}", resident_phone=None,
+                work_order_no=None, created_by=first_member + i, created_at=created,
+                response_due_at=created + timedelta(hours=24), responded_at=responded, accepted_at=accepted,
+                due_date=due_date, due_at=local_day_start(due_date + timedelta(days=1)) if due_date else None,
+                department_id=escalations[-1]["department_id"] if escalated else None,
+                escalated_at=accepted if escalated else None, reply="已处理" if resolved else None,
+                reject_reason="不属于社区职责" if status == "rejected" else None, duplicate_of=None,
+                resolved_at=resolved, ended_at=resolved or (responded if status == "rejected" else None),
+                closed_at=resolved + timedelta(days=7) if status == "closed" else None,
+                rating_score=rng.choice((2, 3, 4, 4, 5, 5)) if rated else None, rating_comment=None,
+                rating_via="app" if rated else None, rated_by=first_member + i if rated else None,
+                rated_at=resolved if rated else None, late_notified_at=now, overdue_notified_at=now)
+
+    w.write(Appeal, appeals())
+    w.write(AppealEscalation, escalations)
+    w.write(AppealDepartment, reached)
+    w.connection.execute(counters.delete().where(counters.c.day.in_(list(day_counts))))
+    w.write(AppealNumberCounter, [dict(day=day, last=last) for day, last in day_counts.items()])
 
 
 def open_sessions(member_ids, connection=None):

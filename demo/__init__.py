@@ -12,6 +12,7 @@ DEMO_STEPS = (
     "demo.activities",
     "demo.posts",
     "demo.wishes",
+    "demo.appeals",
     "demo.certificates",
 )
 

@@ -1,9 +1,12 @@
-"""The WeChat server API over HTTP: login (code2session), the access token and subscribe messages.
+"""The WeChat server API over HTTP: login (code2session), the access token, subscribe messages and content security
+(msg_sec_check for text, media_check_async for images), and the signature of its message push.
 
 This module knows WeChat's protocol and nothing of baodao: it is given its settings and a token cache (shared by
 every process, services/wechat.py) and raises its own errors, which the services turn into answers.
 """
 
+import hashlib
+import hmac
 import logging
 
 import requests
@@ -94,3 +97,42 @@ class WeChatClient:
     def _send(self, body, access_token):
         return self._call("POST", "/cgi-bin/message/subscribe/send", params={"access_token": access_token},
                           body=body, uncertain_on_timeout=True)
+
+    def _with_token(self, path, body):
+        """POST ``body`` to ``path`` with the access token, renewed and asked again once when WeChat says it is no
+        longer valid; WeChatRefused on any other non-zero errcode."""
+        answer = self._call("POST", path, params={"access_token": self.access_token()}, body=body)
+        if answer.get("errcode") in TOKEN_ERRCODES:
+            answer = self._call("POST", path, params={"access_token": self.access_token(refresh=True)}, body=body)
+        if answer.get("errcode"):
+            raise WeChatRefused(answer.get("errcode"), answer.get("errmsg"))
+        return answer
+
+    def msg_sec_check(self, content, scene, openid):
+        """WeChat's verdict on a text (version 2): ``pass``, ``review`` or ``risky``."""
+        answer = self._with_token("/wxa/msg_sec_check", {"content": content, "version": 2, "scene": scene,
+                                                         "openid": openid})
+        suggest = (answer.get("result") or {}).get("suggest")
+        if suggest not in ("pass", "review", "risky"):
+            raise WeChatUnavailable()
+        return suggest
+
+    def media_check_async(self, media_url, scene, openid, media_type=2):
+        """Ask WeChat to check an image (``media_type`` 2) it fetches from ``media_url``; its verdict comes later by
+        message push, matched by the ``trace_id`` returned here."""
+        answer = self._with_token("/wxa/media_check_async", {"media_url": media_url, "media_type": media_type,
+                                                             "version": 2, "scene": scene, "openid": openid})
+        if not answer.get("trace_id"):
+            raise WeChatUnavailable()
+        return answer["trace_id"]
+
+
+def push_signature(token, timestamp, nonce):
+    """The signature of a message push: SHA-1 of the token, timestamp and nonce sorted and joined."""
+    return hashlib.sha1("".join(sorted((token, timestamp, nonce))).encode()).hexdigest()
+
+
+def push_signature_valid(token, timestamp, nonce, signature):
+    if not (token and timestamp and nonce and signature):
+        return False
+    return hmac.compare_digest(push_signature(token, timestamp, nonce).encode(), signature.lower().encode())

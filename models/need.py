@@ -29,6 +29,8 @@ class Need(db.Model):
     category: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=NeedStatus.OPEN)
+    # The resident's appeal this was made from (POST /appeals/{id}/convert).
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

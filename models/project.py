@@ -43,6 +43,8 @@ class Project(db.Model):
     approved_at = mapped_column(UTCDateTime)
     started_at = mapped_column(UTCDateTime)
     finished_at = mapped_column(UTCDateTime)
+    # The resident's appeal this was made from (POST /appeals/{id}/convert).
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

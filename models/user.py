@@ -33,6 +33,7 @@ ROLES = {role.name: role for role in (
     Role("street_admin", "街道管理员", "region", "street"),
     Role("community_admin", "社区管理员", "region", "community"),
     Role("unit_admin", "单位管理员", "unit"),
+    Role("department_admin", "部门管理员", "department"),
 )}
 CREATABLE_ROLES = tuple(name for name, role in ROLES.items() if role.creatable)
 
@@ -74,14 +75,14 @@ Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class RoleAssignment(db.Model):
-    """A staff role; ``scope_type`` is ``region`` or ``unit`` (none for sysadmin)."""
+    """A staff role; ``scope_type`` is ``region``, ``unit`` or ``department`` (none for sysadmin)."""
 
     __tablename__ = "role_assignments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[str] = mapped_column(String(24))
-    scope_type: Mapped[str | None] = mapped_column(String(8))
+    scope_type: Mapped[str | None] = mapped_column(String(16))
     scope_id: Mapped[int | None] = mapped_column(Integer)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

@@ -41,6 +41,8 @@ class Wish(db.Model):
     completed_at = mapped_column(UTCDateTime)
     overdue_notified_at = mapped_column(UTCDateTime)
     cancelled_at = mapped_column(UTCDateTime)
+    # The resident's appeal this was made from (POST /appeals/{id}/convert).
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from services import checkins, reminders, rosters, stats, wishes
+from services import appeals, checkins, reminders, rosters, stats, uploads, wishes
 from services.database import unit_of_work
 from telemetry import metrics
 
@@ -41,6 +41,16 @@ JOBS = {job.name: job for job in (
         "Recompute this year's statistics snapshot of every district and street, so requests find it warm."),
     Job("remind_overdue_wishes", wishes.remind_overdue, "cron", {"hour": 9},
         "Remind claimers (and the posting staff) once when a claimed wish passes its deadline."),
+    Job("remind_overdue_appeals", appeals.remind_overdue, "interval", {"minutes": 10},
+        "Tell the community's staff (and the department) once when an appeal is late, overdue, or its escalation "
+        "past due."),
+    Job("close_resolved_appeals", appeals.close_resolved, "interval", {"minutes": 10},
+        "Close resolved appeals nobody rated, 7x24 hours after their resolution."),
+    Job("delete_unattached_uploads", uploads.delete_unattached, "cron", {"minute": 20},
+        "Delete photos attached to nothing a day after their upload."),
+    Job("recheck_photos", uploads.recheck_photos, "interval", {"minutes": 10},
+        "Ask WeChat once more about photos whose media check verdict has not come within an hour, then send them "
+        "to moderation."),
 )}
 
 

@@ -2,7 +2,8 @@
 
 Roles and their scopes are the table ``models.user.ROLES``. sysadmin sees everything; a district, street or community
 admin sees its region and everything below it (a prefix match on ``Region.path``); a unit admin sees its unit and the
-unit's members; a member sees its own.
+unit's members; a department admin sees the appeals escalated to its department and nothing else (every other staff
+gate answers it 403 ``staff_only``: it is neither region nor unit staff); a member sees its own.
 
 Every operation asks its questions in this order, so the same mistake gets the same answer on every resource:
 
@@ -57,6 +58,18 @@ class Actor:
     @cached_property
     def unit_ids(self):
         return self.scope_ids("unit")
+
+    @cached_property
+    def department_ids(self):
+        return self.scope_ids("department")
+
+    @property
+    def is_department_staff(self):
+        return bool(self.department_ids)
+
+    def is_own_staff_of(self, community_id):
+        """A community admin of exactly this community (*the community's own staff*; not staff above it)."""
+        return community_id in self.region_ids
 
     @property
     def is_member(self):
@@ -131,6 +144,34 @@ def require_staff(actor):
 def require_region_staff(actor):
     if not actor.is_region_staff:
         raise Forbidden("staff_only", "仅限街道、社区等工作人员")
+
+
+@gate("community_staff_only")
+def require_community_staff(actor):
+    """Region staff (community, street, district or sysadmin): unit and department admins get 403
+    ``community_staff_only``, as members do."""
+    if not actor.is_region_staff:
+        raise Forbidden("community_staff_only", "仅限社区及以上工作人员")
+
+
+@gate("community_staff_only")
+def require_appeal_staff(actor):
+    """Lists of appeals: community staff and department admins."""
+    if not (actor.is_region_staff or actor.is_department_staff):
+        raise Forbidden("community_staff_only", "仅限社区工作人员或职能部门")
+
+
+@gate("department_staff_only")
+def require_department_staff(actor):
+    if not actor.is_department_staff:
+        raise Forbidden("department_staff_only", "仅限被吹哨的职能部门")
+
+
+@gate("staff_only")
+def require_any_staff(actor):
+    """Any staff role, a department's admins included."""
+    if not (actor.is_staff or actor.is_department_staff):
+        raise Forbidden("staff_only", "仅限工作人员")
 
 
 @gate("sysadmin_only")
@@ -253,6 +294,18 @@ def access_region(actor, region_id, *, for_write):
 def regions_within(paths):
     """A subquery of region ids at or below any of these paths (indexed prefix matches)."""
     return select(Region.id).where(or_(*[Region.path.startswith(p) for p in paths]))
+
+
+def communities_within(actor):
+    """The ids of the communities within the actor's regions, resolved in one query (a street's ten or thirty, a
+    district's few hundred); None for a sysadmin, who sees all. A list filters a big table with ``community_id =``
+    or ``IN (...)`` constants, which the planner reads from an index, where a subquery would be joined."""
+    if actor.is_sysadmin:
+        return None
+    if not actor.region_paths:
+        return []
+    return list(db.session.scalars(select(Region.id).where(
+        Region.kind == "community", or_(*[Region.path.startswith(p) for p in actor.region_paths]))))
 
 
 def region_scope(actor, region_column):

@@ -92,6 +92,12 @@ def where_given(query, *conditions):
     return query
 
 
+def contains_text(column, text):
+    """SQL: ``column`` contains ``text`` (case-insensitive), its ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
 def as_dict(row):
     """A row's column values by attribute name: the start of every presentation that adds what a caller may see
     (``{**as_dict(row), "extra": ...}``), so that answers are plain dicts and never proxies of the row."""

@@ -6,7 +6,7 @@ from errors import Forbidden, ValidationFailed
 from extensions import db
 from models import Region, Unit
 from services.authz import access_region, community_field, region_field, require_region_staff, within_scope
-from services.database import where_given
+from services.database import contains_text, where_given
 
 PARENT_KIND = {"district": None, "street": "district", "community": "street"}
 
@@ -50,8 +50,7 @@ def create_unit(actor, *, name, kind, community_id):
 def search_units(*, q=None, community_id=None):
     query = select(Unit).order_by(Unit.name, Unit.id)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Unit.name.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(contains_text(Unit.name, q))
     return where_given(query, (Unit.community_id, community_id))
 
 

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from errors import Conflict, ValidationFailed
 from extensions import db
-from models import Region, RoleAssignment, Unit, User
+from models import Department, Region, RoleAssignment, Unit, User
 from models.user import ROLES
 from services.accounts import create_account
 from services.auth import hash_password
@@ -38,6 +38,11 @@ def _scope_region(role, scope_id):
         if region is None or region.kind != role.region_kind:
             raise ValidationFailed({"scope_id": [f"{role.name} 的范围必须是一个{role.region_kind}"]})
         return region
+    if role.scope_type == "department":
+        department = find(Department, scope_id)
+        if department is None:
+            raise ValidationFailed({"scope_id": ["部门不存在"]})
+        return db.session.get(Region, department.region_id)
     unit = find(Unit, scope_id)
     if unit is None:
         raise ValidationFailed({"scope_id": ["单位不存在"]})
@@ -45,8 +50,8 @@ def _scope_region(role, scope_id):
 
 
 def create_staff(actor, *, username, password, name, role, scope_id):
-    """An account with a role of ``ROLES`` scoped to a region of the role's kind or to a unit, within the creator's
-    regions."""
+    """An account with a role of ``ROLES`` scoped to a region of the role's kind, to a unit or to a department,
+    within the creator's regions (a department's region is its street or district: staff there or above)."""
     require_region_staff(actor)
     role = ROLES[role]
     within_scope(actor, _scope_region(role, scope_id))

@@ -1,8 +1,14 @@
 """baodao's side of WeChat: the client made from the configuration, the access token shared by every process, and
-WeChat's failures turned into the contract's answers."""
+WeChat's failures turned into the contract's answers.
+
+Content security never fails a request: without credentials (a newcomer's ``make run``) text and photos are
+accepted as they are; WeChat unreachable or answering an errcode makes text ``review`` (staff decide) and leaves a
+photo's check to be asked again later.
+"""
 
 import logging
 import zlib
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -45,6 +51,44 @@ def code2session(code):
         raise unavailable() from None
 
 
+def configured():
+    config = current_app.config
+    return bool(config["WECHAT_APPID"] and config["WECHAT_SECRET"])
+
+
+# Text longer than this is checked in parts (WeChat's limit per call).
+TEXT_CHECK_PART = 2500
+VERDICT_ORDER = ("pass", "review", "risky")
+
+
+def text_verdict(text, scene, openid):
+    """``pass``, ``review`` or ``risky`` for a member's text (the worst verdict of its parts); ``pass`` when WeChat
+    is not configured, ``review`` when it cannot answer."""
+    if not text or not configured():
+        return "pass"
+    worst = "pass"
+    wechat = client()
+    for start in range(0, len(text), TEXT_CHECK_PART):
+        try:
+            suggest = wechat.msg_sec_check(text[start:start + TEXT_CHECK_PART], scene, openid)
+        except (WeChatRefused, WeChatUnavailable):
+            log.warning("msg_sec_check unavailable: the text goes to review")
+            return "review"
+        worst = max(worst, suggest, key=VERDICT_ORDER.index)
+        if worst == "risky":
+            break
+    return worst
+
+
+def submit_media_check(media_url, openid, scene=1):
+    """The trace id of an asynchronous image check, or None when WeChat could not take it (it is asked again)."""
+    try:
+        return client().media_check_async(media_url, scene, openid)
+    except (WeChatRefused, WeChatUnavailable):
+        log.warning("media_check_async unavailable: the photo's check is retried later")
+        return None
+
+
 def token_cache():
     url = current_app.config.get("REDIS_URL")
     return RedisTokenCache(url) if url else DatabaseTokenCache()
@@ -52,7 +96,9 @@ def token_cache():
 
 class DatabaseTokenCache:
     """The token in the ``shared_values`` table; fetching happens under a lock (a PostgreSQL advisory lock, or
-    SQLite's write lock), on a connection of its own so the caller's transaction is untouched."""
+    SQLite's write lock), on a connection of its own so the caller's transaction is untouched. On SQLite a caller
+    already in a transaction holds the one write lock, so the token is read and kept on the caller's connection
+    instead (a second connection would wait for it forever)."""
 
     LOCK_ID = zlib.crc32(b"baodao:wechat-access-token")
 
@@ -63,13 +109,21 @@ class DatabaseTokenCache:
             return row.value
         return None
 
+    @contextmanager
+    def _connection(self, writing):
+        if db.engine.dialect.name == "sqlite" and db.session().in_transaction():
+            yield db.session.connection()
+            return
+        with db.engine.begin() if writing else db.engine.connect() as conn:
+            yield conn
+
     def get(self, fetch, refresh=False):
         if not refresh:
-            with db.engine.connect() as conn:
+            with self._connection(writing=False) as conn:
                 token = self._read(conn)
             if token:
                 return token
-        with db.engine.begin() as conn:
+        with self._connection(writing=True) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": self.LOCK_ID})
             else:

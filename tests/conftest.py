@@ -59,6 +59,8 @@ def app(fake_wechat_server):
         "WECHAT_API_BASE": wechat_url,
         "WECHAT_TIMEOUT_SECONDS": 1.0,
         "WECHAT_REMINDER_TEMPLATE_ID": "tmpl-shift-reminder",
+        "WECHAT_PUSH_TOKEN": "test-push-token",
+        "UPLOAD_FOLDER": os.path.join(_tmp, "uploads"),
         "SCHEDULER_ENABLED": False,
         "PUBLIC_BASE_URL": "https://baodao.test",
     })

@@ -3,7 +3,7 @@
 import itertools
 
 from extensions import db
-from models import Region, Report, RoleAssignment, Unit
+from models import Department, Region, Report, RoleAssignment, Unit
 from models.user import ROLES
 from services.accounts import create_account
 from services.auth import hash_password, issue_tokens
@@ -52,7 +52,8 @@ def make_member(name=None, unit=None, **fields):
 
 
 def make_staff(role, scope=None, name=None):
-    """A staff account; ``scope`` is a Region for region roles, a Unit for unit_admin, None for sysadmin."""
+    """A staff account; ``scope`` is a Region for region roles, a Unit for unit_admin, a Department for
+    department_admin, None for sysadmin."""
     global _password_hash
     _password_hash = _password_hash or hash_password("password123")
     n = next(_seq)
@@ -61,6 +62,13 @@ def make_staff(role, scope=None, name=None):
                                      scope_id=scope.id if scope else None))
     db.session.commit()
     return user
+
+
+def make_department(region, name=None):
+    department = Department(region_id=region.id, name=name or f"职能部门{next(_seq)}")
+    db.session.add(department)
+    db.session.commit()
+    return department
 
 
 def make_report(member, community, status="approved"):

@@ -1,5 +1,8 @@
-"""A local fake of the WeChat server API, served over real HTTP for the tests."""
+"""A local fake of the WeChat server API, served over real HTTP for the tests: login, access tokens, subscribe
+messages, content security (msg_sec_check, media_check_async), and the signed message push that delivers a media
+check's verdict to the app."""
 
+import hashlib
 import json
 import threading
 import time
@@ -23,6 +26,9 @@ class FakeWeChat:
         self.token_counter = 0
         self.token_calls = 0
         self.sent = []              # bodies of subscribe messages accepted
+        self.text_verdicts = {}     # a word -> the msg_sec_check verdict of any text containing it (else pass)
+        self.text_errcode = None    # msg_sec_check answers this errcode instead of a verdict
+        self.media_checks = []      # (trace_id, body) of every media_check_async accepted
 
     def calls(self, path):
         return [r for r in self.requests if r[1] == path]
@@ -52,6 +58,18 @@ class FakeWeChat:
                     return 200, {"errcode": errcode, "errmsg": "fake failure"}
                 self.sent.append(body)
             return 200, {"errcode": 0, "errmsg": "ok"}
+        if path == "/wxa/msg_sec_check":
+            if self.text_errcode:
+                return 200, {"errcode": self.text_errcode, "errmsg": "fake failure"}
+            content = (body or {}).get("content", "")
+            suggest = next((v for word, v in self.text_verdicts.items() if word in content), "pass")
+            return 200, {"errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": 100},
+                         "detail": [], "trace_id": "msg-trace"}
+        if path == "/wxa/media_check_async":
+            with self.lock:
+                trace_id = f"media-trace-{len(self.media_checks) + 1}"
+                self.media_checks.append((trace_id, body))
+            return 200, {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
         return 404, {"errcode": -1, "errmsg": "not found"}
 
 
@@ -87,3 +105,17 @@ def serve(fake):
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def push_query(token, timestamp="1700000000", nonce="fake-nonce"):
+    """The query string WeChat signs a message push with: SHA-1 of the sorted token, timestamp and nonce."""
+    signature = hashlib.sha1("".join(sorted((token, timestamp, nonce))).encode()).hexdigest()
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+
+
+def media_check_event(trace_id, suggest, appid="wx-test-app"):
+    """The JSON of a ``wxa_media_check`` push (plaintext mode), as WeChat sends it."""
+    return {"ToUserName": "gh_fake", "FromUserName": "fake-openid", "CreateTime": 1700000000, "MsgType": "event",
+            "Event": "wxa_media_check", "appid": appid, "trace_id": trace_id, "version": 2,
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": 100}],
+            "errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": 100}}

@@ -11,7 +11,9 @@ from clock import utcnow
 from extensions import db
 from models import (
     Activity,
+    Appeal,
     CorrectionRequest,
+    ModerationItem,
     Need,
     Post,
     Project,
@@ -46,10 +48,19 @@ def _objects(community, member):
     db.session.flush()
     record = make_record(member, community)
     request = CorrectionRequest(record_id=record.id, member_id=member.id, hours=1, reason="少算了", status="pending")
-    db.session.add(request)
+    now = utcnow()
+    appeal = Appeal(number=f"20260101-{community.id:04d}", community_id=community.id, kind="problem", title="楼道堆物",
+                    content="堆满纸箱", source="app", status="submitted", member_id=member.id, created_by=member.id,
+                    created_at=now, response_due_at=now + timedelta(hours=24))
+    db.session.add_all([request, appeal])
+    db.session.flush()
+    moderation = ModerationItem(community_id=community.id, object_type="appeal", object_id=appeal.id, field="title",
+                                text="楼道堆物", author_id=member.id, status="review", created_at=now)
+    db.session.add(moderation)
     db.session.commit()
     return {"activity": activity.id, "post": post.id, "template": template.id, "wish": wish.id, "need": need.id,
-            "project": project.id, "report": report.id, "record": record.id, "request": request.id}
+            "project": project.id, "report": report.id, "record": record.id, "request": request.id,
+            "appeal": appeal.id, "moderation": moderation.id}
 
 
 @pytest.fixture
@@ -92,11 +103,16 @@ BODY_SCOPED = {
         "issuer_id": c, "from": "2020-01-01", "to": "2030-12-31"}),
     "certificate": ("/api/v1/certificates", "issuer_id", lambda c, w: {
         "issuer_id": c, "member_id": w["someone"].id, "from": "2020-01-01", "to": "2030-12-31"}),
+    # A staff filing of an appeal for a resident (with ``source``).
+    "appeal": ("/api/v1/appeals", "community_id", lambda c, w: {
+        "community_id": c, "kind": "problem", "title": "楼道堆物", "content": "12345 转来", "source": "visit",
+        "resident_name": "王大爷"}),
 }
 
 
-# Open to members for themselves (a certificate of one's own hours): the body decides which role is asking.
-MEMBERS_ALSO = {"certificate"}
+# Open to members for themselves (a certificate of one's own hours, an appeal of their own): the body decides which
+# role is asking.
+MEMBERS_ALSO = {"certificate", "appeal"}
 
 
 def _post(client, user, name, community_id, world):
@@ -106,7 +122,7 @@ def _post(client, user, name, community_id, world):
 
 def _rows():
     return sum(db.session.scalar(select(func.count()).select_from(model))
-               for model in (Activity, Post, Wish, Need, Project, Unit, ServiceRecord, User, Region))
+               for model in (Activity, Post, Wish, Need, Project, Unit, ServiceRecord, User, Region, Appeal))
 
 
 @pytest.mark.parametrize("name", sorted(BODY_SCOPED))
@@ -163,6 +179,13 @@ PATH_SCOPED = {
     "decline correction": ("POST", "/api/v1/correction-requests/{request}/decline", {"reason": "不符"}),
     "approve report": ("POST", "/api/v1/reports/{report}/approve", None),
     "reject report": ("POST", "/api/v1/reports/{report}/reject", {"reason": "不在本社区"}),
+    "accept appeal": ("POST", "/api/v1/appeals/{appeal}/accept", None),
+    "reject appeal": ("POST", "/api/v1/appeals/{appeal}/reject", {"reason": "不属于本社区"}),
+    "resolve appeal": ("POST", "/api/v1/appeals/{appeal}/resolve", {"reply": "已处理"}),
+    "recall appeal": ("POST", "/api/v1/appeals/{appeal}/recall", {"reason": "居民已自行解决"}),
+    "convert appeal": ("POST", "/api/v1/appeals/{appeal}/convert", {"to": "need", "category": "环境"}),
+    "approve moderation": ("POST", "/api/v1/moderation/{moderation}/approve", None),
+    "reject moderation": ("POST", "/api/v1/moderation/{moderation}/reject", {"reason": "不实"}),
 }
 
 

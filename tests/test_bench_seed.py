@@ -141,3 +141,32 @@ def test_the_check_in_benchmark_prepares_first_scans_recorded_once(app, client, 
         assert response.get_json()["action"] == "check_in"
     assert checkin_bench.verify(app, place, created=3, in_flight=0) == {
         "attendances": 3, "distinct_members": 3, "acknowledged": 3, "exactly_once": True}
+
+
+def test_the_tiny_preset_seeds_appeals_a_department_admin_reads(client):
+    from bench.runtime import mint_access_token
+    from models import Appeal, AppealDepartment, AppealEscalation, Department
+
+    seeded = seed(TINY)
+    seed(TINY)
+    assert count(Appeal) == 2 * TINY.appeals
+    assert count(Department) == 2 * (-(-TINY.communities // TINY.communities_per_street) * 2 + 2)
+    assert count(AppealEscalation) == count(AppealDepartment) > 0
+    db.session.commit()  # the test's reads end before the sessions are written (SQLite has one writer)
+    department_admin = seeded.staff["department_admin"]
+    sessions = open_sessions([department_admin, seeded.staff["street_admin"]])
+    headers = {"Authorization": f"Bearer {mint_access_token(department_admin, sessions[department_admin])}"}
+    listed = client.get("/api/v1/appeals", headers=headers)
+    assert listed.status_code == 200 and listed.get_json()["total"] > 0
+    street = seeded.staff["street_admin"]
+    stats = client.get(f"/api/v1/stats/appeals?region_id={seeded.street_ids[0]}",
+                       headers={"Authorization": f"Bearer {mint_access_token(street, sessions[street])}"})
+    assert stats.status_code == 200 and stats.get_json()["response_rate"] is not None
+    # A filing through the API continues the day's numbering after the seeded ones.
+    member = seeded.first_member_id
+    db.session.commit()
+    member_session = open_sessions([member])[member]
+    filed = client.post("/api/v1/appeals", json={"community_id": seeded.community_ids[0], "kind": "problem",
+                                                 "title": "路灯不亮", "content": "东门路灯坏了"},
+                        headers={"Authorization": f"Bearer {mint_access_token(member, member_session)}"})
+    assert filed.status_code == 201, filed.get_json()

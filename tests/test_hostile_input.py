@@ -11,8 +11,8 @@ import json
 import pytest
 
 from extensions import db
-from models import Activity, Need, Post, Region, Report, ServiceRecord, User, Wish
-from tests.factories import auth, make_staff
+from models import Activity, Need, Post, Region, Report, RoleAssignment, ServiceRecord, User, Wish
+from tests.factories import auth, make_department, make_region, make_staff
 
 # Fields whose text is not checked as people's text: secrets and codes are taken as they are, or refused by what
 # checks them (a wrong password is 401, a garbled check-in token 400).
@@ -58,9 +58,12 @@ def _writable(document, schema):
 
 
 def _everyone(client):
-    """A sysadmin who also signed in through WeChat: no role gate stops it before the fields are looked at."""
+    """A sysadmin who also signed in through WeChat and answers for a department: no role gate stops it before the
+    fields are looked at."""
     user = make_staff("sysadmin")
     user.openid = "openid-sysadmin-member"
+    department = make_department(make_region("测试区", "district"))
+    user.roles.append(RoleAssignment(role="department_admin", scope_type="department", scope_id=department.id))
     db.session.commit()
     return auth(user)
 

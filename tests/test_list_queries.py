@@ -8,8 +8,14 @@ import pytest
 from clock import utcnow
 from extensions import db
 from models import (
+    Appeal,
+    AppealDepartment,
+    AppealEscalation,
+    AppealEvent,
     Certificate,
     CorrectionRequest,
+    Department,
+    ModerationItem,
     Need,
     Notification,
     PointsEntry,
@@ -23,6 +29,7 @@ from models import (
     ShiftTemplate,
     Signup,
     Unit,
+    Upload,
     Wish,
 )
 from services.records import log_change
@@ -85,11 +92,43 @@ def lists():
     needs = db.session.query(Need).all()
     db.session.add_all([Project(community_id=community.id, title=f"项目{n}", status="proposed", needs=needs[:2])
                         for n in range(ITEMS)])
+    department_staff = _appeals(tree, community, member, needs)
     db.session.commit()
     staff = make_staff("district_admin", tree["district"])
-    return {"staff": staff, "member": member, "activity": activities[0].id, "post": post.id, "record": record.id,
-            "unit": unit.id, "from": (soon - timedelta(days=1)).date().isoformat(),
-            "to": (soon + timedelta(days=3)).date().isoformat()}
+    return {"staff": staff, "member": member, "department_staff": department_staff, "activity": activities[0].id,
+            "post": post.id, "record": record.id, "unit": unit.id,
+            "from": (soon - timedelta(days=1)).date().isoformat(), "to": (soon + timedelta(days=3)).date().isoformat()}
+
+
+def _appeals(tree, community, member, needs):
+    """Six appeals of the member, each with a photo, an escalation, its steps, a linked need and a text in review;
+    six departments. Returns a department admin who sees them all."""
+    departments = [Department(region_id=tree["street_a"].id, name=f"部门{n}") for n in range(ITEMS)]
+    db.session.add_all(departments)
+    db.session.flush()
+    now = utcnow()
+    for n in range(ITEMS):
+        appeal = Appeal(number=f"20260101-{n + 1:04d}", community_id=community.id, kind="problem", title=f"诉求{n}",
+                        content="内容", source="app", status="escalated", member_id=member.id,
+                        resident_name="居民", resident_phone="13800001111", anonymous=n % 2 == 0,
+                        created_by=member.id, created_at=now, response_due_at=now + timedelta(hours=24),
+                        accepted_at=now, responded_at=now, due_date=date(2030, 1, 1), due_at=now + timedelta(days=7),
+                        department_id=departments[0].id, escalated_at=now)
+        db.session.add(appeal)
+        db.session.flush()
+        db.session.add_all([
+            Upload(owner_id=member.id, appeal_id=appeal.id, storage_key=f"key-{n}.jpg", content_type="image/jpeg",
+                   width=10, height=10, size=100, review="passed", created_at=now),
+            AppealEscalation(appeal_id=appeal.id, department_id=departments[0].id, note="请协助", status="open",
+                             due_date=date(2030, 1, 1), due_at=now + timedelta(days=7), escalated_at=now),
+            AppealDepartment(department_id=departments[0].id, appeal_id=appeal.id, appeal_created_at=now),
+            AppealEvent(appeal_id=appeal.id, action="submitted", actor_id=member.id, actor_role="resident", at=now),
+            ModerationItem(community_id=community.id, object_type="appeal", object_id=appeal.id, field="title",
+                           text=f"诉求{n}", author_id=member.id, status="review", created_at=now),
+        ])
+        needs[n % len(needs)].appeal_id = appeal.id
+    db.session.flush()
+    return make_staff("department_admin", departments[0])
 
 
 LISTS = {
@@ -115,6 +154,11 @@ LISTS = {
     "/api/v1/projects": "member",
     "/api/v1/me/points": "member",
     "/api/v1/me/notifications": "member",
+    "/api/v1/appeals": "staff",
+    "/api/v1/appeals?sort=due_date": "department_staff",
+    "/api/v1/me/appeals": "member",
+    "/api/v1/departments": "staff",
+    "/api/v1/moderation": "staff",
 }
 
 

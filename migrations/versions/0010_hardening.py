@@ -1,7 +1,7 @@
 """hardening: sign-in attempts, revocable screen links, who made each staff account, usernames in any case
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 10:55:12.858005
 
 - login_attempts: password sign-in attempts, where every worker and machine sees them (the failure limit).
@@ -19,7 +19,7 @@ import models.types
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
