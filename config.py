@@ -138,4 +138,6 @@ def load_config(env=None):
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),
         "JWT_REFRESH_DAYS": int(env.get("JWT_REFRESH_DAYS", "30")),
         "LOGIN_FAILURE_LIMIT": env.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes"),
+        # Files of finished background jobs (certificate batches, exports) are kept this long.
+        "JOB_RETENTION_DAYS": int(env.get("JOB_RETENTION_DAYS", "7")),
     }

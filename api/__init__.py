@@ -32,6 +32,7 @@ BLUEPRINT_MODULES = (
     "api.notifications",
     "api.stats",
     "api.calendar",
+    "api.jobs",
     "api.uploads",
     "api.departments",
     "api.appeals",

@@ -7,12 +7,13 @@ from marshmallow import Schema, fields
 from api.blueprint import Blueprint
 from api.downloads import BINARY, HTML, send_download
 from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime
+from api.jobs import JobSubmittedSchema, accepted
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import PUBLIC, allowed, current_actor
 from clock import to_local
 from errors import NotFound
 from extensions import limiter
-from services import certificates
+from services import background, certificates
 from services.authz import require_region_staff
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1", description="Certificates (志愿服务证明)")
@@ -39,6 +40,11 @@ class BatchRequestSchema(Schema):
     issuer_id = Id(required=True,  metadata={"description": "The issuing community"})
     period_from = LocalDate(required=True, data_key="from")
     period_to = LocalDate(required=True, data_key="to")
+
+
+class AsyncArgs(Schema):
+    run_async = fields.Boolean(data_key="async", load_default=False,
+                               metadata={"description": "Run as a background job: 202 with its id"})
 
 
 class CertificateSchema(Schema):
@@ -115,13 +121,19 @@ def certificate_pdf(certificate_id):
 @blp.route("/certificates/batch", methods=["POST"])
 @jwt_required()
 @allowed(require_region_staff)
+@blp.arguments(AsyncArgs, location="query")
 @blp.arguments(BatchRequestSchema)
 @blp.response(200, BINARY, content_type="application/zip")
+@blp.alt_response(202, schema=JobSubmittedSchema, success=True,
+                  description="With `async=true`: queued as a background job (GET /jobs/{id})")
 @blp.alt_response(404, description="Issuer outside the caller's scope")
 @blp.alt_response(422, description="Nobody has approved hours there in the period (no_approved_hours)")
-def issue_batch(body):
+def issue_batch(query, body):
     """Issue one certificate per member with approved hours at the community in the period; a zip of their PDFs,
-    built into a temporary file and streamed."""
+    built into a temporary file and streamed. With `async=true` (a street's thousands) it runs as a background job
+    with its progress, and the zip is downloaded when done."""
+    if query["run_async"]:
+        return accepted(background.submit_certificate_batch(current_actor(), **body))
     batch = certificates.prepare_batch(current_actor(), **body)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it once the response is sent)
     try:

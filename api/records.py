@@ -4,11 +4,12 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.downloads import BINARY, XLSX_MIMETYPE, send_download
 from api.fields import Hours, Id, Integer, LocalDate, LocalDateTime, Text, Year
+from api.jobs import JobSubmittedSchema, accepted
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
-from services import exports, records
+from services import background, exports, records
 from services.authz import require_region_staff, require_staff
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1", description="Service records (服务时长)")
@@ -53,6 +54,8 @@ class ExportArgs(Schema):
     date_from = LocalDate(data_key="from")
     date_to = LocalDate(data_key="to")
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+    run_async = fields.Boolean(data_key="async", load_default=False,
+                               metadata={"description": "Run as a background job: 202 with its id"})
 
 
 class MyRecordArgs(PageArgs):
@@ -140,15 +143,36 @@ def list_records(args):
 @blp.response(200, BINARY, content_type="text/csv", description="With `format=csv`: CSV, UTF-8 with a BOM, streamed")
 @blp.alt_response(200, schema=BINARY, content_type=XLSX_MIMETYPE, success=True,
                   description="With `format=xlsx`: an XLSX workbook, streamed")
+@blp.alt_response(202, schema=JobSubmittedSchema, success=True,
+                  description="With `async=true`: queued as a background job (GET /jobs/{id})")
 def export_records(args):
-    """Download the records within the caller's scope as CSV or XLSX."""
+    """Download the records within the caller's scope as CSV or XLSX; with `async=true` (a district's year) it runs
+    as a background job with its progress, and the file is downloaded when done."""
     file_format = args.pop("format")
+    if args.pop("run_async"):
+        return _export_job(file_format, args)
     query = exports.export_query(current_actor(), **args)
     if file_format == "xlsx":
         body, mimetype = exports.file_chunks(exports.write_xlsx(query)), XLSX_MIMETYPE
     else:
         body, mimetype = exports.csv_chunks(query), "text/csv"
     return send_download(body, mimetype, f"service-records.{file_format}")
+
+
+@blp.route("/service-records/export", methods=["POST"])
+@jwt_required()
+@allowed(require_staff)
+@blp.arguments(ExportArgs, location="query")
+@blp.response(202, JobSubmittedSchema, description="Queued as a background job (GET /jobs/{id})")
+def export_records_in_background(args):
+    """The export as a background job, whatever `async` says: 202 with the job's id."""
+    file_format = args.pop("format")
+    args.pop("run_async")
+    return _export_job(file_format, args)
+
+
+def _export_job(file_format, filters):
+    return accepted(background.submit_export(current_actor(), file_format=file_format, **filters))
 
 
 @blp.route("/service-records/<int:record_id>")

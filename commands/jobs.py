@@ -12,6 +12,7 @@ from schedulers.jobs import JOBS, run
 def register(app):
     app.cli.add_command(run_job)
     app.cli.add_command(scheduler)
+    app.cli.add_command(worker)
 
 
 @click.command("run-job")
@@ -42,3 +43,24 @@ def scheduler():
     # takes over without waiting for the connection to time out; the leadership gauge back to 0).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     run_scheduler(current_app._get_current_object())
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run what is queued now, then exit.")
+@click.option("--idle-seconds", default=2.0, show_default=True, help="How long to wait when nothing is queued.")
+@with_appcontext
+def worker(once, idle_seconds):
+    """Run background jobs (certificate batches, exports) as they are queued, beside or instead of the scheduler's
+    own worker; as many as wanted may run, each takes its own jobs."""
+    import time
+
+    from extensions import db
+
+    while True:
+        ran = run(JOBS["run_background_jobs"])
+        db.session.remove()
+        if once:
+            click.echo(f"{ran} jobs run")
+            return
+        if not ran:
+            time.sleep(idle_seconds)

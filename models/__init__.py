@@ -3,6 +3,7 @@
 from models.activity import Activity, ScreenLink, Signup
 from models.appeal import Appeal, AppealDepartment, AppealEscalation, AppealEvent, AppealNumberCounter
 from models.attendance import Attendance
+from models.background_job import BackgroundJob
 from models.certificate import Certificate
 from models.department import Department
 from models.holiday import OfficialCalendar
@@ -24,8 +25,9 @@ from models.wish import Wish
 
 __all__ = [
     "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
-    "AuthSession", "Certificate", "CorrectionRequest", "Department", "Feedback", "LoginAttempt", "ModerationItem",
-    "Need", "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project",
-    "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
-    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "Upload", "User", "Wish",
+    "AuthSession", "BackgroundJob", "Certificate", "CorrectionRequest", "Department", "Feedback", "LoginAttempt",
+    "ModerationItem", "Need", "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership",
+    "Post", "Project", "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ScreenLink",
+    "ServiceRecord", "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit",
+    "Upload", "User", "Wish",
 ]

@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from services import appeals, checkins, reminders, rosters, stats, uploads, wishes
+from services import appeals, background, checkins, reminders, rosters, stats, uploads, wishes
 from services.database import unit_of_work
 from telemetry import metrics
 
@@ -25,6 +25,7 @@ class Job:
     description: str = ""
     leader_only: bool = True
     catch_up: bool = False
+    quiet_when_idle: bool = False  # frequent jobs: a run that found nothing to do is logged at DEBUG only
 
 
 JOBS = {job.name: job for job in (
@@ -51,6 +52,13 @@ JOBS = {job.name: job for job in (
     Job("recheck_photos", uploads.recheck_photos, "interval", {"minutes": 10},
         "Ask WeChat once more about photos whose media check verdict has not come within an hour, then send them "
         "to moderation."),
+    # Every scheduler process works on background jobs, the leader and the standbys alike: they take them one by
+    # one (services/background.py), so more processes finish a queue sooner.
+    Job("run_background_jobs", background.run_background_jobs, "interval", {"seconds": 5},
+        "Run queued certificate batches and exports, and resume those whose worker stopped.", leader_only=False,
+        quiet_when_idle=True),
+    Job("delete_expired_job_files", background.delete_expired_files, "cron", {"hour": 3, "minute": 30},
+        "Delete the files of background jobs finished more than JOB_RETENTION_DAYS ago."),
 )}
 
 
@@ -67,5 +75,6 @@ def run(job):
         raise
     finally:
         metrics.JOB_SECONDS.labels(job.name).observe(time.monotonic() - started)
-    log.info("job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
+    level = logging.DEBUG if job.quiet_when_idle and not result else logging.INFO
+    log.log(level, "job %s done in %.2fs: %s", job.name, time.monotonic() - started, result)
     return result

@@ -27,6 +27,9 @@ from schedulers.jobs import JOBS, run
 from telemetry import metrics, process_files
 
 log = logging.getLogger("baodao.scheduler")
+# schedulers.jobs.run logs every run with its result; APScheduler's own "Running job" lines, twice per run of a job
+# due every few seconds, would drown the log.
+logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
 # pg_try_advisory_lock key: the bytes of "baodao" as one bigint.
 ADVISORY_LOCK_KEY = int.from_bytes(b"baodao", "big")

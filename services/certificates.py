@@ -239,6 +239,9 @@ def write_batch_zip(batch, fileobj, on_issued=None):
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for start in range(0, batch.count, BATCH_CHUNK):
             chunk = batch.member_ids[start:start + BATCH_CHUNK]
+            # Two batches of one issuer at once (two workers, or a job and a synchronous call) take turns chunk by
+            # chunk on the issuer's row, so the second sees, and reuses, what the first issued.
+            db.session.execute(select(Region.id).where(Region.id == batch.issuer.id).with_for_update(key_share=True))
             reused = _already_issued(chunk, batch)
             to_issue = [member_id for member_id in chunk if member_id not in reused]
             members = {m.id: m for m in db.session.scalars(select(User).where(User.id.in_(to_issue)))}

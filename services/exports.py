@@ -56,22 +56,26 @@ def _time(value):
     return to_local(value).strftime("%Y-%m-%d %H:%M")
 
 
-def _rows(query):
+def _rows(query, progress=None):
+    """The export's rows as written; ``progress(n)`` is told every BATCH rows how many are done (a background job
+    shows it)."""
     result = db.session.execute(query.execution_options(yield_per=BATCH))
-    for (record_id, number, name, community, activity, post, category, started, ended, hours, status, source,
-         description) in result:
+    for n, (record_id, number, name, community, activity, post, category, started, ended, hours, status, source,
+            description) in enumerate(result, start=1):
+        if progress is not None and n % BATCH == 0:
+            progress(n)
         yield (record_id, number or "", name or "", community, activity or post or "",
                CATEGORY_LABELS.get(category, category or ""), _time(started), _time(ended), f"{hours:.2f}",
                STATUS_LABELS.get(status, status), SOURCE_LABELS.get(source, source), description or "")
 
 
-def csv_chunks(query):
+def csv_chunks(query, progress=None):
     """CSV text in chunks: a BOM, the header, then rows as they arrive from the database."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
-    for row in _rows(query):
+    for row in _rows(query, progress):
         writer.writerow(csv_row(row))
         if buffer.tell() >= CHUNK:
             yield buffer.getvalue().encode("utf-8")
@@ -80,7 +84,7 @@ def csv_chunks(query):
     yield buffer.getvalue().encode("utf-8")
 
 
-def write_xlsx(query):
+def write_xlsx(query, progress=None):
     """Write the rows to a temporary XLSX file (constant memory) and return its path."""
     fd, path = tempfile.mkstemp(prefix="baodao-export-", suffix=".xlsx")
     os.close(fd)
@@ -89,7 +93,7 @@ def write_xlsx(query):
         sheet = workbook.add_worksheet("服务时长")
         bold = workbook.add_format({"bold": True})
         sheet.write_row(0, 0, HEADERS, bold)
-        for n, row in enumerate(_rows(query), start=1):
+        for n, row in enumerate(_rows(query, progress), start=1):
             sheet.write_number(n, 0, row[0])
             sheet.write_row(n, 1, row[1:8])
             sheet.write_number(n, 8, float(row[8]))

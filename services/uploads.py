@@ -17,14 +17,11 @@ links, checked by WeChat.
   configured, are shown at once. Photos attached to nothing are deleted after a day (``delete_unattached``).
 """
 
-import hashlib
-import hmac
 import io
 import logging
 import secrets
 from datetime import timedelta
 
-from flask import current_app, has_request_context, request
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select, update
 
@@ -35,6 +32,7 @@ from models import Appeal, ModerationItem, Upload, User
 from models.upload import UploadReview
 from services import notifications, wechat
 from services.database import valid_id
+from services.signed_links import check, signed_link
 from services.storage import storage
 
 log = logging.getLogger("baodao.uploads")
@@ -121,25 +119,8 @@ def _submit_check(upload, openid):
 
 # Signed links.
 
-def _signing_key():
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), b"baodao upload links", hashlib.sha256).digest()
-
-
-def _signature(upload_id, expires):
-    return hmac.new(_signing_key(), f"{upload_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _base_url(public):
-    config = current_app.config
-    # A development server answers at its own address; production links (and WeChat's) use the public origin.
-    if not public and has_request_context() and config.get("APP_ENV") != "production":
-        return request.host_url.rstrip("/")
-    return config["PUBLIC_BASE_URL"]
-
-
 def signed_url(upload, public=False):
-    expires = int(utcnow().timestamp()) + current_app.config["UPLOAD_URL_SECONDS"]
-    return f"{_base_url(public)}/api/v1/uploads/{upload.id}?exp={expires}&sig={_signature(upload.id, expires)}"
+    return signed_link(f"/api/v1/uploads/{upload.id}", "upload", upload.id, public=public)
 
 
 def present(upload):
@@ -157,15 +138,10 @@ def _not_found():
 def open_link(upload_id, exp, sig):
     """The bytes and media type a signed link names: 403 ``link_expired`` when altered or expired, 404 when the
     photo is gone."""
-    if not isinstance(exp, str) or not exp.isdigit() or not isinstance(sig, str) or len(exp) > 12:
-        raise _link_expired()
-    if not hmac.compare_digest(_signature(upload_id, int(exp)).encode(), sig.encode()):
-        raise _link_expired()
+    check("upload", upload_id, exp, sig, _link_expired())
     upload = db.session.get(Upload, upload_id) if valid_id(upload_id) else None
     if upload is None or upload.review == UploadReview.REJECTED:
         raise _not_found()
-    if int(exp) < utcnow().timestamp():
-        raise _link_expired()
     data = storage().get(upload.storage_key)
     if data is None:
         raise _not_found()
