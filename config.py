@@ -102,7 +102,6 @@ def load_config(env=None):
         "NO_SHOW_GRACE_MINUTES": int(env.get("NO_SHOW_GRACE_MINUTES", "30")),
         "SCHEDULER_STANDBY_POLL_SECONDS": float(env.get("SCHEDULER_STANDBY_POLL_SECONDS", "10")),
         "SCHEDULER_MISFIRE_GRACE_SECONDS": int(env.get("SCHEDULER_MISFIRE_GRACE_SECONDS", "300")),
-        "STATS_MAX_AGE_SECONDS": int(env.get("STATS_MAX_AGE_SECONDS", "900")),
         # Official holiday arrangements for years the chinese_calendar library does not know yet (services/holidays.py).
         "HOLIDAY_CALENDAR_FILE": env.get("HOLIDAY_CALENDAR_FILE") or None,
         # Appeals (居民诉求): hours after submission within which the community must accept or reject one.

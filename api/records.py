@@ -207,6 +207,35 @@ def approve_record(record_id):
     return records.decide(current_actor(), record_id, approve=True)
 
 
+class BulkApprovalSchema(Schema):
+    record_ids = fields.List(Id(), validate=validate.Length(min=1, max=records.BULK_LIMIT), metadata={
+        "description": f"The records to approve (at most {records.BULK_LIMIT}); or give activity_id"})
+    activity_id = Id(metadata={"description": "Approve every pending record of this activity"})
+
+
+class SkippedRecordSchema(Schema):
+    id = Integer(required=True)
+    code = fields.String(required=True, validate=validate.OneOf(("record_not_found", "invalid_state", "own_record")))
+
+
+class BulkApprovalResultSchema(Schema):
+    approved = Integer(required=True)
+    skipped = fields.List(fields.Nested(SkippedRecordSchema), required=True,
+                          metadata={"description": "The records not approved, each with the reason"})
+
+
+@blp.route("/service-records/bulk-approve", methods=["POST"])
+@jwt_required()
+@allowed(require_region_staff)
+@blp.arguments(BulkApprovalSchema)
+@blp.response(200, BulkApprovalResultSchema)
+def approve_records(body):
+    """Approve many pending records in one go, by id or all of an activity's (region staff covering their
+    communities). Each follows the rules of a single approval; those that fail one are listed in `skipped` with
+    the reason and left as they were. Points are credited once per record, also when approvals overlap."""
+    return records.approve_many(current_actor(), **body)
+
+
 @blp.route("/service-records/<int:record_id>/reject", methods=["POST"])
 @jwt_required()
 @allowed(require_region_staff)

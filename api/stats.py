@@ -22,23 +22,22 @@ class FiguresSchema(Schema):
     active_volunteers = Integer(
         required=True, metadata={"description": "Distinct members with an approved record in the year"})
     no_show_rate = Number(
-        required=True, metadata={"description": "No-shows ÷ assignments of shifts ended in the year (declined and "
-                                                "replaced excluded); 0 when none; at most 4 decimal places"})
+        required=True, metadata={"description": "No-shows ÷ settled assignments (attended or no-show) of shifts "
+                                                "ending in the year; 0 when none; at most 4 decimal places"})
 
 
 class OverviewSchema(FiguresSchema):
     year = Integer(required=True)
     computed_at = LocalDateTime(
-        required=True, metadata={"description": "When these figures were computed: a snapshot at most "
-                                                "STATS_MAX_AGE_SECONDS old, unless fresh=true"})
+        required=True, metadata={"description": "When these figures were read: they are always live"})
     children = fields.List(fields.Nested(FiguresSchema), required=True)
 
 
 class OverviewArgs(Schema):
     region_id = Id(metadata={"description": "Default: the caller's region, if it has exactly one"})
     year = Year(metadata={"description": "Default: this year"})
-    fresh = fields.Boolean(load_default=False,
-                           metadata={"description": "Compute the figures now instead of serving the snapshot"})
+    fresh = fields.Boolean(load_default=False, metadata={
+        "description": "Accepted for clients of the snapshot days; every answer is live"})
 
 
 @blp.route("/stats/overview")
@@ -50,6 +49,6 @@ class OverviewArgs(Schema):
 @blp.alt_response(404, description="Region unknown or outside the caller's scope")
 def overview(args):
     """Members and units reported, activities, approved hours, active volunteers and the no-show rate, for the
-    region and each child region, in one local calendar year. Served from a snapshot refreshed every few
-    minutes (``computed_at`` tells when); ``fresh=true`` computes them now."""
+    region and each child region, in one local calendar year, live: read from rollups every approval, correction,
+    report decision and settled shift keeps up to date."""
     return stats.overview(current_actor(), **args)

@@ -1,7 +1,8 @@
 """Read paths at city scale (run after ``python -m bench.seed --preset city``): ``/me/hours``,
-``/me/service-records``, ``/stats/overview`` for the district and for a street, each computed live
-(``fresh=true``) and served from its snapshot, the staff's ``/service-records`` for the district and a street,
-``/units/{id}/members``.
+``/me/service-records``, ``/stats/overview`` for the district and for a street (live, from the rollups), the
+staff's ``/service-records`` for the district and a street, ``/units/{id}/members``; then, timed once each, the full
+recomputation of the district's figures from the records (``stats.compute``, what the rollups replace) and the
+nightly rebuild of the rollups (``reconcile_statistics``).
 
 Requests go through the whole app in-process (Flask test client: routing, JWT, schemas, SQL), cycling through many
 members so the cache is not one row hot. Then the SQL each endpoint ran is captured and run again under
@@ -19,15 +20,17 @@ from sqlalchemy import event, func, select, text
 
 from bench.runtime import bench_app, mint_access_token, timings_ms
 from bench.seed import open_sessions
+from clock import local_today
 from extensions import db
-from models import Region, RoleAssignment, ServiceRecord, StatsSnapshot, Unit, User
-from services import stats
+from models import Region, RoleAssignment, ServiceRecord, Unit, User
+from services import rollups, stats
+from services.database import unit_of_work
 
 GOAL_P99_MS = 50
 # Statements worth a plan: the endpoint's own queries, not the sign-in lookups by primary key ("WHERE users.unit_id"
 # picks a unit's page of members and its count).
 PLANNED_TABLES = ("service_records", "reports", "shift_assignments", "points_entries", "wishes", "feedback",
-                  "stats_snapshots", "WHERE users.unit_id")
+                  "stats_", "WHERE users.unit_id")
 
 
 def _actors(repeat):
@@ -54,15 +57,9 @@ def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
         "GET /me/hours": lambda i: ("/api/v1/me/hours", bearer(member_ids[i % len(member_ids)])),
         "GET /me/service-records": lambda i: ("/api/v1/me/service-records",
                                               bearer(member_ids[i % len(member_ids)])),
-        # Live first: its last computation leaves the young snapshot that the snapshot rows then serve.
-        "GET /stats/overview (district, live)": lambda i: (
-            f"/api/v1/stats/overview?region_id={district_id}&fresh=true", region_staff),
-        "GET /stats/overview (district, snapshot)": lambda i: (
+        "GET /stats/overview (district)": lambda i: (
             f"/api/v1/stats/overview?region_id={district_id}", region_staff),
-        "GET /stats/overview (street, live)": lambda i: (
-            f"/api/v1/stats/overview?region_id={street_id}&fresh=true", region_staff),
-        "GET /stats/overview (street, snapshot)": lambda i: (
-            f"/api/v1/stats/overview?region_id={street_id}", region_staff),
+        "GET /stats/overview (street)": lambda i: (f"/api/v1/stats/overview?region_id={street_id}", region_staff),
         # The staff list, newest first, over a whole district's and a whole street's records.
         "GET /service-records (district)": lambda i: ("/api/v1/service-records?per_page=20", region_staff),
         "GET /service-records (street)": lambda i: ("/api/v1/service-records?per_page=20",
@@ -102,7 +99,7 @@ def captured_plans(app, call, tables=PLANNED_TABLES):
         return _explain(captured, tables)
 
 
-def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
+def run(database_url=None, repeat=200, explain=True, only=None):
     app = bench_app(database_url)
     client = app.test_client()
     results = {}
@@ -111,10 +108,14 @@ def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
         records = db.session.scalar(select(func.count()).select_from(ServiceRecord))
         units = db.session.scalar(select(func.count()).select_from(Unit))
         actors = _actors(repeat)
-        # A bench database seeded before statistics snapshots existed gains their (empty) table.
-        StatsSnapshot.__table__.create(db.engine, checkfirst=True)
         db.session.commit()
         paths = _paths(*actors)
+        # A bench database seeded before the rollups existed gains their tables, filled from its records.
+        for model in rollups.ROLLUP_MODELS:
+            model.__table__.create(db.engine, checkfirst=True)
+        if db.session.scalar(select(func.count()).select_from(rollups.RegionYearVolunteers)) == 0:
+            with unit_of_work():
+                rollups.rebuild()
     for name, path in paths.items():
         if only and not any(word in name for word in only):
             continue
@@ -124,20 +125,23 @@ def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
             response = client.get(url, headers=headers)
             assert response.status_code == 200, (url, response.status_code, response.get_data(as_text=True))
 
-        # Live statistics take up to seconds at city scale: fewer rounds keep the run short (the p99 is then the max).
-        live_stats = "stats" in name and "live" in name
-        figures = timings_ms(call, slow_repeat if live_stats else repeat, warmup=1 if live_stats else 3)
+        figures = timings_ms(call, repeat, warmup=3)
         figures["meets_goal"] = figures["p99_ms"] < GOAL_P99_MS
         if explain and postgres:
             figures["plans"] = captured_plans(app, call)
         results[name] = figures
-    refresh = None
-    if not only or any(word in "stats refresh_statistics" for word in only):
+    slow = None
+    if not only or any(word in "stats reconcile_statistics" for word in only):
         with app.app_context():
-            # The job that keeps every district's and street's snapshot warm, timed once.
+            district = db.session.scalar(select(Region).where(Region.kind == "district").order_by(Region.id))
             started = time.perf_counter()
-            regions = stats.refresh_snapshots()
-            refresh = {"regions": regions, "seconds": round(time.perf_counter() - started, 2)}
+            stats.compute(district, local_today().year)
+            recomputation = round(time.perf_counter() - started, 2)
+            started = time.perf_counter()
+            with unit_of_work():
+                drift = rollups.rebuild()
+            slow = {"district_recomputation_seconds": recomputation,
+                    "rebuild_seconds": round(time.perf_counter() - started, 2), "rebuild": drift}
     with app.app_context():
         sizes = {}
         if postgres:
@@ -145,7 +149,7 @@ def run(database_url=None, repeat=200, explain=True, slow_repeat=20, only=None):
                 "SELECT relname, pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables "
                 "WHERE relname IN ('service_records', 'users', 'reports')")).all())
     return {"service_records": records, "units": units, "table_sizes": sizes, "paths": results,
-            "refresh_statistics": refresh}
+            "statistics_without_rollups": slow}
 
 
 def plans_markdown(result):
@@ -162,11 +166,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.reads")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--slow-repeat", type=int, default=20, help="rounds for the statistics paths")
     parser.add_argument("--only", nargs="*", help="paths whose name contains one of these words")
     parser.add_argument("--plans-out", help="write the EXPLAIN (ANALYZE, BUFFERS) plans to this Markdown file")
     args = parser.parse_args(argv)
-    result = run(args.database_url, args.repeat, slow_repeat=args.slow_repeat, only=args.only)
+    result = run(args.database_url, args.repeat, only=args.only)
     if args.plans_out:
         with open(args.plans_out, "w") as out:
             out.write(plans_markdown(result))

@@ -10,11 +10,13 @@ from services.database import unit_of_work
 def register_commands(app):
     from commands import jobs
     from commands.certificates import certificates
+    from commands.stats import stats
 
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(serve)
     app.cli.add_command(certificates)
+    app.cli.add_command(stats)
     app.cli.add_command(calendar)
     jobs.register(app)
 

@@ -18,16 +18,16 @@ from models.region import Region, Unit
 from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
-from models.stats import StatsSnapshot
+from models.stats import CommunityReportCounts, CommunityYearFigures, RegionYearVolunteers, VolunteerYear
 from models.upload import Upload
 from models.user import AuthSession, LoginAttempt, RoleAssignment, User
 from models.wish import Wish
 
 __all__ = [
     "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
-    "AuthSession", "BackgroundJob", "Certificate", "CorrectionRequest", "Department", "Feedback", "LoginAttempt",
-    "ModerationItem", "Need", "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership",
-    "Post", "Project", "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ScreenLink",
-    "ServiceRecord", "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit",
-    "Upload", "User", "Wish",
+    "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearFigures", "CorrectionRequest",
+    "Department", "Feedback", "LoginAttempt", "ModerationItem", "Need", "Notification", "OfficialCalendar",
+    "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
+    "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
+    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "Upload", "User", "VolunteerYear", "Wish",
 ]

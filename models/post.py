@@ -28,6 +28,8 @@ class AssignmentStatus(StrEnum):
     LEFT = nonmember((DECLINED, REPLACED))
     # Not yet served: the assignee may still decline or ask for a stand-in, and is reminded.
     OPEN = nonmember((ASSIGNED, STANDIN_REQUESTED))
+    # Final: the shift was served or missed (the no-show rate's denominator).
+    SETTLED = nonmember((ATTENDED, NO_SHOW))
     # May scan in at the post during the shift.
     ON_SHIFT = nonmember((ASSIGNED, STANDIN_REQUESTED, CHECKED_IN, ATTENDED))
 

@@ -1,20 +1,59 @@
-from sqlalchemy import JSON, ForeignKey, Integer, UniqueConstraint
+"""Rollups: the figures of /stats/overview, kept up to date by the services that change them
+(services/rollups.py), in the same transaction, so the overview reads a few hundred small rows instead of millions
+of records. ``flask --app wsgi stats rebuild`` recomputes them from the records."""
+
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models.types import UTCDateTime
 
 
-class StatsSnapshot(db.Model):
-    """The last computed statistics overview of a region for a year, served while it is young enough."""
+class CommunityYearFigures(db.Model):
+    """Additive figures of one community in one local calendar year; a street or district adds up its
+    communities' rows (a few hundred at most)."""
 
-    __tablename__ = "stats_snapshots"
+    __tablename__ = "stats_community_years"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
-    year: Mapped[int] = mapped_column(Integer)
-    payload: Mapped[dict] = mapped_column(JSON)
-    computed_at = mapped_column(UTCDateTime, nullable=False)
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Of approved records started in the year.
+    approved_hours: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    # Shift assignments settled as attended or no_show, of shifts ending in the year.
+    settled_assignments: Mapped[int] = mapped_column(Integer, default=0)
+    no_shows: Mapped[int] = mapped_column(Integer, default=0)
 
-    # One snapshot per region and year: concurrent refreshes upsert on it (ON CONFLICT DO UPDATE).
-    __table_args__ = (UniqueConstraint("region_id", "year"),)
+
+class CommunityReportCounts(db.Model):
+    """Approved member and unit reports of one community, now."""
+
+    __tablename__ = "stats_community_reports"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    members_reported: Mapped[int] = mapped_column(Integer, default=0)
+    units_reported: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VolunteerYear(db.Model):
+    """How many approved records a member has in a region (community, street or district) in a local year: the
+    member is one of the region's active volunteers while it is above zero. Distinct members do not add up across
+    communities, so every level has its own rows."""
+
+    __tablename__ = "stats_volunteers"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionYearVolunteers(db.Model):
+    """The count of ``stats_volunteers`` rows above zero of a region and year, changed only when a member's count
+    leaves or reaches zero."""
+
+    __tablename__ = "stats_region_volunteers"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active_volunteers: Mapped[int] = mapped_column(Integer, default=0)

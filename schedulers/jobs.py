@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from services import appeals, background, checkins, reminders, rosters, stats, uploads, wishes
+from services import appeals, background, checkins, reminders, rollups, rosters, uploads, wishes
 from services.database import unit_of_work
 from telemetry import metrics
 
@@ -38,8 +38,9 @@ JOBS = {job.name: job for job in (
         "Mark assignees who never checked in as no_show once a shift plus the grace period has ended."),
     Job("close_open_attendances", checkins.close_open_attendances, "interval", {"minutes": 5},
         "Close attendances left open after their activity or shift ended, at the scheduled end, for review."),
-    Job("refresh_statistics", stats.refresh_snapshots, "interval", {"minutes": 10},
-        "Recompute this year's statistics snapshot of every district and street, so requests find it warm."),
+    Job("reconcile_statistics", rollups.rebuild, "cron", {"hour": 3, "minute": 45},
+        "Rebuild the statistics rollups from the records, reports and shifts, and warn of any that had drifted "
+        "(approvals and corrections wait the few seconds it takes)."),
     Job("remind_overdue_wishes", wishes.remind_overdue, "cron", {"hour": 9},
         "Remind claimers (and the posting staff) once when a claimed wish passes its deadline."),
     Job("remind_overdue_appeals", appeals.remind_overdue, "interval", {"minutes": 10},

@@ -16,9 +16,9 @@ their progress, and a file to download when done (contract v1.1, "Background job
 
 import logging
 import os
-from contextlib import suppress
 import secrets
 import tempfile
+from contextlib import suppress
 from datetime import date, timedelta
 
 from flask import current_app

@@ -27,7 +27,7 @@ from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssign
 from models.activity import ActivityStatus, SignupStatus
 from models.post import AssignmentStatus
 from models.record import RecordSource, RecordStatus
-from services import checkin_tokens
+from services import checkin_tokens, rollups
 from services.activities import access_activity
 from services.database import commit_batch, insert_ignoring_conflicts, is_sqlite
 from services.posts import access_post
@@ -246,10 +246,13 @@ def _checked_in(values, attendance_id):
 
 
 def _move_assignment(shift_id, member_id, from_statuses, to):
-    """The member's seat on the shift follows the scans: ``checked_in`` at the first, ``attended`` at the check-out."""
-    db.session.execute(update(ShiftAssignment).where(
+    """The member's seat on the shift follows the scans: ``checked_in`` at the first, ``attended`` at the check-out
+    (settled, so counted in the statistics)."""
+    moved = db.session.execute(update(ShiftAssignment).where(
         ShiftAssignment.shift_id == shift_id, ShiftAssignment.member_id == member_id,
         ShiftAssignment.status.in_(from_statuses)).values(status=to).execution_options(synchronize_session=False))
+    if moved.rowcount and to in AssignmentStatus.SETTLED:
+        rollups.assignments_settled([(shift_id, to)] * moved.rowcount)
 
 
 def _second_scan(attendance, now):

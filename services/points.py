@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from clock import utcnow
 from extensions import db
 from models import PointsEntry
-from services.database import insert_ignoring_conflicts
+from services.database import insert_ignoring_conflicts, insert_rows_ignoring_conflicts
 
 POINTS_PER_HOUR = 10
 POINTS_PER_COMPLETED_WISH = 20
@@ -27,6 +27,14 @@ def credit(member_id, delta, reason, ref):
         .values(member_id=member_id, delta=delta, reason=reason, ref=ref, at=utcnow())
         .returning(PointsEntry.id)).scalar_one_or_none()
     return written is not None
+
+
+def credit_many(entries):
+    """Many entries ``(member_id, delta, reason, ref)`` in one statement; refs already credited are skipped."""
+    now = utcnow()
+    insert_rows_ignoring_conflicts(PointsEntry, [
+        {"member_id": member_id, "delta": delta, "reason": reason, "ref": ref, "at": now}
+        for member_id, delta, reason, ref in entries if delta])
 
 
 def credited_for(prefix):

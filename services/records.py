@@ -9,7 +9,7 @@ after, why) and, on an approved record, settles the points with one compensating
 
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select, update
 
 from clock import local_today, local_year_bounds, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -18,7 +18,8 @@ from models import Activity, CorrectionRequest, RecordChange, Region, RoleAssign
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
 from models.user import ROLES
-from services import notifications, points
+from services import notifications, points, rollups
+from services.activities import access_activity
 from services.authz import (
     access_in_community,
     community_field,
@@ -30,6 +31,7 @@ from services.authz import (
     within_scope,
 )
 from services.database import add_unique, as_dict, update_if, where_given
+from services.rollups import Contribution
 
 
 def span_hours(started_at, ended_at):
@@ -172,11 +174,85 @@ def decide(actor, record_id, *, approve, reason=None):
                      status=to, decided_by=actor.id, decided_at=utcnow(), reason=reason):
         raise Conflict("invalid_state", "只能处理待审核的记录")
     log_change(record, actor.id, "approve" if approve else "reject", before, reason)
+    if approve:
+        rollups.records_changed(added=[Contribution.of(record)])
     points.settle_record(record, "approve" if approve else "reject")
     title = f"服务时长已{'通过' if approve else '被驳回'}：{record.hours} 小时"
     notifications.notify(record.member_id, f"hours_{to}", title, reason, ref=f"record:{record.id}",
                          key=f"record:{record.id}:{to}")
     return record
+
+
+BULK_LIMIT = 10_000
+
+
+def _staff_members(member_ids):
+    """Of these members, those holding a region role or sysadmin: their records need ``_decided_from_above``."""
+    region_roles = [role for role, spec in ROLES.items() if spec.scope_type == "region" or role == "sysadmin"]
+    return set(db.session.scalars(select(RoleAssignment.user_id).where(
+        RoleAssignment.user_id.in_(member_ids), RoleAssignment.role.in_(region_roles))))
+
+
+def approve_many(actor, *, record_ids=None, activity_id=None):
+    """Approve many pending records at once: those named (at most ``BULK_LIMIT``), or every pending record of an
+    activity. Each follows the rules of ``decide`` and is skipped, with its reason, where one fails:
+    ``record_not_found`` (missing or outside the caller's scope), ``invalid_state`` (no longer pending),
+    ``own_record``. The records are locked in id order, so simultaneous approvals (bulk or single) of the same
+    records apply once; points, history lines, notifications and statistics are written set by set, a few
+    statements per thousand records rather than several per record."""
+    if (record_ids is None) == (activity_id is None):
+        raise ValidationFailed({"record_ids": ["请指定记录或活动（二选一）"]})
+    query = select(ServiceRecord).where(region_scope(actor, ServiceRecord.community_id))
+    if activity_id is not None:
+        activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
+        query = query.where(ServiceRecord.activity_id == activity.id, ServiceRecord.status == RecordStatus.PENDING)
+        wanted = None
+    else:
+        wanted = list(dict.fromkeys(record_ids))
+        query = query.where(ServiceRecord.id.in_(wanted))
+    found = list(db.session.scalars(query.order_by(ServiceRecord.id).limit(BULK_LIMIT + 1)
+                                    .with_for_update(key_share=True)))
+    if activity_id is not None and len(found) > BULK_LIMIT:
+        raise ValidationFailed({"activity_id": [f"待审核记录超过 {BULK_LIMIT} 条，请按记录分批审核"]})
+    found_ids = {record.id for record in found}
+    skipped = [{"id": record_id, "code": "record_not_found"}
+               for record_id in (wanted or ()) if record_id not in found_ids]
+    staff_members = _staff_members({record.member_id for record in found})
+    approvable = []
+    for record in found:
+        if record.status != RecordStatus.PENDING:
+            skipped.append({"id": record.id, "code": "invalid_state"})
+        elif record.member_id == actor.id or (record.member_id in staff_members
+                                              and not _decided_from_above(actor, record)):
+            skipped.append({"id": record.id, "code": "own_record"})
+        else:
+            approvable.append(record)
+    _approve_all(actor, approvable)
+    return {"approved": len(approvable), "skipped": sorted(skipped, key=lambda s: s["id"])}
+
+
+def _approve_all(actor, records, chunk=1000):
+    now = utcnow()
+    for start in range(0, len(records), chunk):
+        part = records[start:start + chunk]
+        before = {record.id: snapshot(record) for record in part}
+        db.session.execute(
+            update(ServiceRecord).where(ServiceRecord.id.in_([r.id for r in part]),
+                                        ServiceRecord.status == RecordStatus.PENDING)
+            .values(status=RecordStatus.APPROVED, decided_by=actor.id, decided_at=now)
+            .execution_options(synchronize_session=False))
+        db.session.execute(insert(RecordChange), [
+            {"record_id": r.id, "actor_id": actor.id, "action": "approve", "before": before[r.id],
+             "after": {**before[r.id], "status": RecordStatus.APPROVED}, "reason": None, "at": now} for r in part])
+        points.credit_many([(r.member_id, points.points_for_hours(r.hours), "service_hours",
+                             f"record:{r.id}:approve") for r in part])
+        notifications.notify_many([
+            {"member_id": r.member_id, "kind": "hours_approved", "title": f"服务时长已通过：{r.hours} 小时",
+             "body": None, "ref": f"record:{r.id}", "key": f"record:{r.id}:approved", "created_at": now}
+            for r in part])
+        rollups.records_changed(added=[Contribution.of(r) for r in part])
+        for record in part:  # the statement changed them behind the session's back
+            db.session.expire(record, ["status", "decided_by", "decided_at"])
 
 
 def _check_correctable(record):
@@ -190,13 +266,14 @@ def _apply_correction(actor, record, changes, reason):
     ended_at = changes.get("ended_at") or record.ended_at
     hours = changes["hours"] if changes.get("hours") is not None else record.hours
     check_span(started_at, ended_at, hours)
-    before = snapshot(record)
+    before, counted = snapshot(record), Contribution.of(record)
     record.started_at, record.ended_at, record.hours = started_at, ended_at, hours
     if "description" in changes:
         record.description = changes["description"]
     db.session.flush()
     change = log_change(record, actor.id, "correct", before, reason)
     if record.status == RecordStatus.APPROVED:
+        rollups.records_changed(removed=[counted], added=[Contribution.of(record)])
         points.settle_record(record, f"change:{change.id}")
     notifications.notify(record.member_id, "hours_corrected", f"服务时长已更正：{record.hours} 小时", reason,
                          ref=f"record:{record.id}", key=f"record:{record.id}:change:{change.id}")

@@ -17,7 +17,7 @@ from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wis
 from models.record import RecordStatus
 from models.report import ReportStatus
 from models.wish import WishStatus
-from services import notifications
+from services import notifications, rollups
 from services.authz import (
     access_in_community,
     access_unit,
@@ -102,6 +102,8 @@ def decide(actor, report_id, *, approve, reason=None):
     report = access_report(actor, report_id, for_write=True)
     to = ReportStatus.APPROVED if approve else ReportStatus.REJECTED
     _transition(report, (ReportStatus.PENDING,), to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
+    if approve:
+        rollups.reports_changed(report, +1)
     if report.member_id:
         title = "报到已通过" if approve else "报到未通过"
         notifications.notify(report.member_id, f"report_{to}", title, reason, ref=f"report:{report.id}",
@@ -111,12 +113,16 @@ def decide(actor, report_id, *, approve, reason=None):
 
 def withdraw(actor, report_id):
     """The member (or, for a unit report, its unit admin) withdraws; the member may then report elsewhere."""
-    report = fetch(Report, report_id, _not_found())
+    # Locked: whether it was approved when withdrawn decides the community's count.
+    report = fetch(Report, report_id, _not_found(), lock=True)
     owns = (report.kind == "member" and report.member_id == actor.id) or \
         (report.kind == "unit" and report.unit_id in actor.unit_ids)
     if not owns:
         raise _not_found()
+    was_approved = report.status == ReportStatus.APPROVED
     _transition(report, ReportStatus.ACTIVE, ReportStatus.WITHDRAWN, decided_at=utcnow())
+    if was_approved:
+        rollups.reports_changed(report, -1)
     return report
 
 

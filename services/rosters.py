@@ -27,7 +27,7 @@ from clock import local_day_start, local_today, local_zone, parse_clock, to_loca
 from extensions import db
 from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
 from models.post import AssignmentStatus
-from services import notifications
+from services import notifications, rollups
 from services.database import commit_batch, insert_rows_ignoring_conflicts
 from services.holidays import Calendar
 
@@ -322,9 +322,11 @@ def mark_no_shows():
     """Assignees still ``assigned`` (or asking for a stand-in) at a shift that ended more than
     ``NO_SHOW_GRACE_MINUTES`` ago become ``no_show``: whoever scanned in is ``checked_in`` or ``attended``."""
     cutoff = utcnow() - timedelta(minutes=current_app.config["NO_SHOW_GRACE_MINUTES"])
-    result = db.session.execute(
+    shift_ids = list(db.session.scalars(
         update(ShiftAssignment)
         .where(ShiftAssignment.status.in_(AssignmentStatus.OPEN),
                ShiftAssignment.shift_id.in_(select(Shift.id).where(Shift.ends_at < cutoff)))
-        .values(status=AssignmentStatus.NO_SHOW).execution_options(synchronize_session=False))
-    return result.rowcount
+        .values(status=AssignmentStatus.NO_SHOW).returning(ShiftAssignment.shift_id)
+        .execution_options(synchronize_session=False)))
+    rollups.assignments_settled([(shift_id, AssignmentStatus.NO_SHOW) for shift_id in shift_ids])
+    return len(shift_ids)

@@ -18,7 +18,7 @@ os.environ.setdefault("PII_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODl
 
 from flask import current_app  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import MetaData, event, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -65,7 +65,10 @@ def app(fake_wechat_server):
         "PUBLIC_BASE_URL": "https://baodao.test",
     })
     with app.app_context():
-        db.drop_all()
+        # Every table there is, also those of models that no longer exist (a test database of an older checkout).
+        existing = MetaData()
+        existing.reflect(bind=db.engine)
+        existing.drop_all(bind=db.engine)
         db.create_all()
         stamp_migrations_head()
     yield app

@@ -5,6 +5,7 @@ import itertools
 from extensions import db
 from models import Department, Region, Report, RoleAssignment, Unit
 from models.user import ROLES
+from services import rollups
 from services.accounts import create_account
 from services.auth import hash_password, issue_tokens
 from services.members import register_member
@@ -75,6 +76,9 @@ def make_report(member, community, status="approved"):
     report = Report(kind="member", status=status, member_id=member.id, unit_id=member.unit_id,
                     community_id=community.id, created_by=member.id)
     db.session.add(report)
+    if status == "approved":  # written past the services: counted as reports.decide would
+        db.session.flush()
+        rollups.reports_changed(report, +1)
     db.session.commit()
     return report
 

@@ -172,7 +172,6 @@ def test_a_job_whose_workers_keep_dying_fails_visibly(client):
     assert job["status"] == "failed" and job["error"]["code"] == "worker_lost" and job["download_url"] is None
 
 
-
 def test_a_worker_taken_for_dead_stops_and_leaves_the_job_to_its_successor(client):
     tree, admin, _people = _world(2)
     job_id = _submit_batch(client, admin, tree)
@@ -184,6 +183,7 @@ def test_a_worker_taken_for_dead_stops_and_leaves_the_job_to_its_successor(clien
         background._heartbeat(SimpleNamespace(id=job_id, take=1), 1)  # A wakes: the job is no longer its own
     background._heartbeat(SimpleNamespace(id=job_id, take=2), 1)  # B's progress is written
     assert _job(client, admin, job_id).get_json()["done_count"] == 1
+
 
 @postgres_only
 def test_two_workers_at_once_run_each_job_once(app, client):

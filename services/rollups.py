@@ -1,0 +1,274 @@
+"""The rollups behind /stats/overview (models/stats.py), kept in the transaction of every change that moves a figure.
+
+Who calls what (and nothing else changes these figures):
+- ``records_changed``: a record approved (added), an approved record corrected (removed as it was, added as it is:
+  its hours, or its start and so its year, may change). Rejected and pending records count nowhere.
+- ``reports_changed``: a report approved (+1), an approved report withdrawn (-1).
+- ``assignments_settled``: a shift assignment that became ``attended`` (check-out, or closed by the scheduler) or
+  ``no_show`` (``mark_no_shows``); both are final.
+
+Each change is a delta added with ``INSERT ... ON CONFLICT DO UPDATE`` (an upsert), so simultaneous changes add up
+instead of overwriting each other, and rows are written in key order, so two transactions never wait for each other
+in a circle. Additive figures live on community rows only (no street or district row every approval would queue
+on); the active volunteers, which do not add up across communities, have a row per member and region at every level
+and a count per region that changes only when a member's first record of the year in it arrives or its last goes.
+
+``rebuild`` recomputes everything from the records (``flask --app wsgi stats rebuild``, the nightly
+``reconcile_statistics`` job, the demo and the benchmark seed); ``figures`` reads them for an overview.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+
+from clock import local_year_bounds, to_local
+from extensions import db
+from models import (
+    CommunityReportCounts,
+    CommunityYearFigures,
+    Post,
+    Region,
+    RegionYearVolunteers,
+    Report,
+    ServiceRecord,
+    Shift,
+    ShiftAssignment,
+    VolunteerYear,
+)
+from models.post import AssignmentStatus
+from models.record import RecordStatus
+from models.report import ReportStatus
+from services.database import is_sqlite
+
+log = logging.getLogger("baodao.rollups")
+
+# Rows per upsert statement: 4 columns each stays well under PostgreSQL's 65,535 and SQLite's 32,766 parameters.
+CHUNK = 2000
+ROLLUP_MODELS = (CommunityYearFigures, CommunityReportCounts, VolunteerYear, RegionYearVolunteers)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What an approved record adds to the figures."""
+
+    member_id: int
+    community_id: int
+    started_at: datetime
+    hours: Decimal
+
+    @classmethod
+    def of(cls, record):
+        return cls(record.member_id, record.community_id, record.started_at, Decimal(record.hours))
+
+
+def _insert(model):
+    return (sqlite_insert if is_sqlite() else postgresql_insert)(model)
+
+
+def _upsert(model, keys, rows, returning=()):
+    """Add each row's values to the row of the same key (inserting it when missing), in key order; the
+    ``returning`` columns of every row written."""
+    table = model.__table__
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    written = []
+    for start in range(0, len(ordered), CHUNK):
+        statement = _insert(model).values(ordered[start:start + CHUNK])
+        added = {column: table.c[column] + statement.excluded[column]
+                 for column in ordered[0] if column not in keys}
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=added)
+        if returning:
+            written.extend(db.session.execute(statement.returning(*(table.c[c] for c in returning))))
+        else:
+            db.session.execute(statement)
+    return written
+
+
+def _levels(community_ids):
+    """{community id: ids of the community and every region above it} (from the regions' paths)."""
+    rows = db.session.execute(select(Region.id, Region.path).where(Region.id.in_(set(community_ids))))
+    return {region_id: [int(part) for part in path.strip("/").split("/") if part] or [region_id]
+            for region_id, path in rows}
+
+
+def records_changed(*, added=(), removed=()):
+    """Approved records entering (``added``) and leaving (``removed``) the figures, as ``Contribution``s."""
+    hours = defaultdict(Decimal)
+    counts = defaultdict(int)
+    for sign, contributions in ((1, added), (-1, removed)):
+        for c in contributions:
+            year = to_local(c.started_at).year
+            hours[(c.community_id, year)] += sign * c.hours
+            counts[(c.community_id, year, c.member_id)] += sign
+    hour_rows = [{"community_id": community_id, "year": year, "approved_hours": delta}
+                 for (community_id, year), delta in hours.items() if delta]
+    _upsert(CommunityYearFigures, ("community_id", "year"), hour_rows)
+    _count_volunteers({key: delta for key, delta in counts.items() if delta})
+
+
+def _count_volunteers(deltas):
+    """``deltas``: {(community id, year, member id): change of the member's approved records there}."""
+    if not deltas:
+        return
+    levels = _levels(community_id for community_id, _year, _member in deltas)
+    per_region = defaultdict(int)
+    for (community_id, year, member_id), delta in deltas.items():
+        for region_id in levels[community_id]:
+            per_region[(region_id, year, member_id)] += delta
+    rows = [{"region_id": r, "year": y, "member_id": m, "records": d} for (r, y, m), d in per_region.items() if d]
+    written = _upsert(VolunteerYear, ("region_id", "year", "member_id"), rows,
+                      returning=("region_id", "year", "member_id", "records"))
+    volunteers = defaultdict(int)
+    for region_id, year, member_id, now in written:
+        before = now - per_region[(region_id, year, member_id)]
+        volunteers[(region_id, year)] += (now > 0) - (before > 0)
+    _upsert(RegionYearVolunteers, ("region_id", "year"),
+            [{"region_id": r, "year": y, "active_volunteers": d} for (r, y), d in volunteers.items() if d])
+
+
+def reports_changed(report, sign):
+    """An approved report counted (+1) or no longer (-1)."""
+    column = "members_reported" if report.kind == "member" else "units_reported"
+    _upsert(CommunityReportCounts, ("community_id",), [{"community_id": report.community_id, column: sign}])
+
+
+def assignments_settled(shift_ids_and_statuses):
+    """Assignments that just became ``attended`` or ``no_show``: ``[(shift id, status), ...]``."""
+    if not shift_ids_and_statuses:
+        return
+    shifts = {shift_id: (community_id, ends_at) for shift_id, community_id, ends_at in db.session.execute(
+        select(Shift.id, Post.community_id, Shift.ends_at).join(Post, Post.id == Shift.post_id)
+        .where(Shift.id.in_({shift_id for shift_id, _status in shift_ids_and_statuses})))}
+    settled = defaultdict(lambda: [0, 0])
+    for shift_id, status in shift_ids_and_statuses:
+        community_id, ends_at = shifts[shift_id]
+        figures = settled[(community_id, to_local(ends_at).year)]
+        figures[0] += 1
+        figures[1] += status == AssignmentStatus.NO_SHOW
+    _upsert(CommunityYearFigures, ("community_id", "year"),
+            [{"community_id": c, "year": y, "settled_assignments": n, "no_shows": no_shows}
+             for (c, y), (n, no_shows) in settled.items()])
+
+
+# Reading.
+
+def within(region, community_column):
+    """SQL: rows of the communities within ``region``, joined on their paths (a few hundred ids as bound
+    parameters would cost more to send and plan than the rows cost to read)."""
+    return Region.id == community_column, Region.path.startswith(region.path)
+
+
+def figures(region, year):
+    """The rollups an overview of ``region`` needs: ``(per community {id: [hours, settled, no_shows, members,
+    units]}, {region id: active volunteers})`` for the region and its children."""
+    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0])
+    join, inside = within(region, CommunityYearFigures.community_id)
+    for community_id, hours, settled, no_shows in db.session.execute(
+            select(CommunityYearFigures.community_id, CommunityYearFigures.approved_hours,
+                   CommunityYearFigures.settled_assignments, CommunityYearFigures.no_shows)
+            .join(Region, join).where(inside, CommunityYearFigures.year == year)):
+        per_community[community_id][:3] = [Decimal(hours), settled, no_shows]
+    join, inside = within(region, CommunityReportCounts.community_id)
+    for community_id, members, units in db.session.execute(
+            select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
+                   CommunityReportCounts.units_reported).join(Region, join).where(inside)):
+        per_community[community_id][3:] = [members, units]
+    volunteers = dict(db.session.execute(
+        select(RegionYearVolunteers.region_id, RegionYearVolunteers.active_volunteers)
+        .join(Region, Region.id == RegionYearVolunteers.region_id)
+        .where(RegionYearVolunteers.year == year, (Region.id == region.id) | (Region.parent_id == region.id))).all())
+    return per_community, volunteers
+
+
+# Rebuilding from the facts.
+
+def _years(column, *conditions):
+    first, last = db.session.execute(select(func.min(column), func.max(column)).where(*conditions)).one()
+    return range(to_local(first).year, to_local(last).year + 1) if first else range(0)
+
+
+def rebuild():
+    """Recompute every rollup from the records, reports and assignments, replacing what was there; returns
+    ``{"changed": number of (region, year) counts and community rows that differed}``. On PostgreSQL the rollup
+    tables are locked first, so a change committing meanwhile waits and then adds its delta to the rebuilt rows."""
+    if not is_sqlite():
+        names = ", ".join(model.__tablename__ for model in ROLLUP_MODELS)
+        db.session.execute(text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
+    before = _summary()
+    for model in ROLLUP_MODELS:
+        db.session.execute(delete(model))
+    approved = ServiceRecord.status == RecordStatus.APPROVED
+    for year in _years(ServiceRecord.started_at, approved):
+        start, end = local_year_bounds(year)
+        in_year = (approved, ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
+        db.session.execute(_insert(CommunityYearFigures).from_select(
+            ["community_id", "year", "approved_hours", "settled_assignments", "no_shows"],
+            select(ServiceRecord.community_id, literal(year), func.sum(ServiceRecord.hours), literal(0), literal(0))
+            .where(*in_year).group_by(ServiceRecord.community_id)))
+        _rebuild_volunteers(year, in_year)
+    settled = ShiftAssignment.status.in_(AssignmentStatus.SETTLED)
+    for year in _years(Shift.ends_at, Shift.id.in_(select(ShiftAssignment.shift_id).where(settled))):
+        start, end = local_year_bounds(year)
+        rows = db.session.execute(
+            select(Post.community_id, func.count(),
+                   func.count().filter(ShiftAssignment.status == AssignmentStatus.NO_SHOW))
+            .select_from(ShiftAssignment).join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .join(Post, Post.id == Shift.post_id)
+            .where(settled, Shift.ends_at >= start, Shift.ends_at < end).group_by(Post.community_id))
+        _upsert(CommunityYearFigures, ("community_id", "year"),
+                [{"community_id": c, "year": year, "settled_assignments": n, "no_shows": no_shows}
+                 for c, n, no_shows in rows])
+    reports = db.session.execute(
+        select(Report.community_id, func.count().filter(Report.kind == "member"),
+               func.count().filter(Report.kind == "unit"))
+        .where(Report.status == ReportStatus.APPROVED).group_by(Report.community_id))
+    _upsert(CommunityReportCounts, ("community_id",),
+            [{"community_id": c, "members_reported": m, "units_reported": u} for c, m, u in reports])
+    after = _summary()
+    changed = sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    if changed:
+        log.warning("statistics rollups rebuilt: %s rows differed from the records", changed)
+    return {"changed": changed}
+
+
+def _rebuild_volunteers(year, in_year):
+    """The (region, year, member) counts at every level: the community, its street, the street's district."""
+    community, street = aliased(Region), aliased(Region)
+    levels = (
+        (ServiceRecord.community_id, ()),
+        (community.parent_id, ((community, community.id == ServiceRecord.community_id),)),
+        (street.parent_id, ((community, community.id == ServiceRecord.community_id),
+                            (street, street.id == community.parent_id))),
+    )
+    for region_column, joins in levels:
+        query = select(region_column, literal(year), ServiceRecord.member_id, func.count()).select_from(ServiceRecord)
+        for target, condition in joins:
+            query = query.join(target, condition)
+        query = query.where(*in_year, region_column.is_not(None)).group_by(region_column, ServiceRecord.member_id)
+        db.session.execute(_insert(VolunteerYear).from_select(["region_id", "year", "member_id", "records"], query))
+    db.session.execute(_insert(RegionYearVolunteers).from_select(
+        ["region_id", "year", "active_volunteers"],
+        select(VolunteerYear.region_id, VolunteerYear.year, func.count())
+        .where(VolunteerYear.year == year, VolunteerYear.records > 0)
+        .group_by(VolunteerYear.region_id, VolunteerYear.year)))
+
+
+def _summary():
+    """The small rollups as {key: values}, to tell what a rebuild changed."""
+    summary = {("volunteers", r, y): n for r, y, n in db.session.execute(
+        select(RegionYearVolunteers.region_id, RegionYearVolunteers.year, RegionYearVolunteers.active_volunteers)
+        .where(RegionYearVolunteers.active_volunteers != 0))}
+    summary.update({("community", c, y): (Decimal(h), s, n) for c, y, h, s, n in db.session.execute(
+        select(CommunityYearFigures.community_id, CommunityYearFigures.year, CommunityYearFigures.approved_hours,
+               CommunityYearFigures.settled_assignments, CommunityYearFigures.no_shows))
+        if (Decimal(h), s, n) != (0, 0, 0)})
+    summary.update({("reports", c): (m, u) for c, m, u in db.session.execute(
+        select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
+               CommunityReportCounts.units_reported)) if (m, u) != (0, 0)})
+    return summary

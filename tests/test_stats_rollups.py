@@ -1,0 +1,217 @@
+"""The statistics rollups (services/rollups.py) equal a full recomputation from the records (services/stats.py
+``compute``) after random approvals, rejections, corrections, report decisions, check-outs and no-shows made
+through the API and the jobs; simultaneous approvals add up; ``rebuild`` mends drift; the migration fills them."""
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import time_machine
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from config import normalise_database_url
+from extensions import db
+from models import CommunityYearFigures, Region, RegionYearVolunteers, VolunteerYear
+from schedulers.jobs import JOBS, run
+from services import checkin_tokens, rollups, stats
+from services.stats import FIGURES
+from tests.activity_factories import PLACE, make_post_shift, make_record
+from tests.conftest import DATABASE_URL, ON_POSTGRES, fire_at_once, postgres_only
+from tests.factories import auth, make_member, make_report, make_staff, region_tree
+
+# 2030-12-31 20:00 in Beijing: records, shifts and corrections fall on both sides of the local new year.
+T0 = datetime(2030, 12, 31, 12, 0, tzinfo=UTC)
+YEARS = (2030, 2031)
+HERE = {"lat": PLACE[0], "lng": PLACE[1]}
+
+
+def comparable(body):
+    """An overview's figures as plain numbers, without the moment it was read."""
+    def numbers(figures):
+        return {k: float(v) if k in FIGURES else v for k, v in figures.items() if k != "computed_at"}
+    return {**numbers(body), "children": [numbers(child) for child in body["children"]]}
+
+
+def assert_rollups_equal_recomputation(client, admin, tree):
+    for name in ("district", "street_a", "street_b", "a1", "a2", "b1", "b2"):
+        for year in YEARS:
+            response = client.get("/api/v1/stats/overview", query_string={"region_id": tree[name].id, "year": year},
+                                  headers=auth(admin))
+            assert response.status_code == 200, response.get_json()
+            recomputed = stats.compute(db.session.get(Region, tree[name].id), year)
+            assert comparable(response.get_json()) == comparable(recomputed), (name, year)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock, seed):
+    rng = random.Random(seed)
+    tree = region_tree()
+    communities = [tree[k] for k in ("a1", "a2", "b1", "b2")]
+    district_admin = make_staff("district_admin", tree["district"])
+    members = [make_member(f"成员{n}") for n in range(8)]
+    headers = auth(district_admin)
+
+    # Reports: approved, rejected, left pending, approved and then withdrawn by the member.
+    for member in members:
+        community = rng.choice(communities)
+        report = client.post("/api/v1/reports", json={"community_id": community.id}, headers=auth(member))
+        assert report.status_code == 201, report.get_json()
+        report_id = report.get_json()["id"]
+        fate = rng.choice(("approve", "reject", "pending", "withdraw"))
+        if fate in ("approve", "withdraw"):
+            assert client.post(f"/api/v1/reports/{report_id}/approve", headers=headers).status_code == 200
+        if fate == "reject":
+            assert client.post(f"/api/v1/reports/{report_id}/reject", json={"reason": "不在本社区"},
+                               headers=headers).status_code == 200
+        if fate == "withdraw":
+            assert client.post(f"/api/v1/reports/{report_id}/withdraw", headers=auth(member)).status_code == 200
+
+    # Records: manual entries either side of the local new year, then decided and corrected at random.
+    record_ids = []
+    for _ in range(40):
+        started = T0 + timedelta(hours=rng.randrange(-30, 30))
+        response = client.post("/api/v1/service-records", headers=headers, json={
+            "member_id": rng.choice(members).id, "community_id": rng.choice(communities).id,
+            "started_at": started.isoformat(), "ended_at": (started + timedelta(hours=4)).isoformat(),
+            "hours": rng.choice((0.5, 1, 2.25, 3))})
+        assert response.status_code == 201, response.get_json()
+        record_ids.append(response.get_json()["id"])
+    for record_id in record_ids:
+        fate = rng.choice(("approve", "approve", "reject", "pending"))
+        if fate == "approve":
+            assert client.post(f"/api/v1/service-records/{record_id}/approve", headers=headers).status_code == 200
+        elif fate == "reject":
+            assert client.post(f"/api/v1/service-records/{record_id}/reject", json={"reason": "重复"},
+                               headers=headers).status_code == 200
+        if fate != "reject" and rng.random() < 0.5:
+            # A correction of the hours, and sometimes of the start, across the new year.
+            started = T0 + timedelta(hours=rng.randrange(-30, 30))
+            body = {"hours": rng.choice((0.75, 1.5, 2)), "reason": "更正"}
+            if rng.random() < 0.5:
+                body |= {"started_at": started.isoformat(), "ended_at": (started + timedelta(hours=3)).isoformat()}
+            response = client.patch(f"/api/v1/service-records/{record_id}", json=body, headers=headers)
+            assert response.status_code == 200, response.get_json()
+
+    # Shifts: some assignees check in and out (attended), the others become no-shows when the job runs.
+    shifts = []
+    for community in communities:
+        assignees = rng.sample(members, 3)
+        post, _shift = make_post_shift(community, starts_at=T0 + timedelta(hours=rng.choice((1, 3, 5))),
+                                       assignees=assignees)
+        shifts.append((post, _shift, [m for m in assignees if rng.random() < 0.6]))
+    for post, shift, attending in sorted(shifts, key=lambda s: s[1].starts_at):
+        token = checkin_tokens.post_token(post)
+        clock.move_to(shift.starts_at + timedelta(minutes=5))
+        for member in attending:
+            response = client.post("/api/v1/checkins", json={"token": token, **HERE}, headers=auth(member))
+            assert response.status_code == 201, response.get_json()
+        clock.move_to(shift.ends_at - timedelta(minutes=5))
+        for member in attending:
+            response = client.post("/api/v1/checkins", json={"token": token, **HERE}, headers=auth(member))
+            assert response.get_json()["action"] == "check_out", response.get_json()
+    clock.move_to(T0 + timedelta(hours=9))
+    run(JOBS["mark_no_shows"])
+
+    assert_rollups_equal_recomputation(client, district_admin, tree)
+    # The scene exercised every figure (the seeds are fixed, so this holds every run).
+    district = [client.get("/api/v1/stats/overview", query_string={"region_id": tree["district"].id, "year": year},
+                           headers=auth(district_admin)).get_json() for year in YEARS]
+    assert all(figures["approved_hours"] > 0 and figures["active_volunteers"] > 0 for figures in district)
+    assert any(0 < figures["no_show_rate"] < 1 for figures in district) and district[0]["members_reported"] > 0
+    # And a rebuild from the facts finds nothing to mend.
+    assert rollups.rebuild() == {"changed": 0}
+
+
+def test_rebuild_mends_drift_and_says_how_much(client):
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    member = make_member()
+    make_record(member, tree["a1"], status="approved", hours="2")
+    make_report(member, tree["a1"])
+    db.session.execute(update(CommunityYearFigures).values(approved_hours=99))
+    db.session.execute(update(RegionYearVolunteers).values(active_volunteers=7))
+    db.session.commit()
+    changed = rollups.rebuild()["changed"]
+    db.session.commit()
+    # The community's hours row, and the volunteer count of the community, its street and the district.
+    assert changed == 4
+    figures = client.get("/api/v1/stats/overview", query_string={"region_id": tree["a1"].id},
+                                headers=auth(admin)).get_json()
+    assert figures["approved_hours"] == 2.0 and figures["active_volunteers"] == 1
+    assert figures["members_reported"] == 1
+
+
+@postgres_only
+def test_simultaneous_approvals_add_up(live_server):
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    regulars = [make_member() for _ in range(4)]
+    # Four members with two records each in a1, and one of them also in b1: nine approvals at once.
+    records = [make_record(m, tree["a1"]) for m in regulars for _ in range(2)] + [make_record(regulars[0], tree["b1"])]
+    urls = [f"{live_server}/api/v1/service-records/{r.id}/approve" for r in records]
+    headers = auth(admin)
+    db.session.commit()
+    results = fire_at_once(len(urls), lambda i: requests.post(urls[i], headers=headers, timeout=60))
+    assert [r.status_code for r in results] == [200] * len(urls)
+    db.session.expire_all()
+    volunteers = dict(db.session.execute(
+        select(RegionYearVolunteers.region_id, RegionYearVolunteers.active_volunteers)).all())
+    assert volunteers[tree["a1"].id] == 4 and volunteers[tree["b1"].id] == 1
+    assert volunteers[tree["district"].id] == 4  # regulars[0] served in both streets: counted once
+    assert db.session.scalar(select(func.sum(VolunteerYear.records)).where(
+        VolunteerYear.region_id == tree["district"].id)) == len(urls)
+    assert rollups.rebuild() == {"changed": 0}
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'rollups.sqlite3'}"
+        return
+    url = make_url(normalise_database_url(DATABASE_URL))
+    name = f"{url.database}_roll_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_the_migration_fills_the_rollups_from_the_records(empty_database_url):
+    migrated = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with migrated.app_context():
+        upgrade(directory="migrations")
+        tree = region_tree()
+        member, other = make_member(), make_member()
+        make_record(member, tree["a1"], status="approved", hours="2.5")
+        make_record(member, tree["b2"], status="approved", hours="1", started_at=datetime(2030, 12, 31, 17, tzinfo=UTC))
+        make_record(other, tree["a2"], status="pending")
+        make_report(member, tree["a1"])
+        make_post_shift(tree["b1"], starts_at=datetime(2030, 6, 1, 1, tzinfo=UTC), assignees=[member, other],
+                        status="no_show")
+        expected = {model: _rows(model) for model in rollups.ROLLUP_MODELS}
+        assert all(expected.values())
+        db.session.commit()
+        downgrade(directory="migrations", revision="0014")
+        upgrade(directory="migrations")
+        assert {model: _rows(model) for model in rollups.ROLLUP_MODELS} == expected
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _rows(model):
+    return sorted(tuple(str(v) for v in row) for row in db.session.execute(select(*model.__table__.columns)))
+
