@@ -79,6 +79,22 @@ class DecisionSchema(Schema):
     reason = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
+class BulkApprovalSchema(Schema):
+    ids = fields.List(Id(), validate=validate.Length(min=1, max=500),
+                      metadata={"description": "1 to 500 record ids; or activity_id, not both"})
+    activity_id = Id(metadata={"description": "Every pending record of this activity; or ids, not both"})
+
+
+class SkippedRecordSchema(Schema):
+    id = Integer(required=True)
+    code = fields.String(required=True, validate=validate.OneOf(("record_not_found", "own_record", "invalid_state")))
+
+
+class BulkApprovalResultSchema(Schema):
+    approved = Integer(required=True, metadata={"description": "How many records this request approved"})
+    skipped = fields.List(fields.Nested(SkippedRecordSchema), required=True)
+
+
 class CorrectionSchema(Schema):
     hours = Hours()
     started_at = LocalDateTime()
@@ -196,6 +212,19 @@ def correct_record(body, record_id):
     return records.correct(current_actor(), record_id, **body)
 
 
+@blp.route("/service-records/approve", methods=["POST"])
+@jwt_required()
+@allowed(require_region_staff)
+@blp.arguments(BulkApprovalSchema)
+@blp.response(200, BulkApprovalResultSchema)
+@blp.alt_response(404, description="The activity lies outside the caller's scope (activity_not_found)")
+def approve_records(body):
+    """Approve many records at once, `ids` or an `activity_id`'s pending ones: each under the rules of one approval,
+    points credited once each; those it would refuse are skipped with their code (record_not_found, own_record,
+    invalid_state)."""
+    return records.approve_many(current_actor(), **body)
+
+
 @blp.route("/service-records/<int:record_id>/approve", methods=["POST"])
 @jwt_required()
 @allowed(require_region_staff)
@@ -205,35 +234,6 @@ def correct_record(body, record_id):
 def approve_record(record_id):
     """Approve a pending record (region staff covering its community); its points are credited once."""
     return records.decide(current_actor(), record_id, approve=True)
-
-
-class BulkApprovalSchema(Schema):
-    record_ids = fields.List(Id(), validate=validate.Length(min=1, max=records.BULK_LIMIT), metadata={
-        "description": f"The records to approve (at most {records.BULK_LIMIT}); or give activity_id"})
-    activity_id = Id(metadata={"description": "Approve every pending record of this activity"})
-
-
-class SkippedRecordSchema(Schema):
-    id = Integer(required=True)
-    code = fields.String(required=True, validate=validate.OneOf(("record_not_found", "invalid_state", "own_record")))
-
-
-class BulkApprovalResultSchema(Schema):
-    approved = Integer(required=True)
-    skipped = fields.List(fields.Nested(SkippedRecordSchema), required=True,
-                          metadata={"description": "The records not approved, each with the reason"})
-
-
-@blp.route("/service-records/bulk-approve", methods=["POST"])
-@jwt_required()
-@allowed(require_region_staff)
-@blp.arguments(BulkApprovalSchema)
-@blp.response(200, BulkApprovalResultSchema)
-def approve_records(body):
-    """Approve many pending records in one go, by id or all of an activity's (region staff covering their
-    communities). Each follows the rules of a single approval; those that fail one are listed in `skipped` with
-    the reason and left as they were. Points are credited once per record, also when approvals overlap."""
-    return records.approve_many(current_actor(), **body)
 
 
 @blp.route("/service-records/<int:record_id>/reject", methods=["POST"])

@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import appeals, certificates, checkins, exports, instructions, reads, rosters
+from bench import appeals, batches, certificates, checkins, exports, instructions, reads, rosters
 from bench.runtime import WRK_MISSING, bench_app, bench_database_url, wrk_path
 from bench.seed import PRESETS, analyze, seed
 from extensions import db
@@ -81,6 +81,7 @@ def main(argv=None):
     step("rosters", lambda: rosters.run(url))
     step("exports", lambda: exports.run(url))
     step("certificates", lambda: certificates.run(url))
+    step("batches", lambda: batches.run(url))
     RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
     print(f"results written to {RESULTS}; summarise them in BENCHMARKS.md")
     return 0

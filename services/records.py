@@ -183,9 +183,6 @@ def decide(actor, record_id, *, approve, reason=None):
     return record
 
 
-BULK_LIMIT = 10_000
-
-
 def _staff_members(member_ids):
     """Of these members, those holding a region role or sysadmin: their records need ``_decided_from_above``."""
     region_roles = [role for role, spec in ROLES.items() if spec.scope_type == "region" or role == "sysadmin"]
@@ -193,66 +190,71 @@ def _staff_members(member_ids):
         RoleAssignment.user_id.in_(member_ids), RoleAssignment.role.in_(region_roles))))
 
 
-def approve_many(actor, *, record_ids=None, activity_id=None):
-    """Approve many pending records at once: those named (at most ``BULK_LIMIT``), or every pending record of an
-    activity. Each follows the rules of ``decide`` and is skipped, with its reason, where one fails:
-    ``record_not_found`` (missing or outside the caller's scope), ``invalid_state`` (no longer pending),
-    ``own_record``. The records are locked in id order, so simultaneous approvals (bulk or single) of the same
-    records apply once; points, history lines, notifications and statistics are written set by set, a few
-    statements per thousand records rather than several per record."""
-    if (record_ids is None) == (activity_id is None):
-        raise ValidationFailed({"record_ids": ["请指定记录或活动（二选一）"]})
-    query = select(ServiceRecord).where(region_scope(actor, ServiceRecord.community_id))
+def approve_many(actor, *, ids=None, activity_id=None, chunk=1000):
+    """One decision for many records: the ``ids`` given (1 to 500), or every pending record of an activity the caller
+    covers. Each follows the rules of ``decide``; a record one approval would refuse is skipped with the code it
+    would answer: ``record_not_found`` (missing or outside the caller's scope), ``own_record``, ``invalid_state``
+    (not pending, also when another approval won it meanwhile). Records are locked in id order, chunk by chunk, so
+    simultaneous approvals (bulk or single) of overlapping records wait for each other, never deadlock, and apply
+    once. Points, history lines, notifications and the statistics are written set by set: a few statements per
+    thousand records, so an activity's 10,000 records are one request."""
+    require_region_staff(actor)
+    if (ids is None) == (activity_id is None):
+        message = ["须给出 ids 或 activity_id 之一（不能都给，也不能都不给）"]
+        raise ValidationFailed({"ids": message, "activity_id": message})
     if activity_id is not None:
+        row_field(Activity, activity_id, "activity_id", "活动不存在")
         activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
-        query = query.where(ServiceRecord.activity_id == activity.id, ServiceRecord.status == RecordStatus.PENDING)
-        wanted = None
+        wanted = list(db.session.scalars(select(ServiceRecord.id).where(
+            ServiceRecord.activity_id == activity.id, ServiceRecord.status == RecordStatus.PENDING)
+            .order_by(ServiceRecord.id)))
     else:
-        wanted = list(dict.fromkeys(record_ids))
-        query = query.where(ServiceRecord.id.in_(wanted))
-    found = list(db.session.scalars(query.order_by(ServiceRecord.id).limit(BULK_LIMIT + 1)
-                                    .with_for_update(key_share=True)))
-    if activity_id is not None and len(found) > BULK_LIMIT:
-        raise ValidationFailed({"activity_id": [f"待审核记录超过 {BULK_LIMIT} 条，请按记录分批审核"]})
-    found_ids = {record.id for record in found}
-    skipped = [{"id": record_id, "code": "record_not_found"}
-               for record_id in (wanted or ()) if record_id not in found_ids]
-    staff_members = _staff_members({record.member_id for record in found})
-    approvable = []
-    for record in found:
-        if record.status != RecordStatus.PENDING:
-            skipped.append({"id": record.id, "code": "invalid_state"})
-        elif record.member_id == actor.id or (record.member_id in staff_members
-                                              and not _decided_from_above(actor, record)):
-            skipped.append({"id": record.id, "code": "own_record"})
-        else:
-            approvable.append(record)
-    _approve_all(actor, approvable)
-    return {"approved": len(approvable), "skipped": sorted(skipped, key=lambda s: s["id"])}
+        wanted = sorted(set(ids))
+    approved, skipped = 0, []
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start:start + chunk]
+        found = list(db.session.scalars(
+            select(ServiceRecord).where(ServiceRecord.id.in_(part), region_scope(actor, ServiceRecord.community_id))
+            .order_by(ServiceRecord.id).with_for_update(key_share=True).execution_options(populate_existing=True)))
+        found_ids = {record.id for record in found}
+        skipped += [{"id": record_id, "code": "record_not_found"} for record_id in part if record_id not in found_ids]
+        staff_members = _staff_members({record.member_id for record in found})
+        approvable = []
+        for record in found:
+            if record.status != RecordStatus.PENDING:
+                skipped.append({"id": record.id, "code": "invalid_state"})
+            elif record.member_id == actor.id or (record.member_id in staff_members
+                                                  and not _decided_from_above(actor, record)):
+                skipped.append({"id": record.id, "code": "own_record"})
+            else:
+                approvable.append(record)
+        _approve_all(actor, approvable)
+        approved += len(approvable)
+    return {"approved": approved, "skipped": sorted(skipped, key=lambda s: s["id"])}
 
 
-def _approve_all(actor, records, chunk=1000):
+def _approve_all(actor, part):
+    """Approve these locked, pending records with a few statements in all."""
+    if not part:
+        return
     now = utcnow()
-    for start in range(0, len(records), chunk):
-        part = records[start:start + chunk]
-        before = {record.id: snapshot(record) for record in part}
-        db.session.execute(
-            update(ServiceRecord).where(ServiceRecord.id.in_([r.id for r in part]),
-                                        ServiceRecord.status == RecordStatus.PENDING)
-            .values(status=RecordStatus.APPROVED, decided_by=actor.id, decided_at=now)
-            .execution_options(synchronize_session=False))
-        db.session.execute(insert(RecordChange), [
-            {"record_id": r.id, "actor_id": actor.id, "action": "approve", "before": before[r.id],
-             "after": {**before[r.id], "status": RecordStatus.APPROVED}, "reason": None, "at": now} for r in part])
-        points.credit_many([(r.member_id, points.points_for_hours(r.hours), "service_hours",
-                             f"record:{r.id}:approve") for r in part])
-        notifications.notify_many([
-            {"member_id": r.member_id, "kind": "hours_approved", "title": f"服务时长已通过：{r.hours} 小时",
-             "body": None, "ref": f"record:{r.id}", "key": f"record:{r.id}:approved", "created_at": now}
-            for r in part])
-        rollups.records_changed(added=[Contribution.of(r) for r in part])
-        for record in part:  # the statement changed them behind the session's back
-            db.session.expire(record, ["status", "decided_by", "decided_at"])
+    before = {record.id: snapshot(record) for record in part}
+    db.session.execute(
+        update(ServiceRecord).where(ServiceRecord.id.in_([r.id for r in part]),
+                                    ServiceRecord.status == RecordStatus.PENDING)
+        .values(status=RecordStatus.APPROVED, decided_by=actor.id, decided_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.execute(insert(RecordChange), [
+        {"record_id": r.id, "actor_id": actor.id, "action": "approve", "before": before[r.id],
+         "after": {**before[r.id], "status": RecordStatus.APPROVED}, "reason": None, "at": now} for r in part])
+    points.credit_many([(r.member_id, points.points_for_hours(r.hours), "service_hours", f"record:{r.id}:approve")
+                        for r in part])
+    notifications.notify_many([
+        {"member_id": r.member_id, "kind": "hours_approved", "title": f"服务时长已通过：{r.hours} 小时", "body": None,
+         "ref": f"record:{r.id}", "key": f"record:{r.id}:approved", "created_at": now} for r in part])
+    rollups.records_changed(added=[Contribution.of(r) for r in part])
+    for record in part:  # the statement changed them behind the session's back
+        db.session.expire(record, ["status", "decided_by", "decided_at"])
 
 
 def _check_correctable(record):

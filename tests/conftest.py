@@ -120,6 +120,10 @@ class ProductionLikeClient(FlaskClient):
     The test's own session is the test's business: what the test set up is committed before the request (on SQLite
     an open transaction would hold the write lock), and read afresh after it."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.streamed = []  # answers read chunk by chunk, closed by the ``client`` fixture at the end
+
     def open(self, *args, **kwargs):
         db.session.commit()
         # An empty context: Flask finds no application context and pushes the request's own, as in production.
@@ -151,7 +155,6 @@ def _read_in(context, body):
 def client(app):
     app.test_client_class = ProductionLikeClient
     client = app.test_client()
-    client.streamed = []
     yield client
     # A server closes every answer, read to its end or not; so does the test, even when it stopped half-way.
     for response in client.streamed:

@@ -1,4 +1,4 @@
-"""POST /service-records/bulk-approve: many records approved at once, each under the rules of a single approval,
+"""POST /service-records/approve: many records approved at once, each under the rules of a single approval,
 points credited once each, in a number of statements that does not grow with the records."""
 
 from datetime import timedelta
@@ -14,7 +14,7 @@ from tests.activity_factories import make_activity, make_record
 from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
-URL = "/api/v1/service-records/bulk-approve"
+URL = "/api/v1/service-records/approve"
 
 
 def status_of(record_id):
@@ -31,7 +31,7 @@ def test_records_are_approved_and_those_that_may_not_be_are_skipped_with_the_rea
     elsewhere = make_record(member, tree["b1"])
     own = make_record(admin, tree["a1"])
     ids = [r.id for r in (*pending, approved, elsewhere, own)] + [pending[0].id, 999_999]
-    response = client.post(URL, json={"record_ids": ids}, headers=auth(admin))
+    response = client.post(URL, json={"ids": ids}, headers=auth(admin))
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"approved": 3, "skipped": [
         {"id": approved.id, "code": "invalid_state"}, {"id": elsewhere.id, "code": "record_not_found"},
@@ -52,7 +52,7 @@ def test_records_are_approved_and_those_that_may_not_be_are_skipped_with_the_rea
     recomputed = stats.compute(db.session.get(Region, tree["a1"].id), year)
     assert figures["approved_hours"] == float(recomputed["approved_hours"]) == 4.5 + 2.0
     # Approved once: a second bulk approval and a single one find nothing to do.
-    again = client.post(URL, json={"record_ids": [pending[0].id]}, headers=auth(admin)).get_json()
+    again = client.post(URL, json={"ids": [pending[0].id]}, headers=auth(admin)).get_json()
     assert again == {"approved": 0, "skipped": [{"id": pending[0].id, "code": "invalid_state"}]}
     single = client.post(f"/api/v1/service-records/{pending[1].id}/approve", headers=auth(admin))
     assert single.status_code == 409
@@ -79,9 +79,9 @@ def test_staff_hours_are_decided_from_above_in_bulk_too(client):
     admin = make_staff("community_admin", tree["a1"])
     street_admin = make_staff("street_admin", tree["street_a"])
     record = make_record(colleague, tree["a1"])
-    body = client.post(URL, json={"record_ids": [record.id]}, headers=auth(admin)).get_json()
+    body = client.post(URL, json={"ids": [record.id]}, headers=auth(admin)).get_json()
     assert body["skipped"] == [{"id": record.id, "code": "own_record"}]
-    body = client.post(URL, json={"record_ids": [record.id]}, headers=auth(street_admin)).get_json()
+    body = client.post(URL, json={"ids": [record.id]}, headers=auth(street_admin)).get_json()
     assert body == {"approved": 1, "skipped": []}
 
 
@@ -90,16 +90,16 @@ def test_bad_requests_change_nothing(client):
     admin = make_staff("community_admin", tree["a1"])
     record = make_record(make_member(), tree["a1"])
     other_activity = make_activity(tree["b1"])
-    for body, field in (({}, "record_ids"), ({"record_ids": [record.id], "activity_id": other_activity.id},
-                                              "record_ids"),
-                        ({"record_ids": []}, "record_ids"), ({"record_ids": list(range(1, 10_002))}, "record_ids"),
-                        ({"record_ids": ["1"]}, "record_ids"), ({"activity_id": 0}, "activity_id")):
+    both = {"ids": [record.id], "activity_id": other_activity.id}
+    for body, field in (({}, "ids"), ({}, "activity_id"), (both, "ids"),
+                        ({"ids": []}, "ids"), ({"ids": list(range(1, 502))}, "ids"), ({"ids": ["1"]}, "ids"),
+                        ({"activity_id": 0}, "activity_id"), ({"activity_id": 999_999}, "activity_id")):
         response = client.post(URL, json=body, headers=auth(admin))
         assert response.status_code == 422, body
         assert field in response.get_json()["error"]["details"], body
     response = client.post(URL, json={"activity_id": other_activity.id}, headers=auth(admin))
     assert response.status_code == 404 and error_code(response) == "activity_not_found"
-    response = client.post(URL, json={"record_ids": [record.id]}, headers=auth(make_member()))
+    response = client.post(URL, json={"ids": [record.id]}, headers=auth(make_member()))
     assert response.status_code == 403 and error_code(response) == "staff_only"
     assert status_of(record.id) == "pending"
 
@@ -113,7 +113,7 @@ def test_statements_do_not_grow_with_the_records(client, count_queries):
         ids = [make_record(m, tree["a1"]).id for m in members]
         headers = auth(admin)
         with count_queries() as counted:
-            body = client.post(URL, json={"record_ids": ids}, headers=headers).get_json()
+            body = client.post(URL, json={"ids": ids}, headers=headers).get_json()
         assert body["approved"] == size
         counts.append(counted.total)
     assert counts[0] == counts[1], counts
@@ -133,7 +133,7 @@ def test_overlapping_bulk_and_single_approvals_apply_once(live_server):
     def approve(i):
         if i < 3:  # three bulk approvals of overlapping halves, in different orders
             chosen = ids[:20] if i == 0 else ids[10:] if i == 1 else list(reversed(ids))
-            return requests.post(bulk, json={"record_ids": chosen}, headers=headers[i], timeout=60).json()["approved"]
+            return requests.post(bulk, json={"ids": chosen}, headers=headers[i], timeout=60).json()["approved"]
         single = f"{live_server}/api/v1/service-records/{ids[i]}/approve"
         return 1 if requests.post(single, headers=headers[i % 3], timeout=60).status_code == 200 else 0
 
