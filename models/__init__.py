@@ -5,6 +5,16 @@ from models.appeal import Appeal, AppealDepartment, AppealEscalation, AppealEven
 from models.attendance import Attendance
 from models.certificate import Certificate
 from models.department import Department
+from models.governance import (
+    AgendaItem,
+    Convention,
+    ConventionVersion,
+    Meeting,
+    MeetingDecision,
+    MeetingMinutes,
+    MeetingTask,
+    Partner,
+)
 from models.holiday import OfficialCalendar
 from models.moderation import ModerationItem
 from models.need import Need
@@ -28,4 +38,7 @@ __all__ = [
     "Need", "Notification", "OfficialCalendar", "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project",
     "RecordChange", "Region", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
     "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "StatsSnapshot", "Unit", "Upload", "User", "Wish",
+    # Co-governance
+    "AgendaItem", "Convention", "ConventionVersion", "Meeting", "MeetingDecision", "MeetingMinutes", "MeetingTask",
+    "Partner",
 ]
