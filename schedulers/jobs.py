@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from services import appeals, checkins, reminders, rosters, stats, uploads, wishes
+from services import appeals, checkins, meetings, reminders, rosters, stats, tasks, uploads, wishes
 from services.database import unit_of_work
 from telemetry import metrics
 
@@ -51,6 +51,12 @@ JOBS = {job.name: job for job in (
     Job("recheck_photos", uploads.recheck_photos, "interval", {"minutes": 10},
         "Ask WeChat once more about photos whose media check verdict has not come within an hour, then send them "
         "to moderation."),
+    Job("remind_joint_meeting", meetings.remind_joint_meeting, "cron", {"hour": 9, "minute": 30},
+        "From the 20th of a month, tell each community's own staff once when no joint meeting is scheduled or held "
+        "that month.", catch_up=True),
+    Job("remind_overdue_tasks", tasks.remind_overdue, "cron", {"hour": 9, "minute": 40},
+        "Tell the community's own staff (and the owner unit's admins) once when a meeting's task passes its due "
+        "date.", catch_up=True),
 )}
 
 
