@@ -84,6 +84,8 @@ class Meeting(db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     attendance: Mapped[list] = mapped_column(JSON, default=list)
     minutes_version: Mapped[int] = mapped_column(Integer, default=0)
+    # How many decisions the current minutes hold: the figures count them without reading the decisions.
+    decision_count: Mapped[int] = mapped_column(Integer, default=0)
     held_at = mapped_column(UTCDateTime)
     minutes_updated_at = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
@@ -168,13 +170,15 @@ class MeetingDecision(db.Model):
 
 class MeetingTask(db.Model):
     """A task a decision gave a partner, due by a local date; done once, with a note (``事事有回应``).
-    ``community_id`` is the meeting's, so a community's tasks by status and due date are one index."""
+    ``community_id`` and ``meeting_starts_at`` are the (held, so settled) meeting's: a community's tasks by status
+    and due date are one index, and the figures count a year's open tasks without reading the meetings."""
 
     __tablename__ = "meeting_tasks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    meeting_starts_at = mapped_column(UTCDateTime, nullable=False)
     decision_id: Mapped[int] = mapped_column(ForeignKey("meeting_decisions.id"))
     decision_index: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
@@ -193,8 +197,9 @@ class MeetingTask(db.Model):
         UniqueConstraint("decision_id", "position"),
         # A community's open (or overdue) tasks by due date.
         Index("ix_meeting_tasks_community_status_due", "community_id", "status", "due_date", "id"),
-        # The overdue reminder, over the open tasks only.
-        Index("ix_meeting_tasks_open_due", "due_date", **partial_index(sql_in("status", (TaskStatus.OPEN,)))),
+        # The overdue reminder, over the open tasks it has not told of yet (a list of open tasks has no use for it).
+        Index("ix_meeting_tasks_open_due", "due_date",
+              **partial_index(sql_in("status", (TaskStatus.OPEN,)) + " AND overdue_notified_at IS NULL")),
     )
 
 

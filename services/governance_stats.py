@@ -9,7 +9,7 @@ For a local calendar year, per community of the region (the region itself if it 
 - ``decisions``: decisions of the meetings held in the year;
 - ``tasks_open`` and ``tasks_overdue``: the tasks of those meetings still open now, and those of them past due.
 
-Three grouped queries for the page's communities, whatever their number.
+Two grouped queries for the page's communities, whatever their number (a meeting row keeps its decisions' count).
 """
 
 from datetime import date
@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, func, select
 from clock import local_day_start, local_today
 from errors import ValidationFailed
 from extensions import db
-from models import Meeting, MeetingDecision, MeetingTask, Region
+from models import Meeting, MeetingTask, Region
 from models.governance import MeetingStatus, TaskStatus
 from services.authz import require_community_staff, staff_of_region
 
@@ -36,7 +36,7 @@ def communities_of(actor, *, region_id=None, year=None):
     return region, year or local_today().year, query
 
 
-def _month_starts(year):
+def month_starts(year):
     return [local_day_start(date(year, month, 1)) for month in range(1, 13)] + [local_day_start(date(year + 1, 1, 1))]
 
 
@@ -47,38 +47,47 @@ def months_counted(year, today):
     return today.month if year == today.year else 0
 
 
+def _in_year(starts):
+    return (Meeting.starts_at >= starts[0], Meeting.starts_at < starts[12])
+
+
+def held_by_community(community_ids, starts):
+    """Per community, its held joint meetings in each local month of the year (12 counts), then the decisions of all
+    its meetings held in the year: one pass over the year's rows of ``ix_meetings_community_starts``."""
+    joint = Meeting.kind == "joint"
+    return (select(Meeting.community_id,
+                   *(func.count(case((and_(joint, Meeting.starts_at >= starts[m], Meeting.starts_at < starts[m + 1]),
+                                      Meeting.id))) for m in range(12)),
+                   func.coalesce(func.sum(Meeting.decision_count), 0))
+            .where(Meeting.community_id.in_(community_ids), Meeting.status == MeetingStatus.HELD, *_in_year(starts))
+            .group_by(Meeting.community_id))
+
+
+def tasks_by_community(community_ids, starts, today):
+    """Per community, the tasks of the year's meetings still open, and those of them past due: only open tasks are
+    read (``ix_meeting_tasks_community_status_due``)."""
+    return (select(MeetingTask.community_id, func.count(MeetingTask.id),
+                   func.count(case((MeetingTask.due_date < today, MeetingTask.id))))
+            .where(MeetingTask.community_id.in_(community_ids), MeetingTask.status == TaskStatus.OPEN,
+                   MeetingTask.meeting_starts_at >= starts[0], MeetingTask.meeting_starts_at < starts[12])
+            .group_by(MeetingTask.community_id))
+
+
 def figures(communities, year):
     ids = [c.id for c in communities]
     if not ids:
         return []
     today = local_today()
-    starts = _month_starts(year)
-    in_year = (Meeting.starts_at >= starts[0], Meeting.starts_at < starts[12])
-    joint = {row[0]: row[1:] for row in db.session.execute(
-        select(Meeting.community_id, *(func.count(case((and_(Meeting.starts_at >= starts[m],
-                                                             Meeting.starts_at < starts[m + 1]), Meeting.id)))
-                                       for m in range(12)))
-        .where(Meeting.community_id.in_(ids), Meeting.kind == "joint", Meeting.status == MeetingStatus.HELD, *in_year)
-        .group_by(Meeting.community_id))}
-    decisions = dict(db.session.execute(
-        select(Meeting.community_id, func.count(MeetingDecision.id))
-        .join(MeetingDecision, MeetingDecision.meeting_id == Meeting.id)
-        .where(Meeting.community_id.in_(ids), Meeting.status == MeetingStatus.HELD, *in_year)
-        .group_by(Meeting.community_id)).all())
-    open_task = MeetingTask.status == TaskStatus.OPEN
-    tasks = {row[0]: row[1:] for row in db.session.execute(
-        select(MeetingTask.community_id, func.count(case((open_task, MeetingTask.id))),
-               func.count(case((and_(open_task, MeetingTask.due_date < today), MeetingTask.id))))
-        .join(Meeting, Meeting.id == MeetingTask.meeting_id)
-        .where(MeetingTask.community_id.in_(ids), *in_year)
-        .group_by(MeetingTask.community_id))}
+    starts = month_starts(year)
+    held = {row[0]: row[1:] for row in db.session.execute(held_by_community(ids, starts))}
+    tasks = {row[0]: row[1:] for row in db.session.execute(tasks_by_community(ids, starts, today))}
     counted = months_counted(year, today)
     shown = []
     for community in communities:
-        per_month = joint.get(community.id, (0,) * 12)
+        *per_month, decisions = held.get(community.id, (0,) * 13)
         tasks_open, tasks_overdue = tasks.get(community.id, (0, 0))
         shown.append({
             "community_id": community.id, "name": community.name, "joint_meetings": sum(per_month),
             "months_without_joint_meeting": [m + 1 for m in range(counted) if not per_month[m]],
-            "decisions": decisions.get(community.id, 0), "tasks_open": tasks_open, "tasks_overdue": tasks_overdue})
+            "decisions": int(decisions), "tasks_open": tasks_open, "tasks_overdue": tasks_overdue})
     return shown

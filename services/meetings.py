@@ -145,7 +145,7 @@ def schedule_meeting(actor, *, community_id, kind, title, starts_at, place, part
     within_scope(actor, community)
     meeting = Meeting(community_id=community.id, kind=kind, title=title, starts_at=starts_at, place=place,
                       status=MeetingStatus.SCHEDULED, partner_ids=list(dict.fromkeys(partner_ids)), attendance=[],
-                      minutes_version=0, created_by=actor.id)
+                      minutes_version=0, decision_count=0, created_by=actor.id)
     db.session.add(meeting)
     db.session.flush()
     _write_agenda(meeting, agenda)
@@ -235,7 +235,8 @@ def _apply_decisions(meeting, decisions, recorded_decisions, recorded_tasks):
         for position, task_spec in enumerate(spec.get("tasks") or ()):
             task = recorded_tasks.get((index, position))
             if task is None:
-                task = MeetingTask(community_id=meeting.community_id, meeting_id=meeting.id, decision_id=decision.id,
+                task = MeetingTask(community_id=meeting.community_id, meeting_id=meeting.id,
+                                   meeting_starts_at=meeting.starts_at, decision_id=decision.id,
                                    decision_index=index, position=position, status=TaskStatus.OPEN)
                 db.session.add(task)
             elif task.due_date != task_spec["due_date"]:
@@ -255,8 +256,8 @@ def record_minutes(actor, meeting_id, *, summary, attendance=(), decisions=()):
     _check_minutes(meeting, attendance, decisions)
     now = utcnow()
     if not update_if(meeting, Meeting.status == MeetingStatus.SCHEDULED, status=MeetingStatus.HELD, summary=summary,
-                     attendance=_stored_attendance(attendance), minutes_version=1, held_at=now,
-                     minutes_updated_at=now):
+                     attendance=_stored_attendance(attendance), minutes_version=1, decision_count=len(decisions),
+                     held_at=now, minutes_updated_at=now):
         raise _invalid_state()
     _add_version(meeting, 1, summary, attendance, decisions, None, actor)
     _apply_decisions(meeting, decisions, {}, {})
@@ -274,7 +275,7 @@ def correct_minutes(actor, meeting_id, *, summary, reason, attendance=(), decisi
     version = meeting.minutes_version + 1
     if not update_if(meeting, Meeting.status == MeetingStatus.HELD, Meeting.minutes_version == version - 1,
                      summary=summary, attendance=_stored_attendance(attendance), minutes_version=version,
-                     minutes_updated_at=utcnow()):
+                     decision_count=len(decisions), minutes_updated_at=utcnow()):
         raise _invalid_state()
     _add_version(meeting, version, summary, attendance, decisions, reason, actor)
     _apply_decisions(meeting, decisions, recorded_decisions, recorded_tasks)

@@ -86,7 +86,8 @@ def _governance(community):
     decision = MeetingDecision(meeting_id=decided.id, position=0, text="决定")
     db.session.add(decision)
     db.session.flush()
-    task = MeetingTask(community_id=community.id, meeting_id=decided.id, decision_id=decision.id, decision_index=0,
+    task = MeetingTask(community_id=community.id, meeting_id=decided.id, meeting_starts_at=starts,
+                       decision_id=decision.id, decision_index=0,
                        position=0, title="任务", owner_partner_id=partner.id, due_date=starts.date(), status="open")
     db.session.add(task)
     db.session.commit()

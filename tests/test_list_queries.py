@@ -136,8 +136,9 @@ def _governance(tree, community, member, unit, needs):
                                    votes_against=0, votes_abstain=1)
         db.session.add(decision)
         db.session.flush()
-        db.session.add(MeetingTask(community_id=community.id, meeting_id=meeting.id, decision_id=decision.id,
-                                   decision_index=0, position=0, title=f"任务{n}", owner_partner_id=partners[0].id,
+        db.session.add(MeetingTask(community_id=community.id, meeting_id=meeting.id,
+                                   meeting_starts_at=meeting.starts_at, decision_id=decision.id, decision_index=0,
+                                   position=0, title=f"任务{n}", owner_partner_id=partners[0].id,
                                    due_date=(past + timedelta(days=n + 1)).date(), status="open"))
         db.session.add(MeetingMinutes(meeting_id=meetings[0].id, version=n + 1, summary="纪要",
                                       attendance=meetings[0].attendance, decisions=[

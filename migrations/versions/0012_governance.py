@@ -59,6 +59,7 @@ def upgrade():
     sa.Column('summary', sa.Text(), nullable=True),
     sa.Column('attendance', sa.JSON(), nullable=False),
     sa.Column('minutes_version', sa.Integer(), nullable=False),
+    sa.Column('decision_count', sa.Integer(), nullable=False),
     sa.Column('held_at', models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('minutes_updated_at', models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_reason', sa.Text(), nullable=True),
@@ -147,6 +148,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_starts_at', models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decision_id', sa.Integer(), nullable=False),
     sa.Column('decision_index', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -171,7 +173,7 @@ def upgrade():
     with op.batch_alter_table('meeting_tasks', schema=None) as batch_op:
         batch_op.create_index('ix_meeting_tasks_community_status_due', ['community_id', 'status', 'due_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_meeting_tasks_meeting_id'), ['meeting_id'], unique=False)
-        batch_op.create_index('ix_meeting_tasks_open_due', ['due_date'], unique=False, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.create_index('ix_meeting_tasks_open_due', ['due_date'], unique=False, postgresql_where=sa.text("status = 'open' AND overdue_notified_at IS NULL"), sqlite_where=sa.text("status = 'open' AND overdue_notified_at IS NULL"))
         batch_op.create_index(batch_op.f('ix_meeting_tasks_owner_partner_id'), ['owner_partner_id'], unique=False)
 
     op.create_table('meeting_agenda_items',
@@ -215,7 +217,7 @@ def downgrade():
     op.drop_table('meeting_agenda_items')
     with op.batch_alter_table('meeting_tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meeting_tasks_owner_partner_id'))
-        batch_op.drop_index('ix_meeting_tasks_open_due', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.drop_index('ix_meeting_tasks_open_due', postgresql_where=sa.text("status = 'open' AND overdue_notified_at IS NULL"), sqlite_where=sa.text("status = 'open' AND overdue_notified_at IS NULL"))
         batch_op.drop_index(batch_op.f('ix_meeting_tasks_meeting_id'))
         batch_op.drop_index('ix_meeting_tasks_community_status_due')
 
