@@ -91,4 +91,3 @@ def update_partner(body, partner_id):
 def delete_partner(partner_id):
     """Take a partner off the community's list; what was recorded with it keeps its name."""
     partners.remove_partner(current_actor(), partner_id)
-    return ""

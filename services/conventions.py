@@ -59,7 +59,7 @@ def revise_convention(actor, convention_id, *, title, text, reason, partner_ids=
     require_community_staff(actor)
     partners.named(partner_ids, "partner_ids")
     convention = access_convention(actor, convention_id, for_write=True)
-    partners.active_partners(convention.community_id, partner_ids, "partner_ids")
+    partners.active_partners(convention.community_id, partner_ids, "partner_ids", kept=convention.partner_ids)
     now = utcnow()
     convention.title, convention.text, convention.partner_ids = title, text, list(dict.fromkeys(partner_ids))
     convention.version += 1

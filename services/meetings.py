@@ -103,13 +103,15 @@ def _minutes_rows_exist(attendance, decisions):
                    "decisions")
 
 
-def _check_minutes(meeting, attendance, decisions):
-    """The minutes' ids are the meeting's community's, each decision's ``agenda_index`` within the agenda, each task
-    due no earlier than the meeting's local day."""
+def _check_minutes(meeting, attendance, decisions, recorded_tasks=None):
+    """The minutes' ids are the meeting's community's active partners (or, in a correction, those it names already),
+    each decision's ``agenda_index`` within the agenda, each task due no earlier than the meeting's local day."""
+    present = [e["partner_id"] for e in meeting.attendance or () if e.get("partner_id")]
     partners.active_partners(meeting.community_id, [e["partner_id"] for e in attendance if e.get("partner_id")],
-                             "attendance")
+                             "attendance", kept=present)
     owners = [task["owner_partner_id"] for decision in decisions for task in decision.get("tasks") or ()]
-    partners.active_partners(meeting.community_id, owners, "decisions")
+    partners.active_partners(meeting.community_id, owners, "decisions",
+                             kept=[t.owner_partner_id for t in (recorded_tasks or {}).values()])
     items = db.session.scalar(select(func.count()).select_from(AgendaItem).where(
         AgendaItem.meeting_id == meeting.id))
     day = to_local(meeting.starts_at).date()
@@ -160,7 +162,8 @@ def reschedule_meeting(actor, meeting_id, **changes):
     partners.named(changes.get("partner_ids") or (), "partner_ids")
     meeting = access_meeting(actor, meeting_id, for_write=True)
     if "partner_ids" in changes:
-        partners.active_partners(meeting.community_id, changes["partner_ids"], "partner_ids")
+        partners.active_partners(meeting.community_id, changes["partner_ids"], "partner_ids",
+                                 kept=meeting.partner_ids)
         changes["partner_ids"] = list(dict.fromkeys(changes["partner_ids"]))
     agenda = changes.pop("agenda", None)
     if agenda is not None:
@@ -269,8 +272,8 @@ def correct_minutes(actor, meeting_id, *, summary, reason, attendance=(), decisi
     require_community_staff(actor)
     _minutes_rows_exist(attendance, decisions)
     meeting = access_meeting(actor, meeting_id, for_write=True)
-    _check_minutes(meeting, attendance, decisions)
     recorded_decisions, recorded_tasks = _recorded(meeting)
+    _check_minutes(meeting, attendance, decisions, recorded_tasks)
     _keeps_what_was_recorded(decisions, recorded_decisions, recorded_tasks)
     version = meeting.minutes_version + 1
     if not update_if(meeting, Meeting.status == MeetingStatus.HELD, Meeting.minutes_version == version - 1,

@@ -136,14 +136,17 @@ def named(partner_ids, field):
         raise ValidationFailed({field: [f"共建方不存在：{', '.join(map(str, sorted(ids - found)))}"]})
 
 
-def active_partners(community_id, partner_ids, field):
+def active_partners(community_id, partner_ids, field, kept=()):
     """The community's active partners these ids name, in the order given; 422 naming ``field`` when one names no
-    partner of the community (or a removed one)."""
+    partner of the community, or a removed one (unless it is one of ``kept``: named already, as in minutes being
+    corrected, it may stay)."""
     ids = list(dict.fromkeys(partner_ids))
     if not ids:
         return []
+    kept = set(kept)
     found = {p.id: p for p in db.session.scalars(select(Partner).where(Partner.id.in_(ids)))}
-    wrong = [i for i in ids if i not in found or found[i].community_id != community_id or found[i].removed_at]
+    wrong = [i for i in ids if i not in found or found[i].community_id != community_id
+             or (found[i].removed_at and i not in kept)]
     if wrong:
         raise ValidationFailed({field: [f"须为本社区的共建方：{', '.join(map(str, wrong))}"]})
     return [found[i] for i in ids]

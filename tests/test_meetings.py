@@ -385,3 +385,18 @@ def test_a_decision_of_a_meeting_about_the_projects_need_is_citable_too(client, 
     member = make_member()
     assert client.get(f"{API}/meetings/{meeting['id']}", headers=auth(member)).get_json()["decisions"] == [
         {"text": "立项", "votes": None}]
+
+
+def test_a_partner_removed_after_the_minutes_may_stay_in_a_correction_but_not_in_new_minutes(client, world):
+    meeting = held_meeting(client, world)
+    headers = auth(world["admin_a1"])
+    # The property company owns a task; the party branch attended.
+    for partner in (world["partners"][2], world["partners"][0]):
+        assert client.delete(f"{API}/partners/{partner.id}", headers=headers).status_code == 204
+    response = correct(client, world["admin_a1"], meeting["id"], minutes_body(world, reason="补记"))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["decisions"][0]["tasks"][0]["owner_name"] == "安居物业公司"
+    other = schedule(client, world["admin_a1"], world["a1"])
+    body = {"summary": "纪要", "attendance": [{"partner_id": world["partners"][0].id}]}
+    response = record(client, world["admin_a1"], other["id"], body)
+    assert response.status_code == 422 and list(details(response)) == ["attendance"]
