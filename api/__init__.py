@@ -38,6 +38,11 @@ BLUEPRINT_MODULES = (
     "api.appeals",
     "api.moderation",
     "api.wechat_events",
+    # Co-governance
+    "api.partners",
+    "api.meetings",
+    "api.tasks",
+    "api.conventions",
 )
 # Only outside production: neither routed nor in the OpenAPI document there.
 DEVELOPMENT_BLUEPRINT_MODULES = (

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, Integer, LocalDate, LocalDateTime, Number, Pattern, Text
+from api.meetings import MeetingMentionSchema
 from api.needs import NeedSchema
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.projects import ProjectSchema
@@ -122,6 +123,8 @@ class AppealSchema(Schema):
 
 class AppealDetailSchema(AppealSchema):
     timeline = fields.List(fields.Nested(TimelineStepSchema), required=True)
+    meetings = fields.List(fields.Nested(MeetingMentionSchema), required=True,
+                           metadata={"description": "The meetings with it on their agenda, and what they decided"})
 
 
 class AppealListArgs(PageArgs):

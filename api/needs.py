@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, Integer, LocalDateTime, Text
+from api.meetings import MeetingMentionSchema
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
 from models.need import NEED_SOURCES, NeedStatus
@@ -25,6 +26,11 @@ class NeedSchema(Schema):
     created_at = LocalDateTime(dump_only=True)
     appeal_id = fields.Integer(dump_only=True, allow_none=True,
                                metadata={"description": "The appeal it was made from, if any"})
+
+
+class NeedDetailSchema(NeedSchema):
+    meetings = fields.List(fields.Nested(MeetingMentionSchema), dump_only=True,
+                           metadata={"description": "The meetings with it on their agenda, and what they decided"})
 
 
 class NeedListArgs(PageArgs):
@@ -50,3 +56,12 @@ def create_need(body):
 def list_needs(args):
     """Needs, newest first, by community, status and source (any signed-in user)."""
     return paginate(needs.list_needs(**filters(args)), args)
+
+
+@blp.route("/needs/<int:need_id>")
+@jwt_required()
+@blp.response(200, NeedDetailSchema)
+@blp.alt_response(404, description="No such need (need_not_found)")
+def get_need(need_id):
+    """A need, with the meetings and decisions about it (any signed-in user)."""
+    return needs.present_detail(needs.access_need(current_actor(), need_id))

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, Integer, LocalDateTime, Text
+from api.meetings import MeetingMentionSchema
 from api.needs import NeedSchema
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.resources import ResourceSchema
@@ -31,6 +32,18 @@ class ProjectSchema(Schema):
     created_at = LocalDateTime(dump_only=True)
     appeal_id = fields.Integer(dump_only=True, allow_none=True,
                                metadata={"description": "The appeal it was made from, if any"})
+    decision_id = fields.Integer(dump_only=True, allow_none=True,
+                                 metadata={"description": "The meeting decision its approval cited, if any"})
+
+
+class ProjectDetailSchema(ProjectSchema):
+    meetings = fields.List(fields.Nested(MeetingMentionSchema), dump_only=True,
+                           metadata={"description": "The meetings with it on their agenda, and what they decided"})
+
+
+class ProjectApproveSchema(Schema):
+    decision_id = Id(metadata={"description": "The decision that chose it: of a held meeting of the project's "
+                                              "community with the project or one of its needs on its agenda"})
 
 
 class ProjectListArgs(PageArgs):
@@ -64,19 +77,22 @@ def list_projects(args):
 
 @blp.route("/projects/<int:project_id>")
 @jwt_required()
-@blp.response(200, ProjectSchema)
+@blp.response(200, ProjectDetailSchema)
 def get_project(project_id):
-    return projects.access_project(current_actor(), project_id, for_write=False)
+    """A project, with the meetings and decisions about it."""
+    return projects.present_detail(projects.access_project(current_actor(), project_id, for_write=False))
 
 
 @blp.route("/projects/<int:project_id>/approve", methods=["POST"])
 @jwt_required()
 @allowed(require_region_staff)
+@blp.arguments(ProjectApproveSchema)
 @blp.response(200, ProjectSchema)
 @blp.alt_response(409, description="Not proposed (invalid_state)")
-def approve_project(project_id):
-    """Community staff approve a proposed project; its needs become `matched`."""
-    return projects.advance_project(current_actor(), project_id, "approve")
+def approve_project(body, project_id):
+    """Community staff approve a proposed project; its needs become `matched`. The body may cite the meeting
+    decision that chose it (`decision_id`); without a body it is approved as before."""
+    return projects.advance_project(current_actor(), project_id, "approve", **body)
 
 
 @blp.route("/projects/<int:project_id>/start", methods=["POST"])

@@ -1,6 +1,7 @@
 """City-scale data, fast: a district of streets and communities, units, members with approved reports, activities,
 service records, posts with templates and pools, a fortnight of past shifts with their assignments, and residents'
-appeals over two years with departments of every street and of the district and the escalations to them.
+appeals over two years with departments of every street and of the district and the escalations to them, and a year of
+co-governance meetings in every community (bench/governance_seed.py).
 
 Rows are generated in batches of ``BATCH`` and written with PostgreSQL ``COPY`` (psycopg 3 ``cursor.copy``) or, on
 SQLite, SQLAlchemy Core ``insert()`` with a list of dicts. Ids are assigned here (from the table's current maximum),
@@ -22,6 +23,7 @@ from decimal import Decimal
 
 from sqlalchemy import JSON, func, select, text
 
+from bench.governance_seed import governance_rows
 from clock import local_day_start, local_today, to_local, utcnow
 from extensions import db
 from models import (
@@ -365,6 +367,8 @@ def seed(spec: SeedSpec, connection=None, now=None) -> Seeded:
 
     _appeals(w, spec, rng, now, history_start, history_span, member_community, first_member, community_street,
              district_id, department_rows, staff)
+    governance_rows(w, community_ids=community_ids, units_of=units_of, first_member=first_member,
+                    members=spec.members, now=now, seed=spec.seed)
 
     w.finish([Region, Unit, User, RoleAssignment, Report, Activity, ServiceRecord, Post, ShiftTemplate,
               PoolMembership, Shift, ShiftAssignment, Department, Appeal, AppealEscalation])

@@ -14,6 +14,7 @@ DEMO_STEPS = (
     "demo.posts",
     "demo.wishes",
     "demo.appeals",
+    "demo.governance",
     "demo.certificates",
 )
 

@@ -6,6 +6,16 @@ from models.attendance import Attendance
 from models.background_job import BackgroundJob
 from models.certificate import Certificate
 from models.department import Department
+from models.governance import (
+    AgendaItem,
+    Convention,
+    ConventionVersion,
+    Meeting,
+    MeetingDecision,
+    MeetingMinutes,
+    MeetingTask,
+    Partner,
+)
 from models.holiday import OfficialCalendar
 from models.moderation import ModerationItem
 from models.need import Need
@@ -25,9 +35,10 @@ from models.wish import Wish
 
 __all__ = [
     "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
-    "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearFigures", "CorrectionRequest",
-    "Department", "Feedback", "LoginAttempt", "ModerationItem", "Need", "Notification", "OfficialCalendar",
-    "OutboundMessage", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
+    "AgendaItem", "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearFigures",
+    "Convention", "ConventionVersion", "CorrectionRequest", "Department", "Feedback", "LoginAttempt", "Meeting",
+    "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
+    "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
     "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
     "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "Upload", "User", "VolunteerYear", "Wish",
 ]

@@ -45,6 +45,8 @@ class Project(db.Model):
     finished_at = mapped_column(UTCDateTime)
     # The resident's appeal this was made from (POST /appeals/{id}/convert).
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+    # The meeting decision that chose it, if its approval cites one (POST /projects/{id}/approve).
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_decisions.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 

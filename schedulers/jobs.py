@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from services import appeals, background, checkins, reminders, rollups, rosters, uploads, wishes
+from services import appeals, background, checkins, meetings, reminders, rollups, rosters, tasks, uploads, wishes
 from services.database import unit_of_work
 from telemetry import metrics
 
@@ -60,6 +60,12 @@ JOBS = {job.name: job for job in (
         quiet_when_idle=True),
     Job("delete_expired_job_files", background.delete_expired_files, "cron", {"hour": 3, "minute": 30},
         "Delete the files of background jobs finished more than JOB_RETENTION_DAYS ago."),
+    Job("remind_joint_meeting", meetings.remind_joint_meeting, "cron", {"hour": 9, "minute": 30},
+        "From the 20th of a month, tell each community's own staff once when no joint meeting is scheduled or held "
+        "that month.", catch_up=True),
+    Job("remind_overdue_tasks", tasks.remind_overdue, "cron", {"hour": 9, "minute": 40},
+        "Tell the community's own staff (and the owner unit's admins) once when a meeting's task passes its due "
+        "date.", catch_up=True),
 )}
 
 

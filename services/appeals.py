@@ -70,6 +70,7 @@ from services.database import (
     update_if,
     where_given,
 )
+from services.meeting_links import meetings_about
 
 DUE_DAYS = 7
 CLOSE_AFTER = timedelta(days=7)
@@ -525,6 +526,8 @@ def present(viewer, appeals, *, timeline=False):
     in_review = moderation.under_review("appeal", ids)
     linked = _linked(ids)
     events = _timelines(viewer, appeals, covered) if timeline else {}
+    # The meetings with it on their agenda (议事协商), shown with the timeline.
+    meetings = meetings_about("appeal", ids) if timeline else {}
     shown = []
     for appeal in appeals:
         staff = appeal.community_id in covered
@@ -558,6 +561,7 @@ def present(viewer, appeals, *, timeline=False):
         }
         if timeline:
             item["timeline"] = events[appeal.id]
+            item["meetings"] = meetings[appeal.id]
         shown.append(item)
     return shown
 

@@ -6,11 +6,13 @@ moves it (services/projects.py).
 
 from sqlalchemy import select
 
+from errors import NotFound
 from extensions import db
 from models import Need
 from models.need import NeedStatus
-from services.authz import staff_of_community
-from services.database import where_given
+from services import meeting_links
+from services.authz import access_in_community, staff_of_community
+from services.database import as_dict, where_given
 
 
 def create_need(actor, *, community_id, title, category, source):
@@ -25,3 +27,14 @@ def create_need(actor, *, community_id, title, category, source):
 def list_needs(*, community_id=None, status=None, source=None):
     return where_given(select(Need).order_by(Need.id.desc()),
                        (Need.community_id, community_id), (Need.status, status), (Need.source, source))
+
+
+def access_need(actor, need_id, *, for_write=False):
+    """A need: anyone signed in sees it."""
+    return access_in_community(actor, Need, need_id, NotFound("need_not_found", "需求不存在或不在管辖范围内"),
+                               for_write=for_write)
+
+
+def present_detail(need):
+    """A need with the meetings about it (the agenda items naming it) and their decisions on it."""
+    return {**as_dict(need), "meetings": meeting_links.meetings_about("need", [need.id])[need.id]}

@@ -3,6 +3,10 @@
 A project moves ``proposed`` → ``approved`` → ``in_progress`` → ``done`` by community staff, each step one
 conditional UPDATE (409 ``invalid_state`` otherwise); approving it matches its needs, finishing it meets them. A unit
 admin may claim a project not yet done for its unit, once.
+
+Approval may cite the meeting decision that chose the project (确定项目 after 讨论协商): ``decision_id`` names a
+decision (422 otherwise, before the project's 404) of a held meeting of the project's community that had the project
+or one of its needs on its agenda (422 otherwise); the project then shows it (``decision_id``).
 """
 
 from sqlalchemy import select, update
@@ -13,8 +17,9 @@ from extensions import db
 from models import Need, Project, Resource, Unit
 from models.need import NeedStatus
 from models.project import ProjectStatus
+from services import meeting_links
 from services.authz import access_in_community, access_unit, require_staff, row_field, staff_of_community
-from services.database import update_if, where_given
+from services.database import as_dict, update_if, where_given
 
 NEXT_STEP = {"approve": (ProjectStatus.PROPOSED, ProjectStatus.APPROVED, "approved_at"),
              "start": (ProjectStatus.APPROVED, ProjectStatus.IN_PROGRESS, "started_at"),
@@ -50,11 +55,17 @@ def create_project(actor, *, community_id, title, need_ids, resource_ids=()):
     return project
 
 
-def advance_project(actor, project_id, step):
-    """approve, start or finish: community staff of the project's community; one step at a time."""
+def advance_project(actor, project_id, step, *, decision_id=None):
+    """approve, start or finish: community staff of the project's community; one step at a time. An approval may
+    cite the decision that chose the project."""
+    decision = meeting_links.decision_field(decision_id) if decision_id is not None else None
     project = access_project(actor, project_id, for_write=True)
+    cited = {}
+    if decision is not None:
+        meeting_links.check_decision_chose(decision, project)
+        cited = {"decision_id": decision.id}
     from_status, to_status, stamp = NEXT_STEP[step]
-    if not update_if(project, Project.status == from_status, status=to_status, **{stamp: utcnow()}):
+    if not update_if(project, Project.status == from_status, status=to_status, **{stamp: utcnow()}, **cited):
         raise Conflict("invalid_state", "当前状态不允许该操作")
     need_ids = project.need_ids
     if step == "approve" and need_ids:
@@ -82,3 +93,10 @@ def claim_project(actor, project_id, *, unit_id):
 def list_projects(*, community_id=None, status=None, unit_id=None):
     return where_given(select(Project).order_by(Project.id.desc()), (Project.community_id, community_id),
                        (Project.status, status), (Project.unit_id, unit_id))
+
+
+def present_detail(project):
+    """A project with the meetings about it (the agenda items naming it) and their decisions on it."""
+    return {**as_dict(project), "needs": project.needs, "resources": project.resources,
+            "need_ids": project.need_ids, "resource_ids": project.resource_ids,
+            "meetings": meeting_links.meetings_about("project", [project.id])[project.id]}

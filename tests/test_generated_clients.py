@@ -122,7 +122,9 @@ def test_a_generated_python_client_drives_a_real_flow(baodao_client, live_server
     project = _api("projects", "create_project").sync(client=staff, body=models.ProjectInput(
         community_id=tree["a1"].id, title="扶手进楼", need_ids=[need.id]))
     read = _api("projects", "get_project").sync(client=staff, project_id=project.id)
-    assert isinstance(read, models.Project) and read.need_ids == [need.id] and read.needs[0].title == "楼道加装扶手"
+    assert isinstance(read, models.ProjectDetail) and read.need_ids == [need.id]
+    assert read.needs[0].title == "楼道加装扶手"
+    assert read.meetings == [] and read.decision_id is None
 
     token = _api("checkins", "activity_qrcode").sync(client=staff, activity_id=activity.id).token
     png = staff.get_httpx_client().get(f"/api/v1/activities/{activity.id}/qrcode", params={"format": "png"})

@@ -8,16 +8,24 @@ import pytest
 from clock import utcnow
 from extensions import db
 from models import (
+    AgendaItem,
     Appeal,
     AppealDepartment,
     AppealEscalation,
     AppealEvent,
     Certificate,
+    Convention,
+    ConventionVersion,
     CorrectionRequest,
     Department,
+    Meeting,
+    MeetingDecision,
+    MeetingMinutes,
+    MeetingTask,
     ModerationItem,
     Need,
     Notification,
+    Partner,
     PointsEntry,
     PoolMembership,
     Post,
@@ -34,7 +42,7 @@ from models import (
 )
 from services.records import log_change
 from tests.activity_factories import make_activity, make_record
-from tests.factories import auth, make_member, make_staff, region_tree
+from tests.factories import auth, make_member, make_region, make_staff, region_tree
 
 ITEMS = 6
 
@@ -93,11 +101,61 @@ def lists():
     db.session.add_all([Project(community_id=community.id, title=f"项目{n}", status="proposed", needs=needs[:2])
                         for n in range(ITEMS)])
     department_staff = _appeals(tree, community, member, needs)
+    governance = _governance(tree, community, member, unit, needs)
     db.session.commit()
     staff = make_staff("district_admin", tree["district"])
     return {"staff": staff, "member": member, "department_staff": department_staff, "activity": activities[0].id,
             "post": post.id, "record": record.id, "unit": unit.id,
-            "from": (soon - timedelta(days=1)).date().isoformat(), "to": (soon + timedelta(days=3)).date().isoformat()}
+            "from": (soon - timedelta(days=1)).date().isoformat(), "to": (soon + timedelta(days=3)).date().isoformat(),
+            "unit_staff": make_staff("unit_admin", unit), "district": tree["district"].id, **governance}
+
+
+def _governance(tree, community, member, unit, needs):
+    """Six partners (the first the unit), six held meetings with an agenda about a need, attendance of each kind,
+    a decision with a vote and an overdue task each; six versions of the first meeting's minutes; six conventions,
+    the first in six versions; two more communities, so that a district has six."""
+    for n in (3, 4):
+        make_region(f"a{n}社区", "community", tree["street_a"])
+    partners = [Partner(community_id=community.id, name=f"共建方{n}", role="unit" if n == 0 else "other",
+                        unit_id=unit.id if n == 0 else None, contact_name="联络人", contact_phone="010-64001234")
+                for n in range(ITEMS)]
+    db.session.add_all(partners)
+    db.session.flush()
+    past = utcnow() - timedelta(days=30)
+    meetings = [Meeting(community_id=community.id, kind="joint", title=f"联席会{n}", starts_at=past + timedelta(days=n),
+                        place="会议室", status="held", partner_ids=[p.id for p in partners], summary="纪要",
+                        attendance=[{"partner_id": partners[n].id, "member_id": None, "name": None},
+                                    {"partner_id": None, "member_id": member.id, "name": None},
+                                    {"partner_id": None, "member_id": None, "name": "楼门长"}],
+                        minutes_version=1) for n in range(ITEMS)]
+    db.session.add_all(meetings)
+    db.session.flush()
+    for n, meeting in enumerate(meetings):
+        db.session.add(AgendaItem(meeting_id=meeting.id, position=0, title="议题", need_id=needs[n].id))
+        decision = MeetingDecision(meeting_id=meeting.id, position=0, agenda_index=0, text=f"决定{n}", votes_for=9,
+                                   votes_against=0, votes_abstain=1)
+        db.session.add(decision)
+        db.session.flush()
+        db.session.add(MeetingTask(community_id=community.id, meeting_id=meeting.id,
+                                   meeting_starts_at=meeting.starts_at, decision_id=decision.id, decision_index=0,
+                                   position=0, title=f"任务{n}", owner_partner_id=partners[0].id,
+                                   due_date=(past + timedelta(days=n + 1)).date(), status="open"))
+        db.session.add(MeetingMinutes(meeting_id=meetings[0].id, version=n + 1, summary="纪要",
+                                      attendance=meetings[0].attendance, decisions=[
+                                          {"agenda_index": 0, "text": "决定", "votes": None, "tasks": [
+                                              {"title": "任务", "owner_partner_id": partners[0].id,
+                                               "due_date": "2030-01-01"}]}],
+                                      reason=None if n == 0 else f"更正{n}", recorded_by=member.id))
+    conventions = [Convention(community_id=community.id, title=f"公约{n}", text="条文",
+                              partner_ids=[p.id for p in partners], version=ITEMS if n == 0 else 1)
+                   for n in range(ITEMS)]
+    db.session.add_all(conventions)
+    db.session.flush()
+    db.session.add_all([ConventionVersion(convention_id=conventions[0].id, version=n + 1, title="公约", text="条文",
+                                          partner_ids=[p.id for p in partners], reason=f"修订{n}")
+                        for n in range(ITEMS)])
+    db.session.flush()
+    return {"meeting": meetings[0].id, "convention": conventions[0].id}
 
 
 def _appeals(tree, community, member, needs):
@@ -159,6 +217,15 @@ LISTS = {
     "/api/v1/me/appeals": "member",
     "/api/v1/departments": "staff",
     "/api/v1/moderation": "staff",
+    "/api/v1/partners": "member",
+    "/api/v1/meetings": "staff",
+    "/api/v1/meetings?status=held": "member",
+    "/api/v1/meetings/{meeting}/minutes/versions": "staff",
+    "/api/v1/tasks": "staff",
+    "/api/v1/tasks?status=overdue": "unit_staff",
+    "/api/v1/conventions": "member",
+    "/api/v1/conventions/{convention}/versions": "member",
+    "/api/v1/stats/governance?region_id={district}": "staff",
 }
 
 

@@ -27,7 +27,12 @@ POST /uploads; GET /uploads/{}; POST /appeals; GET /appeals; GET /me/appeals; GE
 POST /appeals/{}/accept; POST /appeals/{}/reject; POST /appeals/{}/resolve; POST /appeals/{}/convert;
 POST /appeals/{}/escalate; POST /appeals/{}/answer; POST /appeals/{}/rate; POST /appeals/{}/withdraw;
 POST /appeals/{}/recall; POST /departments; GET /departments; GET /stats/appeals;
-GET /moderation; POST /moderation/{}/approve; POST /moderation/{}/reject; GET /wechat/events; POST /wechat/events
+GET /moderation; POST /moderation/{}/approve; POST /moderation/{}/reject; GET /wechat/events; POST /wechat/events;
+POST /partners; GET /partners; GET /partners/{}; PATCH /partners/{}; DELETE /partners/{};
+POST /meetings; GET /meetings; GET /meetings/{}; PATCH /meetings/{}; POST /meetings/{}/minutes;
+PUT /meetings/{}/minutes; GET /meetings/{}/minutes/versions; POST /meetings/{}/cancel; GET /tasks; POST /tasks/{}/done;
+GET /stats/governance; POST /conventions; GET /conventions; GET /conventions/{}; PUT /conventions/{};
+GET /conventions/{}/versions; GET /needs/{}
 """
 
 PUBLIC = {("post", "/auth/wechat"), ("post", "/auth/login"), ("get", "/certificates/verify/{}"),

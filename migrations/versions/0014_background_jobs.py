@@ -1,7 +1,7 @@
 """background jobs: certificate batches and exports run outside requests, with their progress and file
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-01 11:47:58.460321
 
 """
@@ -13,7 +13,7 @@ import models.types
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0010'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
