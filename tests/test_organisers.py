@@ -12,7 +12,7 @@ from extensions import db
 from models import Activity, Attendance, Report, ServiceRecord
 from services import checkin_tokens, rollups
 from tests.activity_factories import PLACE, confirm, make_activity, make_record
-from tests.factories import auth, error_code, make_member, make_staff, make_unit, region_tree
+from tests.factories import auth, error_code, make_department, make_member, make_staff, make_unit, region_tree
 
 BODY = {
     "title": "疫苗接种引导",
@@ -110,8 +110,9 @@ def test_creation_answers_in_the_contract_order(client, scene):
     tree, unit = scene["tree"], scene["unit"]
     unit_headers = auth(scene["unit_admin"])
     # 403 the role: members and department admins are not staff.
-    response = client.post("/api/v1/activities", json=_body(tree["a1"], unit), headers=auth(make_member()))
-    assert response.status_code == 403 and error_code(response) == "staff_only"
+    for outsider in (make_member(), make_staff("department_admin", make_department(tree["street_a"]))):
+        response = client.post("/api/v1/activities", json=_body(tree["a1"], unit), headers=auth(outsider))
+        assert response.status_code == 403 and error_code(response) == "staff_only"
     # 422: no such unit, the community not a community, and a unit admin naming no unit.
     response = client.post("/api/v1/activities", json={**_body(tree["a1"]), "unit_id": 999999},
                            headers=unit_headers)
