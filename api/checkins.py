@@ -4,9 +4,10 @@ from marshmallow import Schema, fields, validate
 from api.blueprint import Blueprint
 from api.downloads import BINARY, send_download
 from api.fields import Hours, Integer, LocalDateTime, Number
+from api.pagination import PageArgs, page_of, paginate
 from api.security import allowed, current_actor
 from services import checkins
-from services.authz import require_region_staff
+from services.authz import require_region_staff, require_staff
 from telemetry import metrics
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="QR check-in (扫码签到)")
@@ -40,6 +41,10 @@ class AttendanceSchema(Schema):
     needs_review = fields.Boolean()
 
 
+class ActivityAttendanceSchema(AttendanceSchema):
+    member_name = fields.String(allow_none=True)
+
+
 class ScanRecordSchema(Schema):
     id = Integer()
     hours = Hours()
@@ -60,7 +65,7 @@ def _qr_response(code, args):
 
 @blp.route("/activities/<int:activity_id>/qrcode")
 @jwt_required()
-@allowed(require_region_staff)
+@allowed(require_staff)
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
 @blp.alt_response(200, schema=BINARY, content_type="image/png", success=True,
@@ -68,6 +73,18 @@ def _qr_response(code, args):
 def activity_qrcode(args, activity_id):
     """The activity's current check-in token (rotates every QR_ROTATE_SECONDS), as JSON or a PNG QR code."""
     return _qr_response(checkins.activity_qrcode(current_actor(), activity_id), args)
+
+
+@blp.route("/activities/<int:activity_id>/attendances")
+@jwt_required()
+@allowed(require_staff)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(ActivityAttendanceSchema))
+@blp.alt_response(404, description="No such activity, or outside the caller's scope (activity_not_found)")
+def list_activity_attendances(args, activity_id):
+    """Who checked in and out at an activity, in order of check-in (staff of its community or above, or the
+    organising unit's admins)."""
+    return paginate(checkins.list_attendances(current_actor(), activity_id), args, checkins.present_attendances)
 
 
 @blp.route("/posts/<int:post_id>/qrcode")

@@ -12,7 +12,7 @@ from api.security import PUBLIC, allowed, current_actor
 from errors import NotFound
 from extensions import limiter
 from services import screen
-from services.authz import require_region_staff
+from services.authz import require_staff
 
 blp = Blueprint("screen", __name__, description="The organiser's check-in screen (签到大屏)")
 
@@ -56,7 +56,7 @@ class ScreenStateSchema(Schema):
 
 @blp.route("/api/v1/activities/<int:activity_id>/screen", methods=["POST"])
 @jwt_required()
-@allowed(require_region_staff)
+@allowed(require_staff)
 @blp.response(200, ScreenLinkSchema)
 @blp.alt_response(404, description="Unknown activity, or outside the caller's scope (activity_not_found)")
 @blp.alt_response(409, description="The activity has ended or was cancelled (activity_ended, activity_cancelled)")
@@ -67,7 +67,7 @@ def open_screen(activity_id):
 
 @blp.route("/api/v1/screen-links/<int:link_id>", methods=["DELETE"])
 @jwt_required()
-@allowed(require_region_staff)
+@allowed(require_staff)
 @blp.response(204)
 @blp.alt_response(404, description="Unknown link, or outside the caller's scope (screen_link_not_found)")
 def revoke_screen(link_id):

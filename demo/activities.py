@@ -1,4 +1,5 @@
-"""Activities in every category, sign-ups (confirmed and waitlisted), attendances and records in every state."""
+"""Activities in every category, sign-ups (confirmed and waitlisted), attendances and records in every state, and a
+unit's own activity for party members with a sign-up window."""
 
 from datetime import datetime, time, timedelta
 
@@ -64,6 +65,32 @@ def _open_now(community, admin):
     return activity
 
 
+def _unit_activity(ctx):
+    """示范区人民医院, reported to its community, organises a vaccination drive for party members: sign-ups open
+    since yesterday and close the evening before; the demo's eligible members of that community are signed up."""
+    unit, admin = ctx["units"][0], ctx["unit_admins"][0]
+    community = next(c for c in ctx["communities"] if c.id == unit.community_id)
+    starts = _local(4, 9)
+    activity = Activity(community_id=community.id, unit_id=unit.id, title="疫苗接种引导",
+                        category="health", description=f"{unit.name}党支部组织：接种点引导、扫码登记和秩序维护。",
+                        starts_at=starts, ends_at=starts + timedelta(hours=3), capacity=12, confirmed_count=0,
+                        address=community.address, lat=PLACES[0][0], lng=PLACES[0][1], radius_m=300,
+                        requires_signup=True, status="published", created_by=admin.id,
+                        signup_opens_at=utcnow().replace(second=0, microsecond=0) - timedelta(days=1),
+                        signup_closes_at=_local(3, 20),
+                        eligible_political_statuses=["party_member", "probationary_member"])
+    db.session.add(activity)
+    db.session.flush()
+    eligible = [m for k, m in enumerate(ctx["members"]) if k % len(ctx["communities"]) == ctx["communities"].index(
+        community) and m.political_status in activity.eligible_political_statuses]
+    for k, member in enumerate(eligible[:3]):
+        db.session.add(Signup(activity_id=activity.id, member_id=member.id, status="confirmed",
+                              created_at=utcnow() - timedelta(hours=3 - k)))
+        activity.confirmed_count += 1
+    db.session.flush()
+    return activity, len(eligible[:3])
+
+
 def seed(ctx):
     communities, members, admins = ctx["communities"], ctx["members"], ctx["community_admins"]
     activities, signups, attendances, records = [], 0, 0, []
@@ -112,6 +139,9 @@ def seed(ctx):
     cancelled = activities[-1]
     cancelled.status = "cancelled"
     activities.append(_open_now(communities[0], admins[0]))
+    unit_activity, unit_signups = _unit_activity(ctx)
+    activities.append(unit_activity)
+    signups += unit_signups
     # One manual entry per community: an evening duty that ran past midnight.
     for c, community in enumerate(communities):
         member = members[c]

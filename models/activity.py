@@ -1,6 +1,6 @@
 from enum import StrEnum, nonmember
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import utcnow
@@ -28,12 +28,15 @@ class SignupStatus(StrEnum):
 
 
 class Activity(db.Model):
-    """A one-off service event with a place, a time window and a capacity."""
+    """A one-off service event with a place, a time window and a capacity, organised by its community or, with
+    ``unit_id``, by a unit reported there. Sign-ups may be bounded by a window and restricted by eligibility
+    criteria (a list of political statuses, a team, a unit), all of which must hold."""
 
     __tablename__ = "activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(16), index=True)
@@ -47,6 +50,12 @@ class Activity(db.Model):
     radius_m: Mapped[int | None] = mapped_column(Integer)
     requires_signup: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default=ActivityStatus.PUBLISHED)
+    signup_opens_at = mapped_column(UTCDateTime)
+    signup_closes_at = mapped_column(UTCDateTime)
+    eligible_political_statuses: Mapped[list | None] = mapped_column(JSON)
+    # The teams table lives on the teams branch; the coordinator adds its foreign key at merge.
+    eligible_team_id: Mapped[int | None] = mapped_column(Integer)
+    eligible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
@@ -55,6 +64,14 @@ class Activity(db.Model):
     @property
     def location(self):
         return {"address": self.address, "lat": self.lat, "lng": self.lng, "radius_m": self.radius_m}
+
+    @property
+    def eligibility(self):
+        """The criteria as the API shows them, or None when anyone may sign up."""
+        criteria = {"political_status": self.eligible_political_statuses, "team_id": self.eligible_team_id,
+                    "unit_id": self.eligible_unit_id}
+        criteria = {key: value for key, value in criteria.items() if value is not None}
+        return criteria or None
 
 
 class ScreenLink(db.Model):

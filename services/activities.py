@@ -1,34 +1,105 @@
 """Activities (活动) and their sign-ups.
 
-Only staff of the activity's community (or a region above it) create, edit or cancel one. Confirmed sign-ups never
-exceed the capacity: a seat is taken by a conditional ``UPDATE ... WHERE confirmed_count < capacity`` on the
-activity row, which the database serialises; whoever misses it is waitlisted. Cancelling a confirmed sign-up frees
-the seat and confirms the longest-waiting waitlisted member in the same transaction. Every change of seats locks the
-activity row first, so promotions never interleave.
+Staff of the activity's community (or a region above it) create, edit or cancel one; a unit's admins do so for the
+activities their unit organises (``unit_id``), only in a community where the unit has an approved unit report, and
+they also show its QR code and list its sign-ups and attendances. Approving hours stays with community staff.
+
+Whether a member may sign up is decided by one function, ``check_can_sign_up``: the eligibility criteria (all of
+them: a political status among those listed, an active member of the team, a member of the unit), the activity's
+state and the sign-up window. The sign-up, the check-in of an activity without sign-up (eligibility only) and each
+activity's ``can_sign_up``/``cannot_reason`` ask it, and so does any sign-up that composes ``sign_up``.
+
+Confirmed sign-ups never exceed the capacity: a seat is taken by a conditional
+``UPDATE ... WHERE confirmed_count < capacity`` on the activity row, which the database serialises; whoever misses it
+is waitlisted. Cancelling a confirmed sign-up frees the seat and confirms the longest-waiting waitlisted member in the
+same transaction. Every change of seats locks the activity row first, so promotions never interleave.
 """
 
 from sqlalchemy import func, select, update
 
-from clock import utcnow, within_local_days
-from errors import Conflict, NotFound, ValidationFailed
+from clock import to_local, utcnow, within_local_days
+from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import Activity, Signup
+from models import Activity, Region, Report, Signup, Unit
 from models.activity import ActivityStatus, SignupStatus
+from models.report import ReportStatus
 from services import notifications
-from services.authz import access_in_community, fetch, staff_of_community
+from services.authz import community_field, fetch, require_region_staff, require_staff, row_field, within_scope
 from services.database import add_unique, as_dict, update_if, where_given
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
-EDITABLE = ("title", "description", "category", "starts_at", "ends_at", "capacity", "requires_signup")
+EDITABLE = ("title", "description", "category", "starts_at", "ends_at", "capacity", "requires_signup",
+            "signup_opens_at", "signup_closes_at")
 
 
 def _not_found():
     return NotFound("activity_not_found", "活动不存在或不在管辖范围内")
 
 
-def access_activity(actor, activity_id, *, for_write, as_staff=None):
-    """An activity: anyone signed in sees it; its community's staff (or above) manage it, locked when writing."""
-    return access_in_community(actor, Activity, activity_id, _not_found(), for_write=for_write, as_staff=as_staff)
+def access_activity(actor, activity_id, *, for_write, as_staff=None, community_staff=False):
+    """An activity: anyone signed in sees it. ``as_staff`` (implied by ``for_write``): only its community's staff (or
+    above) or, for a unit's activity, that unit's admins get it (others 403 not staff, or 404 as for a missing
+    one), locked when writing. ``community_staff``: the unit's admins are left out (hours are the community's)."""
+    as_staff = for_write if as_staff is None else as_staff
+    if not as_staff:
+        return fetch(Activity, activity_id, _not_found())
+    (require_region_staff if community_staff else require_staff)(actor)
+    activity = fetch(Activity, activity_id, _not_found(), lock=for_write)
+    organiser = not community_staff and activity.unit_id is not None and activity.unit_id in actor.unit_ids
+    if not (organiser or actor.covers_community_id(activity.community_id)):
+        raise _not_found()
+    return activity
+
+
+def _member_in_team(team_id, member_id):
+    """Whether the member is an active member of the team."""
+    try:
+        from services.teams import is_active_member  # the teams branch provides it; lazily, to avoid an import cycle
+    except ModuleNotFoundError as missing:
+        if missing.name != "services.teams":
+            raise
+        return False
+    return is_active_member(team_id, member_id)
+
+
+def _signup_closed(activity):
+    return Conflict("signup_closed", "不在报名时间内", details={
+        "opens_at": activity.signup_opens_at and to_local(activity.signup_opens_at).isoformat(),
+        "closes_at": activity.signup_closes_at and to_local(activity.signup_closes_at).isoformat()})
+
+
+def check_can_sign_up(activity, member, *, now=None, at_check_in=False, in_team=_member_in_team):
+    """The one rule on who may sign up for an activity and when, raising what the sign-up answers: 403
+    ``not_eligible`` unless the member meets every criterion; then 409 ``invalid_state`` (cancelled),
+    ``activity_ended``, ``signup_closed`` (before ``signup_opens_at`` or from ``signup_closes_at``). At the check-in
+    of an activity without sign-up only eligibility applies. ``in_team`` answers team membership (a page of
+    activities passes a memo of it)."""
+    criteria_met = (
+        (activity.eligible_political_statuses is None
+         or member.political_status in activity.eligible_political_statuses)
+        and (activity.eligible_unit_id is None or member.unit_id == activity.eligible_unit_id)
+        and (activity.eligible_team_id is None or in_team(activity.eligible_team_id, member.id)))
+    if not criteria_met:
+        raise Forbidden("not_eligible", "不符合该活动的报名条件")
+    if at_check_in:
+        return
+    now = now or utcnow()
+    if activity.status != ActivityStatus.PUBLISHED:
+        raise Conflict("invalid_state", "活动已取消")
+    if activity.ends_at <= now:
+        raise Conflict("activity_ended", "活动已结束")
+    if (activity.signup_opens_at is not None and now < activity.signup_opens_at) or (
+            activity.signup_closes_at is not None and now >= activity.signup_closes_at):
+        raise _signup_closed(activity)
+
+
+def cannot_sign_up_reason(activity, member, **options):
+    """The code ``check_can_sign_up`` would answer, or None."""
+    try:
+        check_can_sign_up(activity, member, **options)
+    except DomainError as refusal:
+        return refusal.code
+    return None
 
 
 def _lock_seats(activity_id):
@@ -36,9 +107,28 @@ def _lock_seats(activity_id):
     return fetch(Activity, activity_id, _not_found(), lock=True)
 
 
-def _check_window(starts_at, ends_at):
+def _check_times(current, changes):
+    """The activity's times after ``changes``: start < end, and ``signup_opens_at`` < ``signup_closes_at`` <=
+    ``ends_at`` (an opening alone before the end), each 422 naming the field."""
+    def value(field):
+        return changes[field] if field in changes else getattr(current, field, None)
+
+    starts_at, ends_at = value("starts_at"), value("ends_at")
+    opens_at, closes_at = value("signup_opens_at"), value("signup_closes_at")
     if ends_at <= starts_at:
         raise ValidationFailed({"ends_at": ["结束时间必须晚于开始时间"]})
+    if closes_at is not None and closes_at > ends_at:
+        raise ValidationFailed({"signup_closes_at": ["报名截止时间不能晚于活动结束时间"]})
+    if opens_at is not None and closes_at is not None and opens_at >= closes_at:
+        raise ValidationFailed({"signup_closes_at": ["报名截止时间必须晚于报名开始时间"]})
+    if opens_at is not None and opens_at >= ends_at:
+        raise ValidationFailed({"signup_opens_at": ["报名开始时间必须早于活动结束时间"]})
+
+
+def _check_eligibility(eligibility):
+    """422 when the criteria's unit names no unit (a team id is checked by the teams module at sign-up)."""
+    if eligibility and eligibility.get("unit_id") is not None:
+        row_field(Unit, eligibility["unit_id"], "eligibility.unit_id", "单位不存在")
 
 
 def _apply(activity, changes):
@@ -48,14 +138,38 @@ def _apply(activity, changes):
     for field in LOCATION_FIELDS:
         if field in (changes.get("location") or {}):
             setattr(activity, field, changes["location"][field])
+    if "eligibility" in changes:
+        criteria = changes["eligibility"] or {}
+        statuses = criteria.get("political_status")
+        activity.eligible_political_statuses = sorted(set(statuses)) if statuses else None
+        activity.eligible_team_id = criteria.get("team_id")
+        activity.eligible_unit_id = criteria.get("unit_id")
 
 
-def create_activity(actor, *, community_id, **fields):
-    """Staff of the community (or above) publish an activity; the end must come after the start."""
-    staff_of_community(actor, community_id)
-    _check_window(fields["starts_at"], fields["ends_at"])
-    activity = Activity(community_id=community_id, status=ActivityStatus.PUBLISHED, confirmed_count=0,
-                        created_by=actor.id)
+def _unit_reported(unit_id, community_id):
+    return db.session.scalar(select(Report.id).where(
+        Report.kind == "unit", Report.unit_id == unit_id, Report.community_id == community_id,
+        Report.status == ReportStatus.APPROVED).limit(1)) is not None
+
+
+def create_activity(actor, *, community_id, unit_id=None, **fields):
+    """Staff of the community (or above) publish an activity; a unit's admins (or community staff) publish one the
+    unit organises, only in a community where the unit has an approved unit report (403 ``unit_not_reported``)."""
+    require_staff(actor)
+    community = community_field(community_id)
+    if unit_id is None and not actor.is_region_staff:
+        raise ValidationFailed({"unit_id": ["单位管理员须注明组织单位"]})
+    unit = row_field(Unit, unit_id, "unit_id", "单位不存在") if unit_id is not None else None
+    _check_times(None, fields)
+    _check_eligibility(fields.get("eligibility"))
+    if unit is None:
+        within_scope(actor, community)
+    elif unit.id not in actor.unit_ids and not actor.covers_community_id(community.id):
+        raise NotFound("unit_not_found", "单位不存在或不在管辖范围内")
+    if unit is not None and not _unit_reported(unit.id, community.id):
+        raise Forbidden("unit_not_reported", "该单位未在此社区报到，不能在此组织活动")
+    activity = Activity(community_id=community.id, unit_id=unit_id, status=ActivityStatus.PUBLISHED,
+                        confirmed_count=0, created_by=actor.id)
     _apply(activity, fields)
     db.session.add(activity)
     db.session.flush()
@@ -64,10 +178,11 @@ def create_activity(actor, *, community_id, **fields):
 
 def update_activity(actor, activity_id, **changes):
     """Edit an activity; capacity never drops below the confirmed sign-ups, and a raise confirms waitlisted members."""
+    _check_eligibility(changes.get("eligibility"))
     activity = access_activity(actor, activity_id, for_write=True)
+    _check_times(activity, changes)
     if activity.status != ActivityStatus.PUBLISHED:
         raise Conflict("invalid_state", "活动已取消，不能修改")
-    _check_window(changes.get("starts_at", activity.starts_at), changes.get("ends_at", activity.ends_at))
     if "capacity" in changes and changes["capacity"] < activity.confirmed_count:
         raise ValidationFailed({"capacity": [f"不能少于已确认报名人数（{activity.confirmed_count}）"]})
     _apply(activity, changes)
@@ -90,11 +205,11 @@ def cancel_activity(actor, activity_id):
     return activity
 
 
-def list_activities(*, community_id=None, category=None, date_from=None, date_to=None, status=None):
-    """Activities by start time; ``from``/``to`` are local dates, ``to`` inclusive."""
+def list_activities(*, community_id=None, unit_id=None, category=None, date_from=None, date_to=None, status=None):
+    """Activities by start time; ``from``/``to`` are local dates, ``to`` inclusive; ``unit_id``: those it organises."""
     query = select(Activity).where(*within_local_days(Activity.starts_at, date_from, date_to))
     return where_given(query.order_by(Activity.starts_at, Activity.id), (Activity.community_id, community_id),
-                       (Activity.category, category), (Activity.status, status))
+                       (Activity.unit_id, unit_id), (Activity.category, category), (Activity.status, status))
 
 
 def signup_counts(activity_ids):
@@ -111,18 +226,54 @@ def signup_counts(activity_ids):
     return counts
 
 
-def present(activities, member_id=None):
-    """A page of activities with their sign-up counts and, for a member, that member's own sign-up status (two
-    grouped queries for the page)."""
+def _organizers(activities):
+    """``{activity_id: {"type", "id", "name"}}``: the unit for a unit's activity, else the community (one query for
+    the page's communities, one for its units)."""
+    community_ids = {a.community_id for a in activities}
+    unit_ids = {a.unit_id for a in activities if a.unit_id is not None}
+    names = {("community", i): name for i, name in db.session.execute(
+        select(Region.id, Region.name).where(Region.id.in_(community_ids)))} if community_ids else {}
+    if unit_ids:
+        names.update({("unit", i): name for i, name in db.session.execute(
+            select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))})
+    organizers = {}
+    for a in activities:
+        key = ("unit", a.unit_id) if a.unit_id is not None else ("community", a.community_id)
+        organizers[a.id] = {"type": key[0], "id": key[1], "name": names.get(key)}
+    return organizers
+
+
+def present(activities, actor=None):
+    """A page of activities with their organiser, sign-up counts and, for the caller, its own sign-up status and
+    whether it may sign up (``cannot_reason``: the code the sign-up would answer). A few queries for the whole page:
+    the counts, the caller's sign-ups, the organisers' names, the caller's user, and team membership once per team."""
     ids = [a.id for a in activities]
     counts = signup_counts(ids)
+    organizers = _organizers(activities) if activities else {}
     mine = {}
-    if member_id is not None and ids:
+    if actor is not None and ids:
         mine = dict(db.session.execute(select(Signup.activity_id, Signup.status).where(
-            Signup.member_id == member_id, Signup.activity_id.in_(ids),
+            Signup.member_id == actor.id, Signup.activity_id.in_(ids),
             Signup.status.in_(SignupStatus.ACTIVE))).all())
-    return [{**as_dict(a), "location": a.location, "signed_up": counts[a.id][SignupStatus.CONFIRMED],
-             "waitlisted": counts[a.id][SignupStatus.WAITLISTED], "my_signup": mine.get(a.id)} for a in activities]
+    teams = {}
+
+    def in_team(team_id, member_id):
+        if team_id not in teams:
+            teams[team_id] = _member_in_team(team_id, member_id)
+        return teams[team_id]
+
+    now = utcnow()
+    rows = []
+    for a in activities:
+        reason = None
+        if actor is not None:
+            reason = "already_signed_up" if a.id in mine else cannot_sign_up_reason(
+                a, actor.user, now=now, in_team=in_team)
+        rows.append({**as_dict(a), "location": a.location, "organizer": organizers[a.id],
+                     "eligibility": a.eligibility, "signed_up": counts[a.id][SignupStatus.CONFIRMED],
+                     "waitlisted": counts[a.id][SignupStatus.WAITLISTED], "my_signup": mine.get(a.id),
+                     "can_sign_up": actor is not None and reason is None, "cannot_reason": reason})
+    return rows
 
 
 def _take_seat(activity_id):
@@ -134,12 +285,10 @@ def _take_seat(activity_id):
 
 
 def sign_up(actor, activity_id):
-    """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity."""
+    """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity; only a member who
+    ``check_can_sign_up`` lets through (eligible, published, not over, within the window)."""
     activity = access_activity(actor, activity_id, for_write=False)
-    if activity.status != ActivityStatus.PUBLISHED:
-        raise Conflict("invalid_state", "活动已取消")
-    if activity.ends_at <= utcnow():
-        raise Conflict("activity_ended", "活动已结束")
+    check_can_sign_up(activity, actor.user)
     signup = Signup(activity_id=activity.id, member_id=actor.id, status=SignupStatus.WAITLISTED, created_at=utcnow())
     if not add_unique(signup):
         raise Conflict("already_signed_up", "已经报名")
@@ -195,7 +344,7 @@ def cancel_signup(actor, activity_id):
 
 
 def list_signups(actor, activity_id, *, status=None):
-    """The sign-ups of an activity, in order of arrival (staff of its community)."""
+    """The sign-ups of an activity, in order of arrival (staff of its community, or the organising unit's admins)."""
     activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
     query = select(Signup).where(Signup.activity_id == activity.id).order_by(Signup.created_at, Signup.id)
     return where_given(query, (Signup.status, status))

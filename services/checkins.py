@@ -1,11 +1,12 @@
 """QR check-in (扫码签到): one code path for activity and post tokens.
 
 A scan is accepted only with a genuine, current token, from within ``radius_m`` of the place (haversine), from a
-member who may be there (a confirmed sign-up where the activity requires one; an active assignment on a shift of
-the post that is on now), inside the window (30 minutes before the start to the end). The first scan opens an
-attendance; a scan within ``CHECKIN_DEBOUNCE_SECONDS`` is a duplicate and changes nothing; a later one closes the
-attendance and creates a pending service record. One open attendance per member and activity or shift is a partial
-unique index, and closing is a conditional update, so simultaneous scans never open two or credit twice.
+member who may be there (a confirmed sign-up where the activity requires one, else one who meets its eligibility
+criteria, asked of ``activities.check_can_sign_up``; an active assignment on a shift of the post that is on now),
+inside the window (30 minutes before the start to the end). The first scan opens an attendance; a scan within
+``CHECKIN_DEBOUNCE_SECONDS`` is a duplicate and changes nothing; a later one closes the attendance and creates a
+pending service record. One open attendance per member and activity or shift is a partial unique index, and closing
+is a conditional update, so simultaneous scans never open two or credit twice.
 
 The common scan, a member's first at an activity with every rule met, is one statement (``_first_check_in``);
 every other scan reads the place first and decides from what it finds, which tells each refusal apart. Both ways
@@ -18,18 +19,18 @@ from functools import cache
 
 import qrcode
 from flask import current_app
-from sqlalchemy import Float, Integer, bindparam, cast, exists, false, func, or_, select, update
+from sqlalchemy import Float, Integer, and_, bindparam, cast, exists, false, func, or_, select, update
 
 from clock import utcnow
 from errors import BadRequest, Conflict, Forbidden
 from extensions import db
-from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment, Signup
+from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssignment, Signup, User
 from models.activity import ActivityStatus, SignupStatus
 from models.post import AssignmentStatus
 from models.record import RecordSource, RecordStatus
 from services import checkin_tokens, rollups
-from services.activities import access_activity
-from services.database import commit_batch, insert_ignoring_conflicts, is_sqlite
+from services.activities import access_activity, check_can_sign_up
+from services.database import as_dict, commit_batch, insert_ignoring_conflicts, is_sqlite
 from services.posts import access_post
 from services.records import log_change, span_hours
 
@@ -84,6 +85,12 @@ def _confirmed_signup(activities):
                           signups.c.status == SignupStatus.CONFIRMED)
 
 
+def _open_to_all(activities):
+    """SQL: the activity restricts nobody (no eligibility criteria)."""
+    return and_(activities.c.eligible_political_statuses.is_(None), activities.c.eligible_team_id.is_(None),
+                activities.c.eligible_unit_id.is_(None))
+
+
 def _scan_statements():
     """Per kind of place, one statement reading the place, whether the scan is within its radius, the member's latest
     attendance there (open, or the one to debounce a check-out against) and, for an activity, whether the member's
@@ -105,8 +112,8 @@ def _scan_statements():
 
     return {
         "activity": select(*place(activities, activities.c.status, activities.c.starts_at, activities.c.ends_at,
-                                  activities.c.requires_signup), *latest,
-                           _confirmed_signup(activities).label("confirmed"))
+                                  activities.c.requires_signup, _open_to_all(activities).label("open_to_all")),
+                           *latest, _confirmed_signup(activities).label("confirmed"))
         .select_from(activities.outerjoin(attendances, attendances.c.id == latest_at_activity.scalar_subquery()))
         .where(activities.c.id == PLACE_ID),
         "post": select(*place(posts), *latest, false().label("confirmed"))
@@ -123,8 +130,9 @@ def _first_check_in(_sqlite):
     """``INSERT ... SELECT ... RETURNING id``: a member's first scan at an activity, when every rule holds, in one
     statement, built once per kind of database.
 
-    The activity is published, now is in its window, the member's sign-up is confirmed where one is required, the
-    scan is within the radius, and the member has no attendance there that is open or was closed within the
+    The activity is published, now is in its window, the member's sign-up is confirmed where one is required (else
+    the activity has no eligibility criteria: a member is checked against them on the full path), the scan is
+    within the radius, and the member has no attendance there that is open or was closed within the
     debounce. Otherwise it inserts nothing, and the scan takes the full path, which tells a check-out, a duplicate
     and each refusal apart."""
     activities, attendances = Activity.__table__, Attendance.__table__
@@ -135,7 +143,7 @@ def _first_check_in(_sqlite):
     eligible = select(MEMBER_ID, activities.c.id, NOW, LAT, LNG, false()).where(
         activities.c.id == PLACE_ID, activities.c.status == ActivityStatus.PUBLISHED,
         activities.c.starts_at <= bindparam("latest_start", type_=time), activities.c.ends_at >= NOW,
-        or_(activities.c.requires_signup.is_(False), _confirmed_signup(activities)),
+        or_(and_(activities.c.requires_signup.is_(False), _open_to_all(activities)), _confirmed_signup(activities)),
         _within_radius(activities, LAT, LNG),
         ~exists().where(earlier.c.member_id == MEMBER_ID, earlier.c.activity_id == activities.c.id, recent))
     columns = ("member_id", "activity_id", "checked_in_at", "check_in_lat", "check_in_lng", "needs_review")
@@ -228,6 +236,8 @@ def scan(actor, token, lat, lng):
             raise _outside_window()
         if place.requires_signup and not place.confirmed:
             raise _not_signed_up()
+        if not place.requires_signup and not place.open_to_all:
+            check_can_sign_up(db.session.get(Activity, place.id), actor.user, at_check_in=True)
         values["activity_id"] = place.id
     else:
         values["shift_id"] = _shift_id_on_now(actor.id, place, now)
@@ -344,8 +354,25 @@ def close_open_attendances(now=None):
     return closed
 
 
+def list_attendances(actor, activity_id):
+    """The attendances at an activity in order of check-in (staff of its community or above, or the organising
+    unit's admins)."""
+    activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
+    return (select(Attendance).where(Attendance.activity_id == activity.id)
+            .order_by(Attendance.checked_in_at, Attendance.id))
+
+
+def present_attendances(attendances):
+    """A page of attendances with each member's name (one query for the page)."""
+    member_ids = {a.member_id for a in attendances}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all()) \
+        if member_ids else {}
+    return [{**as_dict(a), "member_name": names.get(a.member_id)} for a in attendances]
+
+
 def activity_qrcode(actor, activity_id):
-    """The activity's current token for the organiser's screen (staff of its community or above)."""
+    """The activity's current token for the organiser's screen (staff of its community or above, or the organising
+    unit's admins)."""
     activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
     token, expires_at = checkin_tokens.activity_token(activity)
     return {"token": token, "expires_at": expires_at, "url": checkin_tokens.checkin_url(token)}

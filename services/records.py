@@ -204,7 +204,7 @@ def approve_many(actor, *, ids=None, activity_id=None, chunk=1000):
         raise ValidationFailed({"ids": message, "activity_id": message})
     if activity_id is not None:
         row_field(Activity, activity_id, "activity_id", "活动不存在")
-        activity = access_activity(actor, activity_id, for_write=False, as_staff=True)
+        activity = access_activity(actor, activity_id, for_write=False, as_staff=True, community_staff=True)
         wanted = list(db.session.scalars(select(ServiceRecord.id).where(
             ServiceRecord.activity_id == activity.id, ServiceRecord.status == RecordStatus.PENDING)
             .order_by(ServiceRecord.id)))

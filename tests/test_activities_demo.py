@@ -15,7 +15,14 @@ def test_demo_activities_cover_every_category_and_state():
     ctx = {}
     foundation.seed(ctx)
     summary = demo_activities.seed(ctx)
-    assert summary["activities"] == len(ctx["activities"]) == 33
+    assert summary["activities"] == len(ctx["activities"]) == 34
+    [unit_activity] = [a for a in ctx["activities"] if a.unit_id is not None]
+    assert unit_activity.unit_id == ctx["units"][0].id and unit_activity.community_id == ctx["units"][0].community_id
+    assert unit_activity.eligibility == {"political_status": ["party_member", "probationary_member"]}
+    assert unit_activity.signup_opens_at < utcnow() < unit_activity.signup_closes_at < unit_activity.starts_at
+    assert unit_activity.confirmed_count > 0
+    assert {m.political_status for m in ctx["members"] if m.id in set(db.session.scalars(select(
+        Signup.member_id).where(Signup.activity_id == unit_activity.id)))} <= {"party_member", "probationary_member"}
     now = utcnow()
     open_now = [a for a in ctx["activities"] if a.status == "published" and a.starts_at <= now < a.ends_at]
     assert len(open_now) == 1 and not open_now[0].requires_signup
