@@ -77,6 +77,8 @@ class Signup(db.Model):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
+    # The team whose leader signed the member up (POST /activities/{id}/team-signups); None for one's own.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     cancelled_at = mapped_column(UTCDateTime)
 

@@ -4,7 +4,8 @@ Only staff of the activity's community (or a region above it) create, edit or ca
 exceed the capacity: a seat is taken by a conditional ``UPDATE ... WHERE confirmed_count < capacity`` on the
 activity row, which the database serialises; whoever misses it is waitlisted. Cancelling a confirmed sign-up frees
 the seat and confirms the longest-waiting waitlisted member in the same transaction. Every change of seats locks the
-activity row first, so promotions never interleave.
+activity row first (a sign-up too, so a team's sign-up of many members and single ones take turns), so promotions
+never interleave.
 """
 
 from sqlalchemy import func, select, update
@@ -133,24 +134,52 @@ def _take_seat(activity_id):
     return result.rowcount == 1
 
 
-def sign_up(actor, activity_id):
-    """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity."""
-    activity = access_activity(actor, activity_id, for_write=False)
+def find_activity(activity_id):
+    """An activity anyone signed in may see, unlocked; 404 when there is none."""
+    return fetch(Activity, activity_id, _not_found())
+
+
+def open_for_signup(activity_id):
+    """The activity, its seats locked (so sign-ups and withdrawals of it take turns, always in this order: the
+    activity, then sign-ups), if it still takes sign-ups; else 409."""
+    activity = _lock_seats(activity_id)
     if activity.status != ActivityStatus.PUBLISHED:
         raise Conflict("invalid_state", "活动已取消")
     if activity.ends_at <= utcnow():
         raise Conflict("activity_ended", "活动已结束")
-    signup = Signup(activity_id=activity.id, member_id=actor.id, status=SignupStatus.WAITLISTED, created_at=utcnow())
-    if not add_unique(signup):
+    return activity
+
+
+def sign_up(actor, activity_id):
+    """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity."""
+    signup = sign_up_member(open_for_signup(activity_id), actor.id)
+    if signup is None:
         raise Conflict("already_signed_up", "已经报名")
-    if _take_seat(activity.id):
+    return signup
+
+
+def sign_up_member(activity, member_id, *, team=None):
+    """Sign a member up for an activity ``open_for_signup`` returned: confirmed while seats remain, else
+    waitlisted; None when the member already holds an active sign-up. With ``team`` its leader signs the member up
+    (the sign-up carries the team) and the member is told so, free to decline as usual."""
+    signup = Signup(activity_id=activity.id, member_id=member_id, status=SignupStatus.WAITLISTED,
+                    team_id=team.id if team else None, created_at=utcnow())
+    if not add_unique(signup):
+        return None
+    ref = f"activity:{activity.id}"
+    confirmed = _take_seat(activity.id)
+    if confirmed:
         signup.status = SignupStatus.CONFIRMED
-        notifications.notify(actor.id, "signup_confirmed", f"报名成功：{activity.title}",
-                             ref=f"activity:{activity.id}", key=f"signup:{signup.id}:confirmed")
+    if team is not None:
+        notifications.notify(member_id, "team_signup", f"{team.name}已为您报名：{activity.title}",
+                             "报名成功" if confirmed else "已进入候补，有名额空出时将自动递补；不能参加可取消报名",
+                             ref=ref, key=f"signup:{signup.id}:team")
+    elif confirmed:
+        notifications.notify(member_id, "signup_confirmed", f"报名成功：{activity.title}", ref=ref,
+                             key=f"signup:{signup.id}:confirmed")
     else:
-        notifications.notify(actor.id, "signup_waitlisted", f"已进入候补：{activity.title}",
-                             "有名额空出时将按报名先后自动递补", ref=f"activity:{activity.id}",
-                             key=f"signup:{signup.id}:waitlisted")
+        notifications.notify(member_id, "signup_waitlisted", f"已进入候补：{activity.title}",
+                             "有名额空出时将按报名先后自动递补", ref=ref, key=f"signup:{signup.id}:waitlisted")
     db.session.flush()
     return signup
 
