@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from clock import utcnow
 from extensions import db
-from models import Attendance, Notification, Report, ServiceRecord, Signup, Team, TeamMember, Unit
+from models import Attendance, Notification, PointsEntry, Report, ServiceRecord, Signup, Team, TeamMember, Unit, Wish
 from models.team import name_key
 from services import checkin_tokens
 from tests.activity_factories import PLACE, confirm, make_activity, make_record
@@ -427,3 +427,55 @@ def test_the_team_follows_the_sign_up_to_the_attendance_and_the_record(client, w
     assert records == {members[0].id: team.id, solo.id: None}
     record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.team_id == team.id))
     assert record.hours == Decimal("1.00")
+
+
+# Team wish claims.
+
+def test_a_leader_claims_a_wish_for_the_team_and_any_current_leader_carries_it(client, world):
+    co_leader = make_member("副队长")
+    team = make_team(world["a1"], leaders=[world["leader"], co_leader], members=[world["member"]])
+    wish = Wish(community_id=world["a1"].id, title="帮独居老人换灯泡", status="open")
+    db.session.add(wish)
+    db.session.commit()
+    url = f"{API}/wishes/{wish.id}"
+    both = client.post(f"{url}/claim", json={"team_id": team.id, "unit_id": world["unit"].id},
+                       headers=auth(world["unit_admin"]))
+    assert both.status_code == 422 and set(both.get_json()["error"]["details"]) == {"unit_id", "team_id"}
+    nothing = client.post(f"{url}/claim", json={"team_id": 99999}, headers=auth(world["leader"]))
+    assert nothing.status_code == 422 and "team_id" in nothing.get_json()["error"]["details"]
+    not_leader = client.post(f"{url}/claim", json={"team_id": team.id}, headers=auth(world["member"]))
+    assert not_leader.status_code == 403 and error_code(not_leader) == "not_leader"
+    claimed = client.post(f"{url}/claim", json={"team_id": team.id}, headers=auth(world["leader"]))
+    assert claimed.status_code == 200
+    claimer = {"type": "team", "id": team.id, "name": "老党员先锋队"}
+    assert claimed.get_json()["claimer"] == claimer and claimed.get_json()["claimer_type"] == "team"
+    assert claimed.get_json()["claimed_by_me"] is True
+    seen = client.get(url, headers=auth(world["stranger"])).get_json()
+    assert seen["claimer"] == claimer and seen["claimed_by_me"] is False
+    assert client.get(url, headers=auth(co_leader)).get_json()["claimed_by_me"] is True
+    # Leadership moves: the first leader no longer acts for the team, the co-leader does.
+    assert client.put(f"{API}/teams/{team.id}/leaders", json={"member_ids": [co_leader.id]},
+                      headers=auth(world["admin_a1"])).status_code == 200
+    refused = client.post(f"{url}/fulfil", json={"note": "已更换"}, headers=auth(world["leader"]))
+    assert refused.status_code == 403 and error_code(refused) == "not_claimer"
+    assert client.post(f"{url}/fulfil", json={"note": "已更换"}, headers=auth(co_leader)).status_code == 200
+    assert client.post(f"{url}/confirm", headers=auth(world["admin_a1"])).status_code == 200
+    credited = dict(db.session.execute(select(PointsEntry.member_id, PointsEntry.delta)).all())
+    assert credited == {world["leader"].id: 20}
+
+
+def test_a_team_claim_is_released_by_a_leader_and_a_dissolved_team_claims_nothing(client, world):
+    team = make_team(world["a1"], leaders=[world["leader"]])
+    wishes = [Wish(community_id=world["a1"].id, title=f"心愿{i}", status="open") for i in range(2)]
+    db.session.add_all(wishes)
+    db.session.commit()
+    assert client.post(f"{API}/wishes/{wishes[0].id}/claim", json={"team_id": team.id},
+                       headers=auth(world["leader"])).status_code == 200
+    released = client.post(f"{API}/wishes/{wishes[0].id}/release", headers=auth(world["leader"]))
+    assert released.status_code == 200 and released.get_json()["claimer"] is None
+    assert db.session.get(Wish, wishes[0].id).claimer_team_id is None
+    team.status = "dissolved"
+    db.session.commit()
+    dissolved = client.post(f"{API}/wishes/{wishes[1].id}/claim", json={"team_id": team.id},
+                            headers=auth(world["leader"]))
+    assert dissolved.status_code == 409 and error_code(dissolved) == "invalid_state"
