@@ -479,3 +479,60 @@ def test_a_team_claim_is_released_by_a_leader_and_a_dissolved_team_claims_nothin
     dissolved = client.post(f"{API}/wishes/{wishes[1].id}/claim", json={"team_id": team.id},
                             headers=auth(world["leader"]))
     assert dissolved.status_code == 409 and error_code(dissolved) == "invalid_state"
+
+
+# Figures.
+
+def test_team_stats_count_what_carries_the_team_in_the_local_year(client, world):
+    team = make_team(world["a1"], leaders=[world["leader"]], members=[world["member"]])
+    other = make_team(world["a1"], "另一队")
+    first, second = make_activity(world["a1"]), make_activity(world["a1"])
+    this_year = datetime(2030, 3, 1, 2, 0, tzinfo=UTC)
+    # 2029-12-31 23:30 in UTC is already 2030 in Beijing.
+    new_year = datetime(2029, 12, 31, 23, 30, tzinfo=UTC)
+    for member, activity, at, team_id in ((world["leader"], first, this_year, team.id),
+                                          (world["member"], first, new_year, team.id),
+                                          (world["member"], second, this_year, team.id),
+                                          (world["leader"], second, this_year - timedelta(days=400), team.id),
+                                          (world["stranger"], second, this_year, other.id)):
+        db.session.add(Attendance(member_id=member.id, activity_id=activity.id, team_id=team_id, checked_in_at=at,
+                                  checked_out_at=at + timedelta(hours=1), minutes=60))
+    db.session.add(Attendance(member_id=world["stranger"].id, activity_id=first.id, team_id=team.id,
+                              checked_in_at=this_year))
+    db.session.commit()
+    make_record(world["member"], world["a1"], hours="1.50", status="approved", started_at=this_year, team_id=team.id)
+    make_record(world["leader"], world["a1"], hours="2.00", status="approved", started_at=new_year, team_id=team.id)
+    make_record(world["leader"], world["a1"], hours="9.00", status="pending", started_at=this_year, team_id=team.id)
+    make_record(world["leader"], world["a1"], hours="9.00", status="approved", started_at=this_year)
+    answer = client.get(f"{API}/teams/{team.id}/stats?year=2030", headers=auth(world["stranger"]))
+    assert answer.status_code == 200
+    assert answer.get_json() == {"team_id": team.id, "year": 2030, "approved_hours": 3.5, "attendances": 3,
+                                 "active_members": 2, "activities": 2}
+    empty = client.get(f"{API}/teams/{team.id}/stats?year=2020", headers=auth(world["stranger"])).get_json()
+    assert (empty["approved_hours"], empty["attendances"], empty["active_members"]) == (0, 0, 0)
+    assert client.get(f"{API}/teams/99999/stats", headers=auth(world["stranger"])).status_code == 404
+    assert client.get(f"{API}/teams/{team.id}/stats?year=abc", headers=auth(world["stranger"])).status_code == 422
+
+
+def test_the_overview_counts_active_teams_of_communities_and_their_units(client, world):
+    make_team(world["a1"], "一队")
+    make_team(world["unit"], "单位队")
+    make_team(world["a2"], "二队")
+    make_team(world["b1"], "乙队")
+    gone = make_team(world["a1"], "散了的队")
+    gone.status = "dissolved"
+    # A unit sitting in b2 and reported to a2 counts under a2.
+    reported = make_unit(world["b2"])
+    db.session.add(Report(kind="unit", status="approved", unit_id=reported.id, community_id=world["a2"].id,
+                          created_by=world["admin_a2"].id))
+    db.session.commit()
+    make_team(reported, "报到单位队")
+    district = client.get("/api/v1/stats/overview", query_string={"region_id": world["district"].id},
+                          headers=auth(make_staff("district_admin", world["district"]))).get_json()
+    assert district["teams"] == 5
+    assert {c["region_id"]: c["teams"] for c in district["children"]} == {world["a1"].parent_id: 4,
+                                                                          world["street_b"].id: 1}
+    street = client.get("/api/v1/stats/overview", query_string={"region_id": world["a1"].parent_id},
+                        headers=auth(world["street_a"])).get_json()
+    assert street["teams"] == 4
+    assert {c["region_id"]: c["teams"] for c in street["children"]} == {world["a1"].id: 2, world["a2"].id: 2}
