@@ -427,6 +427,12 @@ def test_the_team_follows_the_sign_up_to_the_attendance_and_the_record(client, w
     assert records == {members[0].id: team.id, solo.id: None}
     record = db.session.scalar(select(ServiceRecord).where(ServiceRecord.team_id == team.id))
     assert record.hours == Decimal("1.00")
+    # Staff see which sign-ups and records came through the team.
+    listed = client.get(f"{API}/activities/{activity.id}/signups", headers=auth(world["admin_a1"])).get_json()
+    assert {s["member_id"]: s["team_id"] for s in listed["items"]} == {members[0].id: team.id,
+                                                                      members[1].id: team.id, solo.id: None}
+    shown = client.get(f"{API}/service-records", headers=auth(world["admin_a1"])).get_json()
+    assert {r["member_id"]: r["team_id"] for r in shown["items"]} == records
 
 
 # Team wish claims.
