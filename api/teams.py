@@ -5,7 +5,7 @@ from api.blueprint import Blueprint
 from api.fields import Hours, Id, Integer, LocalDateTime, Text, Year
 from api.pagination import PageArgs, filters, page_of, paginate
 from api.security import allowed, current_actor
-from models.team import JoinPolicy, MembershipStatus, TeamRole, TeamStatus
+from models.team import JoinPolicy, MembershipStatus, TeamAction, TeamRole, TeamStatus
 from services import teams
 from services.authz import require_member, require_staff
 
@@ -82,6 +82,18 @@ class TeamMemberSchema(Schema):
 class TeamMemberListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(list(MembershipStatus)))
     role = fields.String(validate=validate.OneOf(list(TeamRole)))
+
+
+class TeamEventSchema(Schema):
+    id = Integer(dump_only=True)
+    action = fields.String(dump_only=True, validate=validate.OneOf(list(TeamAction)))
+    actor_id = Integer(dump_only=True, allow_none=True)
+    actor_name = fields.String(dump_only=True, allow_none=True)
+    member_id = Integer(dump_only=True, allow_none=True, metadata={"description": "Whom it was about, if anyone"})
+    member_name = fields.String(dump_only=True, allow_none=True)
+    details = fields.Dict(dump_only=True, allow_none=True,
+                          metadata={"description": "updated: {field: [before, after]}; leaders_set: {member_ids}"})
+    at = LocalDateTime(dump_only=True)
 
 
 class LeadersSchema(Schema):
@@ -205,6 +217,17 @@ def list_team_members(args, team_id):
     """Members and requests, leaders first (the team's leaders and the owner's staff)."""
     team, query = teams.list_members(current_actor(), team_id, **filters(args))
     return paginate(query, args, lambda page: teams.present_members(team, page))
+
+
+@blp.route("/teams/<int:team_id>/history")
+@jwt_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(TeamEventSchema))
+@blp.alt_response(403, description="Neither a leader nor the owner's staff (not_leader)")
+def team_history(args, team_id):
+    """Who founded, edited, dissolved the team, joined, was approved, declined, removed, left or made leader, and
+    when, newest first (the team's leaders and the owner's staff)."""
+    return paginate(teams.history(current_actor(), team_id), args, teams.present_history)
 
 
 @blp.route("/teams/<int:team_id>/members/<int:member_id>/approve", methods=["POST"])

@@ -1,6 +1,6 @@
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import utcnow
@@ -97,3 +97,33 @@ class TeamMember(db.Model):
         # Only active members lead.
         CheckConstraint("role = 'member' or status = 'active'", name="leader_is_active"),
     )
+
+
+class TeamAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DISSOLVED = "dissolved"
+    REQUESTED = "requested"
+    JOINED = "joined"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REMOVED = "removed"
+    LEFT = "left"
+    LEADERS_SET = "leaders_set"
+
+
+class TeamEvent(db.Model):
+    """Append-only history of a team: who did what, to whom, when (memberships themselves are deleted on removal)."""
+
+    __tablename__ = "team_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    details = mapped_column(JSON)
+    at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    # A team's history is read in order, newest first.
+    __table_args__ = (one_of_check("action", TeamAction), Index("ix_team_events_team_id_id", "team_id", "id"))

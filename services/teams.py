@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from clock import local_today, local_year_bounds, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import Attendance, Region, Report, ServiceRecord, Signup, Team, TeamMember, Unit, User
+from models import Attendance, Region, Report, ServiceRecord, Signup, Team, TeamEvent, TeamMember, Unit, User
 from models.activity import SignupStatus
 from models.record import RecordStatus
 from models.report import ReportStatus
-from models.team import JoinPolicy, MembershipStatus, TeamRole, TeamStatus, name_key
+from models.team import JoinPolicy, MembershipStatus, TeamAction, TeamRole, TeamStatus, name_key
 from services import activities, notifications
 from services.authz import community_field, fetch, require_member, require_staff, row_field
 from services.database import add_unique, as_dict, contains_text, update_if, valid_id, where_given
@@ -52,6 +52,12 @@ def _not_active_members(member_ids):
 
 def _name_taken():
     return Conflict("team_name_taken", "同一社区或单位下已有同名服务队")
+
+
+def _log(team, action, actor_id, member_id=None, details=None):
+    """One row of the team's history, in the same transaction as the change it records."""
+    db.session.add(TeamEvent(team_id=team.id, action=action, actor_id=actor_id, member_id=member_id,
+                             details=details, at=utcnow()))
 
 
 # Where units stand: the community of a unit's approved unit report (one at most, a unique index), else its own.
@@ -169,6 +175,7 @@ def create_team(actor, *, owner_type, owner_id, name, description=None, join_pol
                else NotFound("unit_not_found", "单位不存在或不在管辖范围内"))
     if not add_unique(team):
         raise _name_taken()
+    _log(team, TeamAction.CREATED, actor.id, details={"name": team.name})
     return team
 
 
@@ -176,6 +183,7 @@ def update_team(actor, team_id, **changes):
     """The owner's staff edit name, description and join policy; switching to ``open`` admits everyone waiting."""
     team = _as_owner_staff(actor, team_id)
     _active(team)
+    before = {field: getattr(team, field) for field in changes}
     if "name" in changes:
         changes["name_key"] = name_key(changes["name"])
     for field, value in changes.items():
@@ -185,6 +193,9 @@ def update_team(actor, team_id, **changes):
             db.session.flush()
     except IntegrityError:
         raise _name_taken() from None
+    changed = {field: [was, changes[field]] for field, was in before.items() if was != changes[field]}
+    if changed:
+        _log(team, TeamAction.UPDATED, actor.id, details=changed)
     if changes.get("join_policy") == JoinPolicy.OPEN:
         _admit_pending(actor, team)
     return team
@@ -197,6 +208,7 @@ def _admit_pending(actor, team):
         .values(status=MembershipStatus.ACTIVE, joined_at=now, decided_by=actor.id)
         .returning(TeamMember.member_id).execution_options(synchronize_session=False)))
     for member_id in admitted:
+        _log(team, TeamAction.APPROVED, actor.id, member_id)
         _tell_decision(team, member_id, approved=True)
 
 
@@ -205,6 +217,7 @@ def dissolve_team(actor, team_id):
     team = _as_owner_staff(actor, team_id)
     if not update_if(team, Team.status == TeamStatus.ACTIVE, status=TeamStatus.DISSOLVED, dissolved_at=utcnow()):
         raise _invalid_state("服务队已解散")
+    _log(team, TeamAction.DISSOLVED, actor.id)
     return team
 
 
@@ -299,6 +312,7 @@ def join(actor, team_id):
                             joined_at=now if admitted else None)
     if not add_unique(membership):
         raise Conflict("already_member", "已经加入或正在申请加入该服务队")
+    _log(team, TeamAction.JOINED if admitted else TeamAction.REQUESTED, actor.id, actor.id)
     if not admitted:
         # Leaders decide; a team without leaders yet is its founder's to decide.
         for leader_id in leader_ids(team.id) or [team.created_by]:
@@ -323,6 +337,7 @@ def approve_member(actor, team_id, member_id):
     if not update_if(membership, TeamMember.status == MembershipStatus.PENDING, status=MembershipStatus.ACTIVE,
                      joined_at=utcnow(), decided_by=actor.id):
         raise _invalid_state("该成员不在待审核状态")
+    _log(team, TeamAction.APPROVED, actor.id, member_id)
     _tell_decision(team, member_id, approved=True)
     return membership
 
@@ -338,7 +353,10 @@ def remove_member(actor, team_id, member_id):
         raise Forbidden("owner_staff_only", "只有服务队所属社区或单位的工作人员可以移除队长")
     db.session.delete(membership)
     db.session.flush()
-    if membership.status == MembershipStatus.PENDING:
+    declined = membership.status == MembershipStatus.PENDING
+    _log(team, TeamAction.DECLINED if declined else TeamAction.REMOVED, actor.id, member_id,
+         {"role": membership.role} if not declined else None)
+    if declined:
         _tell_decision(team, member_id, approved=False)
 
 
@@ -349,6 +367,7 @@ def leave(actor, team_id):
         TeamMember.team_id == team.id, TeamMember.member_id == actor.id)).rowcount
     if not removed:
         raise _membership_not_found()
+    _log(team, TeamAction.LEFT, actor.id, actor.id)
 
 
 def set_leaders(actor, team_id, member_ids):
@@ -367,6 +386,7 @@ def set_leaders(actor, team_id, member_ids):
         db.session.execute(update(TeamMember).where(
             TeamMember.team_id == team.id, TeamMember.member_id.in_(wanted)).values(role=TeamRole.LEADER)
             .execution_options(synchronize_session=False))
+    _log(team, TeamAction.LEADERS_SET, actor.id, details={"member_ids": sorted(wanted)})
     db.session.flush()
     return team
 
@@ -388,6 +408,20 @@ def present_members(team, memberships):
     return [{"member_id": m.member_id, "name": names.get(m.member_id), "status": m.status, "role": m.role,
              "requested_at": m.requested_at, "joined_at": m.joined_at,
              "approved_hours_this_year": hours.get(m.member_id, 0)} for m in memberships]
+
+
+def history(actor, team_id):
+    """A team's history, newest first (its leaders and the owner's staff)."""
+    team, _ = _as_manager(actor, team_id)
+    return select(TeamEvent).where(TeamEvent.team_id == team.id).order_by(TeamEvent.id.desc())
+
+
+def present_history(events):
+    """A page of the history with the names of who acted and on whom (one query)."""
+    people = {e.actor_id for e in events} | {e.member_id for e in events}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(people - {None}))).all())
+    return [{**as_dict(e), "actor_name": names.get(e.actor_id), "member_name": names.get(e.member_id)}
+            for e in events]
 
 
 # Team sign-ups.

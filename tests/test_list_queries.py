@@ -37,6 +37,7 @@ from models import (
     ShiftTemplate,
     Signup,
     Team,
+    TeamEvent,
     TeamMember,
     Unit,
     Upload,
@@ -81,6 +82,8 @@ def lists():
     db.session.add_all([TeamMember(team_id=t.id, member_id=member.id, status="active", role="leader") for t in teams])
     db.session.add_all([TeamMember(team_id=teams[0].id, member_id=o.id, status="active", role="member")
                         for o in others])
+    db.session.add_all([TeamEvent(team_id=teams[0].id, action="approved", actor_id=member.id, member_id=o.id,
+                                  at=utcnow()) for o in others])
     for n, other in enumerate(others):
         db.session.add_all([
             Signup(activity_id=activities[0].id, member_id=other.id, status="confirmed", created_at=utcnow()),
@@ -243,6 +246,7 @@ LISTS = {
     "/api/v1/teams?community_id={community}": "staff",
     "/api/v1/me/teams": "member",
     "/api/v1/teams/{team}/members": "member",
+    "/api/v1/teams/{team}/history": "staff",
     "/api/v1/wishes?status=claimed": "member",
 }
 

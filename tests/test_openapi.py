@@ -35,7 +35,8 @@ GET /stats/governance; POST /conventions; GET /conventions; GET /conventions/{};
 GET /conventions/{}/versions; GET /needs/{};
 POST /teams; GET /teams; GET /teams/{}; PATCH /teams/{}; POST /teams/{}/dissolve; POST /teams/{}/members;
 POST /teams/{}/members/{}/approve; POST /teams/{}/members/{}/remove; DELETE /teams/{}/members/me;
-PUT /teams/{}/leaders; GET /teams/{}/members; GET /me/teams; POST /activities/{}/team-signups; GET /teams/{}/stats
+PUT /teams/{}/leaders; GET /teams/{}/members; GET /me/teams; POST /activities/{}/team-signups; GET /teams/{}/stats;
+GET /teams/{}/history
 """
 
 PUBLIC = {("post", "/auth/wechat"), ("post", "/auth/login"), ("get", "/certificates/verify/{}"),

@@ -542,3 +542,31 @@ def test_the_overview_counts_active_teams_of_communities_and_their_units(client,
                         headers=auth(world["street_a"])).get_json()
     assert street["teams"] == 4
     assert {c["region_id"]: c["teams"] for c in street["children"]} == {world["a1"].id: 2, world["a2"].id: 2}
+
+
+def test_a_teams_history_records_every_change_for_its_leaders_and_owners_staff(client, world):
+    created = client.post(f"{API}/teams", json={"owner_type": "community", "owner_id": world["a1"].id,
+                                                 "name": "老党员先锋队"}, headers=auth(world["admin_a1"]))
+    team_id = created.get_json()["id"]
+    for member in (world["leader"], world["member"], world["stranger"]):
+        assert client.post(f"{API}/teams/{team_id}/members", headers=auth(member)).status_code == 201
+    for member in (world["leader"], world["member"]):
+        assert client.post(f"{API}/teams/{team_id}/members/{member.id}/approve",
+                           headers=auth(world["admin_a1"])).status_code == 200
+    assert client.put(f"{API}/teams/{team_id}/leaders", json={"member_ids": [world["leader"].id]},
+                      headers=auth(world["admin_a1"])).status_code == 200
+    assert client.post(f"{API}/teams/{team_id}/members/{world['stranger'].id}/remove",
+                       headers=auth(world["leader"])).status_code == 204
+    assert client.patch(f"{API}/teams/{team_id}", json={"name": "先锋队"},
+                        headers=auth(world["admin_a1"])).status_code == 200
+    assert client.delete(f"{API}/teams/{team_id}/members/me", headers=auth(world["member"])).status_code == 204
+    history = client.get(f"{API}/teams/{team_id}/history?per_page=100", headers=auth(world["leader"])).get_json()
+    assert [(e["action"], e["member_name"]) for e in reversed(history["items"])] == [
+        ("created", None), ("requested", "队长"), ("requested", "队员"), ("requested", "路人"), ("approved", "队长"),
+        ("approved", "队员"), ("leaders_set", None), ("declined", "路人"), ("updated", None), ("left", "队员")]
+    updated = next(e for e in history["items"] if e["action"] == "updated")
+    assert updated["details"] == {"name": ["老党员先锋队", "先锋队"]}
+    assert updated["actor_name"] == world["admin_a1"].name
+    refused = client.get(f"{API}/teams/{team_id}/history", headers=auth(world["stranger"]))
+    assert refused.status_code == 403 and error_code(refused) == "not_leader"
+    assert client.get(f"{API}/teams/{team_id}/history", headers=auth(world["admin_b1"])).status_code == 404

@@ -1,5 +1,5 @@
-"""teams: volunteer teams (志愿服务队) of a community or a unit, their members, and the team carried by sign-ups,
-attendances, service records and wish claims
+"""teams: volunteer teams (志愿服务队) of a community or a unit, their members and history, and the team carried by
+sign-ups, attendances, service records and wish claims
 
 Revision ID: 0016
 Revises: 0015
@@ -66,6 +66,24 @@ def upgrade():
     with op.batch_alter_table('team_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_team_members_member_id'), ['member_id'], unique=False)
 
+    op.create_table('team_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=True),
+    sa.Column('at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("action in ('created', 'updated', 'dissolved', 'requested', 'joined', 'approved', 'declined', "
+                       "'removed', 'left', 'leaders_set')", name=op.f('ck_team_events_action')),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_team_events_actor_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['users.id'], name=op.f('fk_team_events_member_id_users')),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_events_team_id_teams')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_events'))
+    )
+    with op.batch_alter_table('team_events', schema=None) as batch_op:
+        batch_op.create_index('ix_team_events_team_id_id', ['team_id', 'id'], unique=False)
+
     with op.batch_alter_table('attendances', schema=None) as batch_op:
         batch_op.add_column(sa.Column('team_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_attendances_team_id'), ['team_id'], unique=False)
@@ -111,6 +129,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_attendances_team_id'))
         batch_op.drop_column('team_id')
 
+    with op.batch_alter_table('team_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_team_events_team_id_id')
+
+    op.drop_table('team_events')
     with op.batch_alter_table('team_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_team_members_member_id'))
 
