@@ -5,7 +5,7 @@ import requests
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Activity, Signup
+from models import Activity, Notification, Signup
 from tests.activity_factories import make_activity
 from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, make_member, region_tree
@@ -79,3 +79,25 @@ def test_simultaneous_all_or_nothing_requests_get_all_their_seats_or_none(live_s
     assert 4 * len(granted) + singles_confirmed == _confirmed(activity_id) <= 10
     # Seats are refused only for want of them: whoever came last found fewer than four free.
     assert 10 - _confirmed(activity_id) < 4 or len(granted) == 4
+
+
+def test_simultaneous_joins_and_approvals_decide_once(live_server):
+    """Runs on SQLite too (writes are serialised there); on PostgreSQL the unique constraint and the conditional
+    update decide."""
+    tree = region_tree()
+    leaders = [make_member(f"队长{n}") for n in range(4)]
+    team = make_team(tree["a1"], leaders=leaders)
+    joiner = make_member("申请人")
+    team_id, joiner_id, joiner_headers = team.id, joiner.id, auth(joiner)
+    leader_headers = [auth(leader) for leader in leaders]
+    db.session.remove()
+
+    joins = fire_at_once(6, lambda i: requests.post(f"{live_server}/api/v1/teams/{team_id}/members",
+                                                    headers=joiner_headers, timeout=60))
+    assert sorted(r.status_code for r in joins) == [201] + [409] * 5
+    assert {r.json()["error"]["code"] for r in joins if r.status_code == 409} == {"already_member"}
+    approvals = fire_at_once(4, lambda i: requests.post(
+        f"{live_server}/api/v1/teams/{team_id}/members/{joiner_id}/approve", headers=leader_headers[i], timeout=60))
+    assert sorted(r.status_code for r in approvals) == [200, 409, 409, 409]
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.member_id == joiner_id, Notification.kind == "team_join_decided")) == 1
