@@ -25,6 +25,7 @@ BLUEPRINT_MODULES = (
     "api.certificates",
     "api.screen",
     "api.wishes",
+    "api.teams",
     "api.needs",
     "api.resources",
     "api.projects",

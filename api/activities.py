@@ -90,6 +90,8 @@ class SignupSchema(Schema):
     activity_id = Integer(dump_only=True)
     member_id = Integer(dump_only=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(SignupStatus)))
+    team_id = Integer(dump_only=True, allow_none=True,
+                      metadata={"description": "The team whose leader signed the member up, if any"})
     created_at = LocalDateTime(dump_only=True)
     cancelled_at = LocalDateTime(dump_only=True, allow_none=True)
 

@@ -24,6 +24,8 @@ class ServiceRecordSchema(Schema):
                        "community admin's own community by default (staff covering several communities name it)"})
     shift_id = Integer(dump_only=True, allow_none=True)
     attendance_id = Integer(dump_only=True, allow_none=True)
+    team_id = Integer(dump_only=True, allow_none=True,
+                      metadata={"description": "The team whose sign-up the attendance followed, if any"})
     category = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CATEGORIES),
                              metadata={"description": "Defaults to the activity's category"})
     started_at = LocalDateTime(required=True)

@@ -24,6 +24,8 @@ class FiguresSchema(Schema):
     no_show_rate = Number(
         required=True, metadata={"description": "No-shows ÷ settled assignments (attended or no-show) of shifts "
                                                 "ending in the year; 0 when none; at most 4 decimal places"})
+    teams = Integer(required=True, metadata={
+        "description": "Active volunteer teams owned by the region's communities or their units, now"})
 
 
 class OverviewSchema(FiguresSchema):

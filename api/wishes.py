@@ -12,6 +12,12 @@ from services.authz import require_region_staff
 blp = Blueprint("wishes", __name__, url_prefix="/api/v1", description="Wishes (微心愿)")
 
 
+class ClaimerSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(("member", "unit", "team")))
+    id = Integer(required=True)
+    name = fields.String(required=True, allow_none=True)
+
+
 class WishSchema(Schema):
     id = Integer(dump_only=True)
     community_id = Id(required=True)
@@ -21,7 +27,10 @@ class WishSchema(Schema):
                                 metadata={"description": "How staff describe the beneficiary; never more"})
     deadline = LocalDate(load_default=None, allow_none=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(list(WishStatus)))
-    claimer_type = fields.String(dump_only=True, allow_none=True, metadata={"description": "member or unit"})
+    claimer_type = fields.String(dump_only=True, allow_none=True, metadata={"description": "member, unit or team"})
+    claimer = fields.Nested(ClaimerSchema, dump_only=True, allow_none=True, metadata={
+        "description": "Who claimed it: a team to everyone, a member or unit to staff and to the claimer"})
+    claimer_team_id = Integer(dump_only=True, allow_none=True)
     claimer_member_id = Integer(dump_only=True, allow_none=True,
                                        metadata={"description": "Shown to staff and to the claimer only"})
     claimer_unit_id = Integer(dump_only=True, allow_none=True)
@@ -46,6 +55,8 @@ class WishListArgs(PageArgs):
 class ClaimSchema(Schema):
     unit_id = Id(load_default=None, allow_none=True,
                              metadata={"description": "Claim for this unit (its unit admin only)"})
+    team_id = Id(load_default=None, allow_none=True,
+                 metadata={"description": "Claim for this team (one of its leaders); not with unit_id"})
 
 
 class FulfilSchema(Schema):
@@ -86,9 +97,13 @@ def get_wish(wish_id):
 @jwt_required()
 @blp.arguments(ClaimSchema)
 @blp.response(200, WishSchema)
-@blp.alt_response(409, description="Claimed by someone else (already_claimed), or not open (invalid_state)")
+@blp.alt_response(403, description="Not a member (members_only), not staff (staff_only), not a leader of the team "
+                                   "(not_leader)")
+@blp.alt_response(409, description="Claimed by someone else (already_claimed), or not open, or the team dissolved "
+                                   "(invalid_state)")
 def claim_wish(body, wish_id):
-    """A member claims the wish; with `unit_id`, that unit's admin claims it for the unit. One claimer only."""
+    """A member claims the wish; with `unit_id`, that unit's admin claims it for the unit; with `team_id`, one of
+    the team's leaders claims it for the team (any current leader may then release or fulfil it). One claimer only."""
     actor = current_actor()
     return wishes.present_one(actor, wishes.claim(actor, wish_id, **body))
 

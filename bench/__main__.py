@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import appeals, batches, certificates, checkins, exports, governance, instructions, reads, rosters
+from bench import appeals, batches, certificates, checkins, exports, governance, instructions, reads, rosters, teams
 from bench.runtime import WRK_MISSING, bench_app, bench_database_url, wrk_path
 from bench.seed import PRESETS, analyze, seed
 from extensions import db
@@ -78,6 +78,7 @@ def main(argv=None):
     step("checkins_sqlite", lambda: checkins.run(checkins.sqlite_database(20_000), seconds=args.seconds))
     step("reads", lambda: reads.run(url))
     step("appeals", lambda: appeals.run(url))
+    step("team_signups", lambda: teams.run(database_url=url))
     step("governance", lambda: governance.run(url))
     step("rosters", lambda: rosters.run(url))
     step("exports", lambda: exports.run(url))

@@ -13,6 +13,7 @@ DEMO_STEPS = (
     "demo.activities",
     "demo.posts",
     "demo.wishes",
+    "demo.teams",
     "demo.appeals",
     "demo.governance",
     "demo.certificates",

@@ -29,6 +29,7 @@ from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
 from models.stats import CommunityReportCounts, CommunityYearFigures, RegionYearVolunteers, VolunteerYear
+from models.team import Team, TeamEvent, TeamMember
 from models.upload import Upload
 from models.user import AuthSession, LoginAttempt, RoleAssignment, User
 from models.wish import Wish
@@ -40,5 +41,6 @@ __all__ = [
     "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
     "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
     "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
-    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "Upload", "User", "VolunteerYear", "Wish",
+    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Team", "TeamEvent", "TeamMember", "Unit", "Upload", "User",
+    "VolunteerYear", "Wish",
 ]

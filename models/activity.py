@@ -54,7 +54,7 @@ class Activity(db.Model):
     signup_closes_at = mapped_column(UTCDateTime)
     eligible_political_statuses: Mapped[list | None] = mapped_column(JSON)
     # The teams table lives on the teams branch; the coordinator adds its foreign key at merge.
-    eligible_team_id: Mapped[int | None] = mapped_column(Integer)
+    eligible_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     eligible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -94,6 +94,8 @@ class Signup(db.Model):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
+    # The team whose leader signed the member up (POST /activities/{id}/team-signups); None for one's own.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     cancelled_at = mapped_column(UTCDateTime)
 

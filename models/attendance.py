@@ -18,6 +18,8 @@ class Attendance(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
+    # The team of the sign-up it follows, if the member was signed up through a team.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     checked_in_at = mapped_column(UTCDateTime, nullable=False)
     checked_out_at = mapped_column(UTCDateTime)
     minutes: Mapped[int | None] = mapped_column(Integer)

@@ -43,6 +43,8 @@ class ServiceRecord(db.Model):
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"), unique=True)
+    # The team of the attendance it follows (a team sign-up's); a team's figures sum these.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     category: Mapped[str | None] = mapped_column(String(16))
     started_at = mapped_column(UTCDateTime, nullable=False)
     ended_at = mapped_column(UTCDateTime, nullable=False)

@@ -9,7 +9,7 @@ from models.types import UTCDateTime, one_of_check
 
 
 class WishStatus(StrEnum):
-    """open → claimed (a member, a unit) → fulfilled (the claimer) → completed (community staff); claimed → open
+    """open → claimed (a member, a unit, a team) → fulfilled (the claimer) → completed (community staff); claimed → open
     (the claimer releases it); open or claimed → cancelled (community staff)."""
 
     OPEN = "open"
@@ -21,7 +21,7 @@ class WishStatus(StrEnum):
 
 
 class Wish(db.Model):
-    """A resident's small wish (微心愿), claimed by one member or one unit."""
+    """A resident's small wish (微心愿), claimed by one member, one unit or one team."""
 
     __tablename__ = "wishes"
 
@@ -34,6 +34,7 @@ class Wish(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=WishStatus.OPEN, index=True)
     claimer_member_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     claimer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    claimer_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_at = mapped_column(UTCDateTime)
     fulfil_note: Mapped[str | None] = mapped_column(Text)

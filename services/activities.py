@@ -12,7 +12,8 @@ activity's ``can_sign_up``/``cannot_reason`` ask it, and so does any sign-up tha
 Confirmed sign-ups never exceed the capacity: a seat is taken by a conditional
 ``UPDATE ... WHERE confirmed_count < capacity`` on the activity row, which the database serialises; whoever misses it
 is waitlisted. Cancelling a confirmed sign-up frees the seat and confirms the longest-waiting waitlisted member in the
-same transaction. Every change of seats locks the activity row first, so promotions never interleave.
+same transaction. Every change of seats locks the activity row first (a sign-up too, so a team's sign-up of many
+members and single ones take turns), so promotions never interleave.
 """
 
 from sqlalchemy import func, select, update
@@ -20,9 +21,10 @@ from sqlalchemy import func, select, update
 from clock import to_local, utcnow, within_local_days
 from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import Activity, Region, Report, Signup, Unit
+from models import Activity, Region, Report, Signup, Team, TeamMember, Unit
 from models.activity import ActivityStatus, SignupStatus
 from models.report import ReportStatus
+from models.team import MembershipStatus
 from services import notifications
 from services.authz import community_field, fetch, require_region_staff, require_staff, row_field, within_scope
 from services.database import add_unique, as_dict, update_if, where_given
@@ -53,13 +55,14 @@ def access_activity(actor, activity_id, *, for_write, as_staff=None, community_s
 
 def _member_in_team(team_id, member_id):
     """Whether the member is an active member of the team."""
-    try:
-        from services.teams import is_active_member  # the teams branch provides it; lazily, to avoid an import cycle
-    except ModuleNotFoundError as missing:
-        if missing.name != "services.teams":
-            raise
-        return False
-    return is_active_member(team_id, member_id)
+    return bool(_active_teams_of(member_id, {team_id}))
+
+
+def _active_teams_of(member_id, team_ids):
+    """The teams among ``team_ids`` the member is an active member of (one query)."""
+    return set(db.session.scalars(select(TeamMember.team_id).where(
+        TeamMember.member_id == member_id, TeamMember.team_id.in_(team_ids),
+        TeamMember.status == MembershipStatus.ACTIVE)))
 
 
 def _signup_closed(activity):
@@ -68,12 +71,9 @@ def _signup_closed(activity):
         "closes_at": activity.signup_closes_at and to_local(activity.signup_closes_at).isoformat()})
 
 
-def check_can_sign_up(activity, member, *, now=None, at_check_in=False, in_team=_member_in_team):
-    """The one rule on who may sign up for an activity and when, raising what the sign-up answers: 403
-    ``not_eligible`` unless the member meets every criterion; then 409 ``invalid_state`` (cancelled),
-    ``activity_ended``, ``signup_closed`` (before ``signup_opens_at`` or from ``signup_closes_at``). At the check-in
-    of an activity without sign-up only eligibility applies. ``in_team`` answers team membership (a page of
-    activities passes a memo of it)."""
+def check_eligible(activity, member, *, in_team=_member_in_team):
+    """403 ``not_eligible`` unless the member meets every criterion of the activity. ``in_team`` answers team
+    membership (a page of activities passes a memo of it)."""
     criteria_met = (
         (activity.eligible_political_statuses is None
          or member.political_status in activity.eligible_political_statuses)
@@ -81,8 +81,20 @@ def check_can_sign_up(activity, member, *, now=None, at_check_in=False, in_team=
         and (activity.eligible_team_id is None or in_team(activity.eligible_team_id, member.id)))
     if not criteria_met:
         raise Forbidden("not_eligible", "不符合该活动的报名条件")
-    if at_check_in:
-        return
+
+
+def is_eligible(activity, member):
+    """Whether ``check_eligible`` lets the member through."""
+    try:
+        check_eligible(activity, member)
+    except Forbidden:
+        return False
+    return True
+
+
+def check_open(activity, *, now=None):
+    """409 unless the activity takes sign-ups now: ``invalid_state`` (cancelled), ``activity_ended``,
+    ``signup_closed`` (before ``signup_opens_at`` or from ``signup_closes_at``)."""
     now = now or utcnow()
     if activity.status != ActivityStatus.PUBLISHED:
         raise Conflict("invalid_state", "活动已取消")
@@ -91,6 +103,14 @@ def check_can_sign_up(activity, member, *, now=None, at_check_in=False, in_team=
     if (activity.signup_opens_at is not None and now < activity.signup_opens_at) or (
             activity.signup_closes_at is not None and now >= activity.signup_closes_at):
         raise _signup_closed(activity)
+
+
+def check_can_sign_up(activity, member, *, now=None, in_team=_member_in_team):
+    """The one rule on who may sign up for an activity and when, raising what the sign-up answers: first
+    ``check_eligible`` (403; all that the check-in of an activity without sign-up asks), then ``check_open``
+    (409)."""
+    check_eligible(activity, member, in_team=in_team)
+    check_open(activity, now=now)
 
 
 def cannot_sign_up_reason(activity, member, **options):
@@ -126,9 +146,11 @@ def _check_times(current, changes):
 
 
 def _check_eligibility(eligibility):
-    """422 when the criteria's unit names no unit (a team id is checked by the teams module at sign-up)."""
+    """422 when the criteria's unit or team names none."""
     if eligibility and eligibility.get("unit_id") is not None:
         row_field(Unit, eligibility["unit_id"], "eligibility.unit_id", "单位不存在")
+    if eligibility and eligibility.get("team_id") is not None:
+        row_field(Team, eligibility["team_id"], "eligibility.team_id", "服务队不存在")
 
 
 def _apply(activity, changes):
@@ -246,7 +268,8 @@ def _organizers(activities):
 def present(activities, actor=None):
     """A page of activities with their organiser, sign-up counts and, for the caller, its own sign-up status and
     whether it may sign up (``cannot_reason``: the code the sign-up would answer). A few queries for the whole page:
-    the counts, the caller's sign-ups, the organisers' names, the caller's user, and team membership once per team."""
+    the counts, the caller's sign-ups, the organisers' names, the caller's user, and its memberships of the teams
+    the page's criteria name."""
     ids = [a.id for a in activities]
     counts = signup_counts(ids)
     organizers = _organizers(activities) if activities else {}
@@ -255,12 +278,11 @@ def present(activities, actor=None):
         mine = dict(db.session.execute(select(Signup.activity_id, Signup.status).where(
             Signup.member_id == actor.id, Signup.activity_id.in_(ids),
             Signup.status.in_(SignupStatus.ACTIVE))).all())
-    teams = {}
+    team_ids = {a.eligible_team_id for a in activities if a.eligible_team_id is not None}
+    my_teams = _active_teams_of(actor.id, team_ids) if actor is not None and team_ids else set()
 
-    def in_team(team_id, member_id):
-        if team_id not in teams:
-            teams[team_id] = _member_in_team(team_id, member_id)
-        return teams[team_id]
+    def in_team(team_id, _member_id):
+        return team_id in my_teams
 
     now = utcnow()
     rows = []
@@ -284,22 +306,52 @@ def _take_seat(activity_id):
     return result.rowcount == 1
 
 
+def find_activity(activity_id):
+    """An activity anyone signed in may see, unlocked; 404 when there is none."""
+    return fetch(Activity, activity_id, _not_found())
+
+
+def open_for_signup(activity_id):
+    """The activity, its seats locked (so sign-ups and withdrawals of it take turns, always in this order: the
+    activity, then sign-ups), if it still takes sign-ups (``check_open``); else 409."""
+    activity = _lock_seats(activity_id)
+    check_open(activity)
+    return activity
+
+
 def sign_up(actor, activity_id):
     """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity; only a member who
     ``check_can_sign_up`` lets through (eligible, published, not over, within the window)."""
-    activity = access_activity(actor, activity_id, for_write=False)
+    activity = _lock_seats(activity_id)
     check_can_sign_up(activity, actor.user)
-    signup = Signup(activity_id=activity.id, member_id=actor.id, status=SignupStatus.WAITLISTED, created_at=utcnow())
-    if not add_unique(signup):
+    signup = sign_up_member(activity, actor.id)
+    if signup is None:
         raise Conflict("already_signed_up", "已经报名")
-    if _take_seat(activity.id):
+    return signup
+
+
+def sign_up_member(activity, member_id, *, team=None):
+    """Sign a member up for an activity ``open_for_signup`` returned: confirmed while seats remain, else
+    waitlisted; None when the member already holds an active sign-up. With ``team`` its leader signs the member up
+    (the sign-up carries the team) and the member is told so, free to decline as usual."""
+    signup = Signup(activity_id=activity.id, member_id=member_id, status=SignupStatus.WAITLISTED,
+                    team_id=team.id if team else None, created_at=utcnow())
+    if not add_unique(signup):
+        return None
+    ref = f"activity:{activity.id}"
+    confirmed = _take_seat(activity.id)
+    if confirmed:
         signup.status = SignupStatus.CONFIRMED
-        notifications.notify(actor.id, "signup_confirmed", f"报名成功：{activity.title}",
-                             ref=f"activity:{activity.id}", key=f"signup:{signup.id}:confirmed")
+    if team is not None:
+        notifications.notify(member_id, "team_signup", f"{team.name}已为您报名：{activity.title}",
+                             "报名成功" if confirmed else "已进入候补，有名额空出时将自动递补；不能参加可取消报名",
+                             ref=ref, key=f"signup:{signup.id}:team")
+    elif confirmed:
+        notifications.notify(member_id, "signup_confirmed", f"报名成功：{activity.title}", ref=ref,
+                             key=f"signup:{signup.id}:confirmed")
     else:
-        notifications.notify(actor.id, "signup_waitlisted", f"已进入候补：{activity.title}",
-                             "有名额空出时将按报名先后自动递补", ref=f"activity:{activity.id}",
-                             key=f"signup:{signup.id}:waitlisted")
+        notifications.notify(member_id, "signup_waitlisted", f"已进入候补：{activity.title}",
+                             "有名额空出时将按报名先后自动递补", ref=ref, key=f"signup:{signup.id}:waitlisted")
     db.session.flush()
     return signup
 

@@ -2,7 +2,7 @@
 
 A scan is accepted only with a genuine, current token, from within ``radius_m`` of the place (haversine), from a
 member who may be there (a confirmed sign-up where the activity requires one, else one who meets its eligibility
-criteria, asked of ``activities.check_can_sign_up``; an active assignment on a shift of the post that is on now),
+criteria, asked of ``activities.check_eligible``; an active assignment on a shift of the post that is on now),
 inside the window (30 minutes before the start to the end). The first scan opens an attendance; a scan within
 ``CHECKIN_DEBOUNCE_SECONDS`` is a duplicate and changes nothing; a later one closes the attendance and creates a
 pending service record. One open attendance per member and activity or shift is a partial unique index, and closing
@@ -19,7 +19,7 @@ from functools import cache
 
 import qrcode
 from flask import current_app
-from sqlalchemy import Float, Integer, and_, bindparam, cast, exists, false, func, or_, select, update
+from sqlalchemy import Float, Integer, and_, bindparam, cast, exists, false, func, null, or_, select, update
 
 from clock import utcnow
 from errors import BadRequest, Conflict, Forbidden
@@ -29,7 +29,7 @@ from models.activity import ActivityStatus, SignupStatus
 from models.post import AssignmentStatus
 from models.record import RecordSource, RecordStatus
 from services import checkin_tokens, rollups
-from services.activities import access_activity, check_can_sign_up
+from services.activities import access_activity, check_eligible
 from services.database import as_dict, commit_batch, insert_ignoring_conflicts, is_sqlite
 from services.posts import access_post
 from services.records import log_change, span_hours
@@ -91,6 +91,15 @@ def _open_to_all(activities):
                 activities.c.eligible_unit_id.is_(None))
 
 
+def _signup_team(activities):
+    """SQL: the team of the member's confirmed sign-up, which the attendance carries (None for one's own)."""
+    signups = Signup.__table__
+    return (select(signups.c.team_id).where(signups.c.activity_id == activities.c.id,
+                                            signups.c.member_id == MEMBER_ID,
+                                            signups.c.status == SignupStatus.CONFIRMED)
+            .limit(1).scalar_subquery())
+
+
 def _scan_statements():
     """Per kind of place, one statement reading the place, whether the scan is within its radius, the member's latest
     attendance there (open, or the one to debounce a check-out against) and, for an activity, whether the member's
@@ -113,10 +122,11 @@ def _scan_statements():
     return {
         "activity": select(*place(activities, activities.c.status, activities.c.starts_at, activities.c.ends_at,
                                   activities.c.requires_signup, _open_to_all(activities).label("open_to_all")),
-                           *latest, _confirmed_signup(activities).label("confirmed"))
+                           *latest, _confirmed_signup(activities).label("confirmed"),
+                           _signup_team(activities).label("team_id"))
         .select_from(activities.outerjoin(attendances, attendances.c.id == latest_at_activity.scalar_subquery()))
         .where(activities.c.id == PLACE_ID),
-        "post": select(*place(posts), *latest, false().label("confirmed"))
+        "post": select(*place(posts), *latest, false().label("confirmed"), null().label("team_id"))
         .select_from(posts.outerjoin(attendances, attendances.c.id == latest_at_post.scalar_subquery()))
         .where(posts.c.id == PLACE_ID),
     }
@@ -140,13 +150,13 @@ def _first_check_in(_sqlite):
     time = attendances.c.checked_in_at.type
     recent = or_(earlier.c.checked_out_at.is_(None),
                  earlier.c.checked_out_at > bindparam("debounced_since", type_=time))
-    eligible = select(MEMBER_ID, activities.c.id, NOW, LAT, LNG, false()).where(
+    eligible = select(MEMBER_ID, activities.c.id, NOW, LAT, LNG, false(), _signup_team(activities)).where(
         activities.c.id == PLACE_ID, activities.c.status == ActivityStatus.PUBLISHED,
         activities.c.starts_at <= bindparam("latest_start", type_=time), activities.c.ends_at >= NOW,
         or_(and_(activities.c.requires_signup.is_(False), _open_to_all(activities)), _confirmed_signup(activities)),
         _within_radius(activities, LAT, LNG),
         ~exists().where(earlier.c.member_id == MEMBER_ID, earlier.c.activity_id == activities.c.id, recent))
-    columns = ("member_id", "activity_id", "checked_in_at", "check_in_lat", "check_in_lng", "needs_review")
+    columns = ("member_id", "activity_id", "checked_in_at", "check_in_lat", "check_in_lng", "needs_review", "team_id")
     return insert_ignoring_conflicts(attendances).from_select(columns, eligible).returning(attendances.c.id)
 
 
@@ -212,7 +222,7 @@ def scan(actor, token, lat, lng):
     now = utcnow()
     kind, target_id, _slot = checkin_tokens.decode(token, now)
     values = {"member_id": actor.id, "activity_id": None, "shift_id": None, "checked_in_at": now,
-              "check_in_lat": lat, "check_in_lng": lng, "needs_review": False}
+              "check_in_lat": lat, "check_in_lng": lng, "needs_review": False, "team_id": None}
     if kind == "activity":
         # On the session's connection: a Core statement needs none of the ORM's execution.
         attendance_id = db.session.connection().scalar(_first_check_in(is_sqlite()), {
@@ -237,8 +247,9 @@ def scan(actor, token, lat, lng):
         if place.requires_signup and not place.confirmed:
             raise _not_signed_up()
         if not place.requires_signup and not place.open_to_all:
-            check_can_sign_up(db.session.get(Activity, place.id), actor.user, at_check_in=True)
+            check_eligible(db.session.get(Activity, place.id), actor.user)
         values["activity_id"] = place.id
+        values["team_id"] = place.team_id
     else:
         values["shift_id"] = _shift_id_on_now(actor.id, place, now)
     attendance_id = db.session.scalar(_open_attendance_insert(is_sqlite()), values)
@@ -319,7 +330,8 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
         description = f"{title}（未签退，系统于结束时间自动签退，待核实）"
     record = ServiceRecord(
         member_id=attendance.member_id, community_id=community_id, activity_id=attendance.activity_id,
-        shift_id=attendance.shift_id, attendance_id=attendance.id, category=category, started_at=started_at,
+        shift_id=attendance.shift_id, attendance_id=attendance.id, team_id=attendance.team_id,
+        category=category, started_at=started_at,
         ended_at=ended_at, hours=span_hours(started_at, ended_at), description=description,
         status=RecordStatus.PENDING, source=RecordSource.AUTO_CLOSED if by_scheduler else RecordSource.CHECKIN,
         created_at=utcnow())

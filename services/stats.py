@@ -28,8 +28,10 @@ from models.record import RecordStatus
 from models.report import ReportStatus
 from services import rollups
 from services.authz import require_region_staff, staff_of_region
+from services.teams import teams_within
 
-FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate")
+FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate",
+           "teams")
 
 
 def overview(actor, *, region_id=None, year=None, fresh=False):
@@ -68,13 +70,18 @@ def _figures(members, units, activities, hours, volunteers, no_shows, settled):
 
 
 def _answer(region, year, children, figures):
+    children = list(children)
+    # Live, not per year: the active teams of the region's communities and their units, now.
+    teams = teams_within(region.path, *(c.path for c in children))
     return {
         "region_id": region.id,
         "name": region.name,
         "kind": region.kind,
         "year": year,
         **figures(region.id),
-        "children": [{"region_id": c.id, "name": c.name, "kind": c.kind, **figures(c.id)} for c in children],
+        "teams": teams[region.path],
+        "children": [{"region_id": c.id, "name": c.name, "kind": c.kind, **figures(c.id), "teams": teams[c.path]}
+                     for c in children],
         "computed_at": utcnow(),
     }
 

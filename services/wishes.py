@@ -1,9 +1,10 @@
-"""Wishes (微心愿): community staff post a resident's small wish; one member or one unit claims and fulfils it.
+"""Wishes (微心愿): community staff post a resident's small wish; one member, unit or team claims and fulfils it.
 
-open → claimed (a member, or a unit admin for its unit) → fulfilled (the claimer, with a note) → completed (community
-staff confirm; 20 points and a notification to whoever claimed). The claimer may release a claimed wish back to open;
-staff may cancel an open or claimed wish. Every other move is 409 ``invalid_state``. Each transition is one
-conditional UPDATE, so of simultaneous requests exactly one applies.
+open → claimed (a member, a unit admin for its unit, or a team's leader for the team) → fulfilled (the claimer, with a
+note) → completed (community staff confirm; 20 points and a notification to whoever claimed: for a team, the leader
+who claimed). A team's claim is the team's: any of its current leaders may release or fulfil it. The claimer may
+release a claimed wish back to open; staff may cancel an open or claimed wish. Every other move is 409
+``invalid_state``. Each transition is one conditional UPDATE, so of simultaneous requests exactly one applies.
 """
 
 from sqlalchemy import or_, select, update
@@ -11,7 +12,8 @@ from sqlalchemy import or_, select, update
 from clock import local_today, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import Unit, User, Wish
+from models import Team, TeamMember, Unit, User, Wish
+from models.team import TeamRole, TeamStatus
 from models.wish import WishStatus
 from services import notifications, points
 from services.authz import (
@@ -24,8 +26,8 @@ from services.authz import (
 )
 from services.database import as_dict, update_if, where_given
 
-CLAIMER_FIELDS = {"claimer_member_id": None, "claimer_unit_id": None, "claimed_by": None, "claimed_at": None,
-                  "overdue_notified_at": None}
+CLAIMER_FIELDS = {"claimer_member_id": None, "claimer_unit_id": None, "claimer_team_id": None, "claimed_by": None,
+                  "claimed_at": None, "overdue_notified_at": None}
 
 
 def _invalid_state():
@@ -58,25 +60,50 @@ def list_wishes(*, community_id=None, status=None):
     return where_given(select(Wish).order_by(Wish.id.desc()), (Wish.community_id, community_id), (Wish.status, status))
 
 
+def _led_teams(actor, team_ids):
+    """Those of these teams the actor leads now."""
+    if not team_ids:
+        return set()
+    return set(db.session.scalars(select(TeamMember.team_id).where(
+        TeamMember.team_id.in_(team_ids), TeamMember.member_id == actor.id, TeamMember.role == TeamRole.LEADER)))
+
+
+def _claimer_type(wish):
+    if wish.claimer_team_id:
+        return "team"
+    return "unit" if wish.claimer_unit_id else "member"
+
+
 def present(actor, wishes):
     """A page of wishes as the caller may see them: who claimed one is shown to staff and to the claimer, not to
-    other members. Claimer names come from two grouped queries, not one per wish."""
+    other members; a team's claim is shown to everyone (a team serves in the open). Claimer names and the teams the
+    caller leads come from grouped queries, not one per wish."""
     member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
+    team_ids = {w.claimer_team_id for w in wishes if w.claimer_team_id}
     members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
+    teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
+    led = _led_teams(actor, team_ids)
     covered = actor.covering({w.community_id for w in wishes})
     shown = []
     for wish in wishes:
-        mine = is_claimer(actor, wish)
+        kind = _claimer_type(wish)
+        mine = wish.claimer_team_id in led if kind == "team" else is_claimer(actor, wish)
         sees_claimer = mine or wish.community_id in covered
-        name = units.get(wish.claimer_unit_id) if wish.claimer_unit_id else members.get(wish.claimer_member_id)
+        claimer_id, name = {"team": (wish.claimer_team_id, teams.get(wish.claimer_team_id)),
+                            "unit": (wish.claimer_unit_id, units.get(wish.claimer_unit_id)),
+                            "member": (wish.claimer_member_id, members.get(wish.claimer_member_id))}[kind]
+        claimer = None
+        if wish.claimed_by and (sees_claimer or kind == "team"):
+            claimer = {"type": kind, "id": claimer_id, "name": name}
         shown.append({
             **as_dict(wish),
             "claimed_by_me": mine,
-            "claimer_type": ("unit" if wish.claimer_unit_id else "member") if wish.claimed_by else None,
+            "claimer_type": kind if wish.claimed_by else None,
+            "claimer": claimer,
             "claimer_member_id": wish.claimer_member_id if sees_claimer else None,
-            "claimer_name": name if sees_claimer else None,
+            "claimer_name": name if sees_claimer or kind == "team" else None,
             "fulfil_note": wish.fulfil_note if sees_claimer else None,
         })
     return shown
@@ -87,31 +114,46 @@ def present_one(actor, wish):
 
 
 def is_claimer(actor, wish):
+    if wish.claimer_team_id is not None:
+        return bool(_led_teams(actor, {wish.claimer_team_id}))
     if wish.claimer_unit_id is not None:
         return wish.claimer_unit_id in actor.unit_ids
     return wish.claimer_member_id is not None and wish.claimer_member_id == actor.id
 
 
 def _claimer_condition(actor):
-    conditions = [Wish.claimer_member_id == actor.id]
+    """SQL: the actor is the claimer: the member, an admin of the unit, or a current leader of the team."""
+    led = select(TeamMember.team_id).where(TeamMember.member_id == actor.id, TeamMember.role == TeamRole.LEADER)
+    conditions = [Wish.claimer_member_id == actor.id, Wish.claimer_team_id.in_(led)]
     if actor.unit_ids:
         conditions.append(Wish.claimer_unit_id.in_(actor.unit_ids))
     return or_(*conditions)
 
 
-def claim(actor, wish_id, *, unit_id=None):
-    """A member claims for itself, or a unit admin for its unit; of simultaneous claims exactly one wins."""
+def claim(actor, wish_id, *, unit_id=None, team_id=None):
+    """A member claims for itself, a unit admin for its unit, or a team's leader for the team; of simultaneous
+    claims exactly one wins."""
+    if unit_id is not None and team_id is not None:
+        raise ValidationFailed({"unit_id": ["不能同时指定单位和服务队"], "team_id": ["不能同时指定单位和服务队"]})
     if unit_id is not None:
         require_staff(actor)
         row_field(Unit, unit_id, "unit_id", "单位不存在")
     else:
         require_member(actor, "请使用小程序成员账号认领，或以单位管理员身份指定单位")
+    team = row_field(Team, team_id, "team_id", "服务队不存在") if team_id is not None else None
     wish = access_wish(actor, wish_id, for_write=False)
+    claimer = {"claimer_member_id": None, "claimer_unit_id": None, "claimer_team_id": None}
     if unit_id is not None:
         access_unit(actor, unit_id, for_write=True, allow_region_staff=False)
-        claimer = {"claimer_member_id": None, "claimer_unit_id": unit_id}
+        claimer["claimer_unit_id"] = unit_id
+    elif team is not None:
+        if not _led_teams(actor, {team.id}):
+            raise Forbidden("not_leader", "只有服务队队长可以为服务队认领")
+        if team.status != TeamStatus.ACTIVE:
+            raise Conflict("invalid_state", "服务队已解散")
+        claimer["claimer_team_id"] = team.id
     else:
-        claimer = {"claimer_member_id": actor.id, "claimer_unit_id": None}
+        claimer["claimer_member_id"] = actor.id
     if not update_if(wish, Wish.status == WishStatus.OPEN, status=WishStatus.CLAIMED, claimed_by=actor.id,
                      claimed_at=utcnow(), overdue_notified_at=None, **claimer):
         if wish.status == WishStatus.CLAIMED:

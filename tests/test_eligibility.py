@@ -1,8 +1,6 @@
 """Eligibility and sign-up windows (CONTRACT v1.1: Organisers beyond the community; Precisions: Teams and
 organisers): who may sign up, when, and what each activity tells the caller."""
 
-import sys
-import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +11,7 @@ from models import Activity, Signup
 from services import checkin_tokens
 from tests.activity_factories import PLACE, confirm, make_activity
 from tests.factories import auth, error_code, make_member, make_staff, make_unit, region_tree
+from tests.team_factories import make_team
 
 T0 = datetime(2030, 4, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, a month before the activity
 BODY = {
@@ -78,20 +77,28 @@ def test_criteria_combine_with_and(client, scene):
     assert _sign_up(client, body["id"], make_member(unit=unit, political_status="party_member")).status_code == 201
 
 
-def test_a_team_criterion_is_unmet_until_the_teams_module_answers(client, scene, monkeypatch):
-    body = _create(client, scene, eligibility={"team_id": 7})
-    assert body["eligibility"] == {"team_id": 7}
-    member, other = make_member(), make_member()
-    # Without services.teams (the teams branch brings it) nobody is an active member of any team.
-    response = _sign_up(client, body["id"], member)
-    assert response.status_code == 403 and error_code(response) == "not_eligible"
-    # With it, its is_active_member decides: a stand-in module holding one membership, as the teams branch would.
-    teams, membership = types.ModuleType("services.teams"), (7, member.id)
-    teams.is_active_member = lambda team_id, member_id: (team_id, member_id) == membership
-    monkeypatch.setitem(sys.modules, "services.teams", teams)
-    response = _sign_up(client, body["id"], other)
-    assert response.status_code == 403 and error_code(response) == "not_eligible"
+def test_a_team_criterion_admits_its_active_members_only(client, scene):
+    member, waiting, other = make_member(), make_member(), make_member()
+    team = make_team(scene["tree"]["a1"], members=[member], pending=[waiting])
+    body = _create(client, scene, eligibility={"team_id": team.id})
+    assert body["eligibility"] == {"team_id": team.id}
+    for refused in (waiting, other):
+        response = _sign_up(client, body["id"], refused)
+        assert response.status_code == 403 and error_code(response) == "not_eligible"
     assert _sign_up(client, body["id"], member).status_code == 201
+
+
+def test_a_team_sign_up_skips_members_who_do_not_qualify(client, scene):
+    leader, party = (make_member(political_status="party_member") for _ in range(2))
+    masses = make_member(political_status="masses")
+    team = make_team(scene["tree"]["a1"], leaders=[leader], members=[party, masses])
+    body = _create(client, scene, capacity=5, eligibility={"political_status": ["party_member"]})
+    answer = client.post(f"/api/v1/activities/{body['id']}/team-signups", headers=auth(leader),
+                         json={"team_id": team.id, "member_ids": [party.id, masses.id], "all_or_nothing": True})
+    assert answer.status_code == 201
+    assert answer.get_json() == {"confirmed": [party.id], "waitlisted": [],
+                                 "skipped": [{"member_id": masses.id, "code": "not_eligible"}]}
+    assert db.session.query(Signup).filter_by(member_id=masses.id).count() == 0
 
 
 def test_eligibility_is_validated_field_by_field(client, scene):

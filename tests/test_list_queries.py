@@ -36,6 +36,9 @@ from models import (
     ShiftAssignment,
     ShiftTemplate,
     Signup,
+    Team,
+    TeamEvent,
+    TeamMember,
     Unit,
     Upload,
     Wish,
@@ -70,6 +73,17 @@ def lists():
     db.session.add_all(shifts)
     db.session.flush()
     record = make_record(member, community)
+    # Teams of the community and of the unit, the member leading each, the others all in the first.
+    teams = [Team(name=f"服务队{n}", name_key=f"服务队{n}", join_policy="open", status="active",
+                  **({"owner_unit_id": unit.id} if n % 2 else {"owner_community_id": community.id}))
+             for n in range(ITEMS)]
+    db.session.add_all(teams)
+    db.session.flush()
+    db.session.add_all([TeamMember(team_id=t.id, member_id=member.id, status="active", role="leader") for t in teams])
+    db.session.add_all([TeamMember(team_id=teams[0].id, member_id=o.id, status="active", role="member")
+                        for o in others])
+    db.session.add_all([TeamEvent(team_id=teams[0].id, action="approved", actor_id=member.id, member_id=o.id,
+                                  at=utcnow()) for o in others])
     for n, other in enumerate(others):
         db.session.add_all([
             Signup(activity_id=activities[0].id, member_id=other.id, status="confirmed", created_at=utcnow()),
@@ -78,7 +92,7 @@ def lists():
             Report(kind="member", status="pending", member_id=other.id, community_id=community.id,
                    created_by=other.id),
             Wish(community_id=community.id, title=f"心愿{n}", status="claimed", claimed_by=other.id,
-                 claimer_member_id=other.id),
+                 claimer_member_id=None if n % 2 else other.id, claimer_team_id=teams[n].id if n % 2 else None),
             Need(community_id=community.id, title=f"需求{n}", category="养老", source="visit", status="open"),
             Resource(owner_type="community", owner_id=community.id, community_id=community.id, title=f"资源{n}",
                      kind="venue", status="available"),
@@ -107,7 +121,9 @@ def lists():
     return {"staff": staff, "member": member, "department_staff": department_staff, "activity": activities[0].id,
             "post": post.id, "record": record.id, "unit": unit.id,
             "from": (soon - timedelta(days=1)).date().isoformat(), "to": (soon + timedelta(days=3)).date().isoformat(),
-            "unit_staff": make_staff("unit_admin", unit), "district": tree["district"].id, **governance}
+            "unit_staff": make_staff("unit_admin", unit), "district": tree["district"].id, "team": teams[0].id,
+            "community": community.id,
+            **governance}
 
 
 def _governance(tree, community, member, unit, needs):
@@ -226,6 +242,12 @@ LISTS = {
     "/api/v1/conventions": "member",
     "/api/v1/conventions/{convention}/versions": "member",
     "/api/v1/stats/governance?region_id={district}": "staff",
+    "/api/v1/teams": "member",
+    "/api/v1/teams?community_id={community}": "staff",
+    "/api/v1/me/teams": "member",
+    "/api/v1/teams/{team}/members": "member",
+    "/api/v1/teams/{team}/history": "staff",
+    "/api/v1/wishes?status=claimed": "member",
 }
 
 

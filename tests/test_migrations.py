@@ -61,4 +61,8 @@ def _normal(condition):
         column, values = match.groups()
         return (column, tuple(re.findall(r"'([^']*)'", values)))
     match = re.fullmatch(r"\(*(\w+) in \((.*)\)\)*", condition, re.IGNORECASE)
-    return (match.group(1), tuple(re.findall(r"'([^']*)'", match.group(2)))) if match else condition
+    if match:
+        return (match.group(1), tuple(re.findall(r"'([^']*)'", match.group(2))))
+    # Any other condition, as PostgreSQL rewrites it: casts added, parentheses doubled, upper-case keywords, <>.
+    plain = re.sub(r"::(character varying|text)(\[\])?", "", condition.lower()).replace("<>", "!=")
+    return " ".join(re.sub(r"[()]", " ", plain).split())

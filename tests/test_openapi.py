@@ -32,7 +32,11 @@ POST /partners; GET /partners; GET /partners/{}; PATCH /partners/{}; DELETE /par
 POST /meetings; GET /meetings; GET /meetings/{}; PATCH /meetings/{}; POST /meetings/{}/minutes;
 PUT /meetings/{}/minutes; GET /meetings/{}/minutes/versions; POST /meetings/{}/cancel; GET /tasks; POST /tasks/{}/done;
 GET /stats/governance; POST /conventions; GET /conventions; GET /conventions/{}; PUT /conventions/{};
-GET /conventions/{}/versions; GET /needs/{}
+GET /conventions/{}/versions; GET /needs/{};
+POST /teams; GET /teams; GET /teams/{}; PATCH /teams/{}; POST /teams/{}/dissolve; POST /teams/{}/members;
+POST /teams/{}/members/{}/approve; POST /teams/{}/members/{}/remove; DELETE /teams/{}/members/me;
+PUT /teams/{}/leaders; GET /teams/{}/members; GET /me/teams; POST /activities/{}/team-signups; GET /teams/{}/stats;
+GET /teams/{}/history
 """
 
 PUBLIC = {("post", "/auth/wechat"), ("post", "/auth/login"), ("get", "/certificates/verify/{}"),

@@ -13,6 +13,7 @@ from models import Activity, Attendance, Report, ServiceRecord
 from services import checkin_tokens, rollups
 from tests.activity_factories import PLACE, confirm, make_activity, make_record
 from tests.factories import auth, error_code, make_department, make_member, make_staff, make_unit, region_tree
+from tests.team_factories import make_team
 
 BODY = {
     "title": "疫苗接种引导",
@@ -236,7 +237,7 @@ def test_a_page_of_activities_names_every_organiser_in_a_fixed_number_of_queries
     for unit in units:
         activity = make_activity(tree["a1"])
         activity.unit_id = unit.id
-        activity.eligible_team_id = unit.id  # a different team each: team membership is asked once per team
+        activity.eligible_team_id = make_team(unit, name=unit.name).id  # a team each: memberships asked at once
     for _ in range(4):
         make_activity(tree["a2"])
     db.session.commit()

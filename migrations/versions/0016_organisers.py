@@ -1,6 +1,6 @@
 """organisers beyond the community: a unit's own activities, eligibility criteria and sign-up windows
 
-Revision ID: 0017
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-01 13:40:00.000000
 
@@ -11,7 +11,7 @@ from alembic import op
 import models.types
 
 # revision identifiers, used by Alembic.
-revision = '0017'
+revision = '0016'
 down_revision = '0015'
 branch_labels = None
 depends_on = None
