@@ -53,7 +53,6 @@ class Activity(db.Model):
     signup_opens_at = mapped_column(UTCDateTime)
     signup_closes_at = mapped_column(UTCDateTime)
     eligible_political_statuses: Mapped[list | None] = mapped_column(JSON)
-    # The teams table lives on the teams branch; the coordinator adds its foreign key at merge.
     eligible_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     eligible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
