@@ -56,6 +56,11 @@ def set_id_number(user, id_number):
     user.id_number_masked = pii.mask_id_number(id_number)
 
 
+def id_number_of(user):
+    """The member's ID number in the clear (for erasing its copies when the account closes); None without one."""
+    return pii.decrypt(user.id_number_encrypted) if user.id_number_encrypted else None
+
+
 def set_unavailability(user, *, weekdays, dates):
     user.unavailable_weekdays = sorted(set(weekdays))
     user.unavailable_dates = sorted({d.isoformat() for d in dates})

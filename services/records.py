@@ -19,6 +19,7 @@ from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
 from models.user import ROLES
 from services import notifications, points, rollups
+from services.accounts import SHOWN_NAME
 from services.activities import access_activity
 from services.authz import (
     access_in_community,
@@ -301,7 +302,7 @@ def history(actor, record_id):
 def present_changes(changes):
     """A page of history lines with who made each (one query for the page)."""
     ids = {c.actor_id for c in changes if c.actor_id}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    names = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(ids))).all()) if ids else {}
     return [{**as_dict(change), "actor_name": names.get(change.actor_id)} for change in changes]
 
 
@@ -349,6 +350,14 @@ def decline_request(actor, request_id, *, reason=None):
     notifications.notify(request.member_id, "correction_declined", "服务时长更正申请未通过", reason,
                          ref=f"record:{record.id}", key=f"correction:{request.id}:declined")
     return request
+
+
+def decline_open_requests(member_id, reason):
+    """A closed account's pending correction requests are declined (by no one: the account went)."""
+    db.session.execute(update(CorrectionRequest).where(
+        CorrectionRequest.member_id == member_id, CorrectionRequest.status == CorrectionStatus.PENDING)
+        .values(status=CorrectionStatus.DECLINED, decided_at=utcnow(), decline_reason=reason)
+        .execution_options(synchronize_session=False))
 
 
 def list_requests(actor, *, status=None, community_id=None):

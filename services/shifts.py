@@ -16,6 +16,7 @@ from extensions import db
 from models import PoolMembership, Post, Shift, ShiftAssignment, User
 from models.post import AssignmentStatus
 from services import notifications
+from services.accounts import SHOWN_NAME
 from services.authz import fetch
 from services.database import add_unique, as_dict, update_if
 from services.pii import mask_name
@@ -203,7 +204,7 @@ def with_assignees(actor, shifts):
     assignees = {}
     if ids:
         rows = db.session.execute(
-            select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, User.name)
+            select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, SHOWN_NAME)
             .join(User, User.id == ShiftAssignment.member_id)
             .where(ShiftAssignment.shift_id.in_(ids), ShiftAssignment.status.in_(AssignmentStatus.HELD))
             .order_by(ShiftAssignment.id))

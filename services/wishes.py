@@ -14,6 +14,7 @@ from extensions import db
 from models import Unit, User, Wish
 from models.wish import WishStatus
 from services import notifications, points
+from services.accounts import SHOWN_NAME
 from services.authz import (
     access_in_community,
     access_unit,
@@ -63,7 +64,7 @@ def present(actor, wishes):
     other members. Claimer names come from two grouped queries, not one per wish."""
     member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
-    members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
+    members = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(member_ids))).all())
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
     covered = actor.covering({w.community_id for w in wishes})
     shown = []
