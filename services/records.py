@@ -18,7 +18,7 @@ from models import Activity, CorrectionRequest, RecordChange, Region, RoleAssign
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
 from models.user import ROLES
-from services import notifications, points, rollups
+from services import moderation, notifications, points, rollups
 from services.accounts import SHOWN_NAME
 from services.activities import access_activity
 from services.authz import (
@@ -314,11 +314,20 @@ def request_correction(actor, record_id, *, hours, reason):
     if record.status not in RecordStatus.CORRECTABLE:
         raise Conflict("invalid_state", "已驳回的记录不能申请更正")
     check_span(record.started_at, record.ended_at, hours)
+    held = moderation.screen(moderation.member_author(actor), {"reason": reason}, moderation.SCENE_COMMENT)
     request = CorrectionRequest(record_id=record.id, member_id=actor.id, hours=hours, reason=reason,
                                 status=CorrectionStatus.PENDING, created_at=utcnow())
     if not add_unique(request):
         raise Conflict("correction_pending", "已有待处理的更正申请")
-    return request
+    if held:
+        moderation.hold(record.community_id, "correction_request", request.id, {"reason": reason}, actor.id)
+    return present_requests([request])[0]
+
+
+def present_requests(requests):
+    """Correction requests with their ``moderation`` mark (one query for the page)."""
+    held = moderation.under_review("correction_request", [r.id for r in requests])
+    return [{**as_dict(r), "moderation": "review" if r.id in held else None} for r in requests]
 
 
 def _request_for_decision(actor, request_id):

@@ -5,6 +5,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import MetaData, select
 from stdnum.cn import ric
@@ -19,6 +20,7 @@ from models import (
     OutboundMessage,
     PoolMembership,
     Report,
+    RoleAssignment,
     ShiftAssignment,
     Signup,
     User,
@@ -58,6 +60,8 @@ def member_with_everything(client, fake_wechat, tree):
     through the API wherever the API makes it (so every copy of the name the services make is made)."""
     admin = make_staff("community_admin", tree["a1"])
     member_id, headers = sign_in(client, fake_wechat, "code-closing", OPENID)
+    # Every text quoting the name also waits in the moderation queue, a copy of its own.
+    fake_wechat.text_verdicts = {NAME: "review"}
     ok(client.patch("/api/v1/me", headers=headers, json={"name": NAME, "phone": PHONE, "id_number": ID_NUMBER}))
     member = db.session.get(User, member_id)
     pending_report = ok(client.post("/api/v1/reports", headers=headers, json={"community_id": tree["a1"].id}), 201)
@@ -108,6 +112,21 @@ def needles():
     return forms
 
 
+def _readings(value):
+    """Every way a stored value can be read as text: as it is, JSON both ways, bytes raw and decrypted."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        texts = [value.decode("utf-8", "replace")]
+        try:
+            texts.append(pii.decrypt(value))
+        except (InvalidTag, ValueError):
+            pass
+        return texts
+    if isinstance(value, (dict, list)):
+        return [json.dumps(value, ensure_ascii=False), json.dumps(value)]
+    return [] if value is None else [str(value)]
+
+
 def traces_left():
     """``[(table, column, form)]`` for every stored value of every table of the database (reflected, so tables of
     any model are included) that holds one of the needles; binary values are also decrypted with the PII key."""
@@ -115,30 +134,24 @@ def traces_left():
     metadata.reflect(bind=db.session.connection())
     found = []
     forms = needles()
-    if True:
-        for table in metadata.sorted_tables:
-            for row in db.session.execute(table.select()).mappings():
-                for column, value in row.items():
-                    texts = []
-                    if isinstance(value, (bytes, bytearray, memoryview)):
-                        value = bytes(value)
-                        texts.append(value.decode("utf-8", "replace"))
-                        try:
-                            texts.append(pii.decrypt(value))
-                        except (InvalidTag, ValueError):
-                            pass
-                    elif isinstance(value, (dict, list)):
-                        texts += [json.dumps(value, ensure_ascii=False), json.dumps(value)]
-                    elif value is not None:
-                        texts.append(str(value))
-                    found += [(table.name, column, form) for text in texts for form in forms if form in text]
+    for table in metadata.sorted_tables:
+        for row in db.session.execute(table.select()).mappings():
+            for column, value in row.items():
+                found += [(table.name, column, form) for text in _readings(value) for form in forms if form in text]
     return found
 
 
+# The scan reflects the tables; SQLite cannot reflect the expression index on lower(username), which it does not need.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection")
 def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     tree = region_tree()
     world = member_with_everything(client, fake_wechat, tree)
-    assert {table for table, _, _ in traces_left()} >= {"users", "appeals", "certificates"}  # the scan finds them
+    found = set(traces_left())
+    assert {table for table, _, _ in found} >= {"users", "appeals", "certificates", "moderation_items",
+                                                "record_changes", "wishes"}
+    # The scan reads the ciphertext and the keyed fingerprint too.
+    assert {("users", "id_number_encrypted", ID_NUMBER), ("users", "id_number_hash", pii.lookup_hash(ID_NUMBER)),
+            ("users", "openid", OPENID)} <= found
 
     assert close(client, world["headers"]).status_code == 204
 
@@ -212,9 +225,7 @@ def test_a_staff_account_cannot_close_and_a_member_with_a_role_gets_409(client):
     refused = close(client, auth(staff))
     assert refused.status_code == 403 and error_code(refused) == "members_only"
     member = make_member("兼职书记")
-    make_staff_role = make_staff("community_admin", tree["a2"])
-    member.roles.append(type(make_staff_role.roles[0])(role="community_admin", scope_type="region",
-                                                       scope_id=tree["a2"].id))
+    member.roles.append(RoleAssignment(role="community_admin", scope_type="region", scope_id=tree["a2"].id))
     db.session.commit()
     conflict = close(client, auth(member))
     assert conflict.status_code == 409 and error_code(conflict) == "has_staff_role"
