@@ -30,7 +30,7 @@ from services.database import update_if, where_given
 
 SCENE_NAME, SCENE_COMMENT, SCENE_POST = 1, 2, 3
 # What moderation may erase: object type → model.
-MODERATED = {"appeal": Appeal, "user": User, "wish": Wish, "correction_request": CorrectionRequest}
+MODERATED = {"appeal": Appeal, "user": User, "wish": Wish, "correction": CorrectionRequest}
 
 
 def member_author(actor):

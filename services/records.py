@@ -320,13 +320,13 @@ def request_correction(actor, record_id, *, hours, reason):
     if not add_unique(request):
         raise Conflict("correction_pending", "已有待处理的更正申请")
     if held:
-        moderation.hold(record.community_id, "correction_request", request.id, {"reason": reason}, actor.id)
+        moderation.hold(record.community_id, "correction", request.id, {"reason": reason}, actor.id)
     return present_requests([request])[0]
 
 
 def present_requests(requests):
     """Correction requests with their ``moderation`` mark (one query for the page)."""
-    held = moderation.under_review("correction_request", [r.id for r in requests])
+    held = moderation.under_review("correction", [r.id for r in requests])
     return [{**as_dict(r), "moderation": "review" if r.id in held else None} for r in requests]
 
 

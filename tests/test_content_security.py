@@ -222,7 +222,7 @@ def test_a_correction_reason_is_checked_risky_is_422_and_review_is_queued(client
     listed = client.get("/api/v1/correction-requests", headers=auth(admin)).get_json()["items"]
     assert [r["moderation"] for r in listed] == ["review"]
     (item,) = queue(client, admin)
-    assert (item["object"], item["field"]) == ({"type": "correction_request", "id": held.get_json()["id"]},
+    assert (item["object"], item["field"]) == ({"type": "correction", "id": held.get_json()["id"]},
                                                "reason")
     assert client.post(f"/api/v1/moderation/{item['id']}/reject", json={"reason": "用语不当"},
                        headers=auth(admin)).status_code == 200
