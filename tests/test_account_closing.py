@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import requests
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import MetaData, select
 from stdnum.cn import ric
@@ -29,6 +30,7 @@ from models import (
 from services import pii
 from tests.activity_factories import make_activity, make_post_shift, make_record
 from tests.appeal_factories import act, submit
+from tests.conftest import fire_at_once
 from tests.factories import auth, error_code, make_member, make_staff, region_tree
 
 NAME = "欧阳注销"
@@ -304,3 +306,33 @@ def test_history_and_lists_show_the_volunteer_number_instead_of_the_name(client,
     timeline = ok(client.get(f"/api/v1/appeals/{appeal['id']}", headers=auth(admin)))["timeline"]
     assert timeline[0]["action"] == "submitted" and timeline[0]["actor_name"] == "已注销"
     assert db.session.scalar(select(Appeal.resident_name).where(Appeal.id == appeal["id"])) == "已注销"
+
+
+# Simultaneous requests at a live server (PostgreSQL with TEST_DATABASE_URL; SQLite serialises them).
+
+def test_members_closing_at_once_each_promote_one_of_the_waitlist(client, live_server):
+    tree = region_tree()
+    activity = make_activity(tree["a1"], capacity=3)
+    leaving = [make_member(f"离开{i}") for i in range(3)]
+    waiting = [make_member(f"候补{i}") for i in range(4)]
+    for member in leaving + waiting:
+        ok(client.post(f"/api/v1/activities/{activity.id}/signups", headers=auth(member)), 201)
+    desks = [auth(member) for member in leaving]
+    answers = fire_at_once(3, lambda i: requests.delete(f"{live_server}/api/v1/me", headers=desks[i], timeout=60))
+    assert [a.status_code for a in answers] == [204, 204, 204]
+    db.session.expire_all()
+    statuses = dict(db.session.execute(select(Signup.member_id, Signup.status).where(
+        Signup.activity_id == activity.id)).all())
+    assert [statuses[m.id] for m in waiting] == ["confirmed", "confirmed", "confirmed", "waitlisted"]
+    db.session.refresh(activity)
+    assert activity.confirmed_count == 3
+
+
+def test_closing_twice_at_once_closes_once(client, live_server):
+    member = make_member("两次注销")
+    desks = [auth(member), auth(member)]
+    answers = fire_at_once(2, lambda i: requests.delete(f"{live_server}/api/v1/me", headers=desks[i], timeout=60))
+    assert sorted(a.status_code for a in answers) in ([204, 204], [204, 401])
+    db.session.expire_all()
+    user = db.session.get(User, member.id)
+    assert user.closed_at is not None and user.name is None and user.openid is None
