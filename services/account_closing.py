@@ -11,7 +11,7 @@ revoked. The openid is gone, so signing in again with WeChat registers a new mem
 ``CLOSING_STEPS`` is the order; a feature that holds more of a member adds its step there (see the teams note).
 """
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 
 from clock import utcnow
 from errors import Conflict
@@ -130,6 +130,9 @@ def _own_texts(member_id):
         ((CorrectionRequest.reason, CorrectionRequest.decline_reason), CorrectionRequest.member_id == member_id),
         ((Feedback.comment,), Feedback.report_id.in_(report_ids)),
         ((ModerationItem.text, ModerationItem.reason), ModerationItem.author_id == member_id),
+        # Staff's notifications about the member's appeals quote their titles.
+        ((Notification.title, Notification.body),
+         Notification.ref.in_(select("appeal:" + cast(Appeal.id, String)).where(Appeal.member_id == member_id))),
     )
 
 

@@ -90,7 +90,8 @@ def member_with_everything(client, fake_wechat, tree):
     certificate = ok(client.post("/api/v1/certificates", headers=auth(admin), json={
         "issuer_id": tree["a1"].id, "member_id": member_id, "from": (today - timedelta(days=30)).isoformat(),
         "to": today.isoformat()}), 201)
-    open_appeal = ok(submit(client, member, tree["a1"], content=f"我是{NAME}，电话{PHONE}，楼道堆物"), 201)
+    open_appeal = ok(submit(client, member, tree["a1"], title=f"{NAME}反映楼道堆物",
+                            content=f"我是{NAME}，电话{PHONE}，楼道堆物"), 201)
     ok(act(client, admin, open_appeal["id"], "accept"))
     ok(act(client, admin, open_appeal["id"], "convert", {"to": "wish"}), 201)
     answered = ok(submit(client, member, tree["a1"], title="路灯不亮"), 201)
@@ -150,7 +151,7 @@ def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     world = member_with_everything(client, fake_wechat, tree)
     found = set(traces_left())
     assert {table for table, _, _ in found} >= {"users", "appeals", "certificates", "moderation_items",
-                                                "record_changes", "wishes"}
+                                                "record_changes", "wishes", "notifications"}
     # The scan reads the ciphertext and the keyed fingerprint too.
     assert {("users", "id_number_encrypted", ID_NUMBER), ("users", "id_number_hash", pii.lookup_hash(ID_NUMBER)),
             ("users", "openid", OPENID)} <= found
@@ -184,7 +185,10 @@ def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     assert shown["status"] == "accepted" and shown["resident"]["name"] == "已注销"
     assert shown["resident"]["phone_masked"] is None
     assert shown["timeline"][0]["actor_name"] == "已注销"
-    assert number in shown["content"]
+    assert number in shown["content"] and number in shown["title"]
+    told = db.session.scalars(select(Notification.title).where(Notification.member_id == admin.id,
+                                                               Notification.kind == "appeal_submitted")).all()
+    assert told and all(number in title for title in told if "堆物" in title)
 
 
 def test_closing_promotes_the_waitlist_and_asks_the_pool_for_a_stand_in(client, fake_wechat):
