@@ -24,6 +24,7 @@ from models import (
     AuthSession,
     CorrectionRequest,
     Feedback,
+    LoginAttempt,
     ModerationItem,
     Notification,
     OutboundMessage,
@@ -188,6 +189,10 @@ def _delete_personal_rows(actor, now):
 def _erase_user(actor, now):
     """The row stays (hours, certificates and history point at it) with nothing personal left in it."""
     user = db.session.get(User, actor.id)
+    if user.username:
+        # Failed password sign-ins are kept by their username (services/auth.py).
+        key = f"login:{user.username.lower()}"[:64]
+        db.session.execute(delete(LoginAttempt).where(LoginAttempt.username_key == key))
     members.set_id_number(user, None)
     for field, value in {"openid": None, "name": None, "phone": None, "username": None, "password_hash": None,
                          "political_status": "masses", "in_service": False, "unit_id": None,

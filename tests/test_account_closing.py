@@ -17,6 +17,7 @@ from models import (
     Appeal,
     Certificate,
     CorrectionRequest,
+    LoginAttempt,
     Notification,
     OutboundMessage,
     PoolMembership,
@@ -340,3 +341,19 @@ def test_closing_twice_at_once_closes_once(client, live_server):
     db.session.expire_all()
     user = db.session.get(User, member.id)
     assert user.closed_at is not None and user.name is None and user.openid is None
+
+
+def test_a_former_staff_member_closing_loses_its_password_sign_in_too(client):
+    member = make_member("前书记")
+    staff = make_staff("community_admin", region_tree()["a1"])
+    member.username, member.password_hash = "former.secretary", staff.password_hash  # its role since removed
+    db.session.commit()
+    assert client.post("/api/v1/auth/login", json={"username": "former.secretary", "password": "wrong"}) \
+        .status_code == 401
+    assert close(client, auth(member)).status_code == 204
+    db.session.expire_all()
+    assert db.session.get(User, member.id).username is None
+    assert db.session.scalar(select(LoginAttempt.id).where(LoginAttempt.username_key == "login:former.secretary")) \
+        is None
+    assert client.post("/api/v1/auth/login", json={"username": "former.secretary", "password": "password123"}) \
+        .status_code == 401
