@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+import time_machine
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import MetaData, select
 from stdnum.cn import ric
@@ -28,6 +29,7 @@ from models import (
     User,
     Wish,
 )
+from schedulers.jobs import JOBS, run
 from services import pii
 from tests.activity_factories import make_activity, make_post_shift, make_record
 from tests.appeal_factories import act, submit
@@ -357,3 +359,21 @@ def test_a_former_staff_member_closing_loses_its_password_sign_in_too(client):
         is None
     assert client.post("/api/v1/auth/login", json={"username": "former.secretary", "password": "password123"}) \
         .status_code == 401
+
+
+def test_a_stand_in_nobody_took_is_no_no_show_of_the_closed_account(client, fake_wechat):
+    tree = region_tree()
+    member_id, headers = sign_in(client, fake_wechat, "code-n", "openid-n")
+    stays = make_member("留下的")
+    post, shift = make_post_shift(tree["a1"], utcnow() + timedelta(days=1))
+    for who in (headers, auth(stays)):
+        ok(client.post(f"/api/v1/posts/{post.id}/pool", headers=who), 201)
+    for who in (headers, auth(stays)):
+        ok(client.post(f"/api/v1/shifts/{shift.id}/signups", headers=who), 201)
+    assert close(client, headers).status_code == 204
+    with time_machine.travel(shift.ends_at + timedelta(hours=1), tick=False):
+        assert run(JOBS["mark_no_shows"]) == 1
+    db.session.expire_all()
+    statuses = dict(db.session.execute(select(ShiftAssignment.member_id, ShiftAssignment.status).where(
+        ShiftAssignment.shift_id == shift.id)).all())
+    assert statuses == {member_id: "declined", stays.id: "no_show"}
