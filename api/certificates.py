@@ -70,7 +70,8 @@ class CertificateListArgs(PageArgs):
 class VerificationSchema(Schema):
     valid = fields.Boolean(dump_only=True)
     number = fields.String(dump_only=True)
-    name_masked = fields.String(dump_only=True)
+    name_masked = fields.String(dump_only=True, allow_none=True)
+    volunteer_number = fields.String(dump_only=True, allow_none=True)
     total_hours = Hours(dump_only=True)
     period_from = LocalDate(dump_only=True, data_key="from", attribute="from")
     period_to = LocalDate(dump_only=True, data_key="to", attribute="to")

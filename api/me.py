@@ -5,10 +5,11 @@ from marshmallow import Schema, fields, validate
 
 from api.blueprint import Blueprint
 from api.fields import Id, Integer, LocalDate, Text
-from api.security import current_actor
+from api.security import allowed, current_actor
 from api.users import MeSchema
 from models.user import POLITICAL_STATUSES
-from services import members
+from services import account_closing, members
+from services.authz import require_member
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 
@@ -44,6 +45,17 @@ def get_me():
 def patch_me(changes):
     """Change the profile. Phone and ID number are validated; neither is ever returned whole."""
     return members.profile(members.update_profile(current_actor().user, **changes))
+
+
+@blp.route("", methods=["DELETE"])
+@jwt_required()
+@allowed(require_member)
+@blp.response(204)
+@blp.alt_response(409, description="The account has a staff role (has_staff_role)")
+def delete_me():
+    """Close the caller's member account: personal data erased, open commitments released, every token refused;
+    approved hours and certificates stay valid under the volunteer number."""
+    account_closing.close_account(current_actor())
 
 
 @blp.route("/unavailability", methods=["PUT"])

@@ -126,6 +126,8 @@ class CorrectionRequestSchema(Schema):
     decline_reason = fields.String(dump_only=True, allow_none=True)
     decided_at = LocalDateTime(dump_only=True, allow_none=True)
     created_at = LocalDateTime(dump_only=True)
+    moderation = fields.String(dump_only=True, allow_none=True,
+                               metadata={"description": "review: the reason waits for staff"})
 
 
 class RequestListArgs(PageArgs):
@@ -276,7 +278,7 @@ def request_correction(body, record_id):
 @blp.response(200, page_of(CorrectionRequestSchema))
 def list_correction_requests(args):
     """Correction requests on records within the caller's scope (staff)."""
-    return paginate(records.list_requests(current_actor(), **filters(args)), args)
+    return paginate(records.list_requests(current_actor(), **filters(args)), args, records.present_requests)
 
 
 @blp.route("/correction-requests/<int:request_id>/accept", methods=["POST"])

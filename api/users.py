@@ -30,6 +30,8 @@ class UserSchema(Schema):
 
 
 class MeSchema(UserSchema):
+    moderation = fields.String(allow_none=True, metadata={
+        "description": "review: the name waits for staff and other members see none"})
     community_id = Integer(allow_none=True)
     approved_hours = Hours()
     star_level = Integer(validate=validate.Range(0, 5))

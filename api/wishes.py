@@ -45,6 +45,8 @@ class WishSchema(Schema):
     created_at = LocalDateTime(dump_only=True)
     appeal_id = fields.Integer(dump_only=True, allow_none=True,
                                metadata={"description": "The appeal it was made from, if any"})
+    moderation = fields.String(dump_only=True, allow_none=True,
+                               metadata={"description": "review: the fulfilment note waits for staff"})
 
 
 class WishListArgs(PageArgs):

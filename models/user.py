@@ -59,6 +59,8 @@ class User(db.Model):
     unavailable_weekdays: Mapped[list] = mapped_column(JSON, default=list)
     unavailable_dates: Mapped[list] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the member closed the account (DELETE /me): personal data erased, shown by its volunteer number.
+    closed_at = mapped_column(UTCDateTime)
     # Who made this staff account (None for a member, and for a sysadmin made at the command line).
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,7 +1,12 @@
 """Accounts: every user, member or staff, is created here, with its volunteer number."""
 
+from sqlalchemy import case
+
 from extensions import db
 from models import User
+
+# The name others are shown of a user: a closed account (DELETE /me) has no name left, its volunteer number stands in.
+SHOWN_NAME = case((User.closed_at.is_not(None), User.volunteer_number), else_=User.name).label("name")
 
 
 def volunteer_number_for(user_id):

@@ -50,6 +50,7 @@ from models import (
 )
 from models.appeal import AppealAction, AppealStatus, EscalationStatus
 from services import departments, moderation, needs, notifications, outbox, pii, projects, uploads, wishes
+from services.accounts import SHOWN_NAME
 from services.authz import (
     communities_within,
     community_field,
@@ -76,6 +77,8 @@ DUE_DAYS = 7
 CLOSE_AFTER = timedelta(days=7)
 ANONYMOUS_NAME = "匿名居民"
 SYSTEM_NAME = "系统"
+# The resident of an appeal whose account was closed (DELETE /me).
+CLOSED_RESIDENT_NAME = "已注销"
 # A need made from an appeal records where the appeal came from.
 NEED_SOURCE = {"app": "online", "hotline": "hotline", "reception": "visit", "visit": "visit", "meeting": "meeting"}
 LANDLINE = r"0[0-9]{2,3}-?[0-9]{7,8}"
@@ -231,6 +234,14 @@ def _log(appeal, action, actor_id, role, note=None, department_id=None, at=None)
 def _due(day):
     """A local date and the UTC instant it ends."""
     return {"due_date": day, "due_at": local_day_start(day + timedelta(days=1))}
+
+
+def forget_resident(member_id):
+    """A closed account's appeals keep their content for the community's work; the resident shows as 已注销 and
+    its phone is gone."""
+    db.session.execute(update(Appeal).where(Appeal.member_id == member_id)
+                       .values(resident_name=CLOSED_RESIDENT_NAME, resident_phone=None)
+                       .execution_options(synchronize_session=False))
 
 
 def accept(actor, appeal_id):
@@ -574,7 +585,7 @@ def _timelines(viewer, appeals, covered):
     ids = [a.id for a in appeals]
     rows = list(db.session.scalars(select(AppealEvent).where(AppealEvent.appeal_id.in_(ids))
                                    .order_by(AppealEvent.appeal_id, AppealEvent.id)))
-    names = dict(db.session.execute(select(User.id, User.name).where(
+    names = dict(db.session.execute(select(User.id, SHOWN_NAME).where(
         User.id.in_({r.actor_id for r in rows if r.actor_id}))).all())
     departments_named = dict(db.session.execute(select(Department.id, Department.name).where(
         Department.id.in_({r.department_id for r in rows if r.department_id}))).all())

@@ -178,8 +178,18 @@ def verify(verify_code):
         raise NotFound("certificate_not_found", "证明不存在或验证码有误")
     snapshot = certificate.snapshot
     return {"valid": True, "number": certificate.number, "name_masked": mask_name(snapshot["member"]["name"]),
+            "volunteer_number": snapshot["member"].get("volunteer_number") or None,
             "total_hours": certificate.total_hours, "from": certificate.period_from, "to": certificate.period_to,
             "issuer": snapshot["issuer"]["name"], "issued_at": certificate.issued_at}
+
+
+def forget_holder(member_id):
+    """A closed account's certificates stay valid under its volunteer number: the one change ever made to a
+    snapshot removes the holder's name and masked ID number from it (the PDF and verification then show neither)."""
+    for certificate in db.session.scalars(select(Certificate).where(Certificate.member_id == member_id)):
+        holder = {**certificate.snapshot["member"], "name": "", "id_number_masked": ""}
+        certificate.snapshot = {**certificate.snapshot, "member": holder}
+    db.session.flush()
 
 
 @dataclass

@@ -40,6 +40,7 @@ from models import (
 )
 from models.governance import MeetingStatus, TaskStatus
 from services import notifications, partners
+from services.accounts import SHOWN_NAME
 from services.authz import community_field, fetch, require_community_staff, within_scope
 from services.database import add_unique, as_dict, update_if, where_given
 from services.tasks import present_task
@@ -313,7 +314,7 @@ def list_meetings(*, community_id=None, kind=None, status=None, date_from=None, 
 
 def _member_names(user_ids):
     ids = set(user_ids)
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    return dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(ids))).all()) if ids else {}
 
 
 def _attendance(entries, partner_names, member_names):

@@ -9,7 +9,7 @@ from extensions import db
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import pii, points
+from services import moderation, pii, points
 from services.accounts import create_account
 from services.database import as_dict, find
 
@@ -22,7 +22,9 @@ def register_member(openid=None, name=None):
 
 
 def update_profile(user, **changes):
-    """Apply a profile change; phone and ID number are validated, the ID number encrypted and unique."""
+    """Apply a profile change; phone and ID number are validated, the ID number encrypted and unique. A member's
+    new name goes through content security (scene 1): risky → 422, review → kept, hidden from other members until
+    staff approve it."""
     errors = {}
     if changes.get("phone") is not None and not pii.is_valid_phone(changes["phone"]):
         errors["phone"] = ["请输入 11 位大陆手机号"]
@@ -33,13 +35,26 @@ def update_profile(user, **changes):
         errors["unit_id"] = ["单位不存在"]
     if errors:
         raise ValidationFailed(errors)
+    renamed = changes.get("name") is not None and changes["name"] != user.name
+    held = moderation.screen(None if user.roles else user, {"name": changes["name"]},
+                             moderation.SCENE_NAME) if renamed else []
     for field in PROFILE_FIELDS:
         if field in changes:
             setattr(user, field, changes[field])
     if "id_number" in changes:
         set_id_number(user, id_number)
     db.session.flush()
+    if renamed:
+        moderation.supersede("user", user.id, "name")
+    if held:
+        moderation.hold(_moderating_community(user.id), "user", user.id, {"name": user.name}, user.id)
     return user
+
+
+def _moderating_community(member_id):
+    """Whose staff decide on a member's name: the community of its latest report (None: a sysadmin's)."""
+    return db.session.scalar(select(Report.community_id).where(Report.member_id == member_id, Report.kind == "member")
+                             .order_by(Report.id.desc()).limit(1))
 
 
 def set_id_number(user, id_number):
@@ -54,6 +69,11 @@ def set_id_number(user, id_number):
     user.id_number_encrypted = pii.encrypt(id_number)
     user.id_number_hash = lookup
     user.id_number_masked = pii.mask_id_number(id_number)
+
+
+def id_number_of(user):
+    """The member's ID number in the clear (for erasing its copies when the account closes); None without one."""
+    return pii.decrypt(user.id_number_encrypted) if user.id_number_encrypted else None
 
 
 def set_unavailability(user, *, weekdays, dates):
@@ -81,5 +101,7 @@ def reported_community_id(member_id):
 def profile(user):
     """What ``GET /me`` shows: the user's own fields, its roles and its figures."""
     hours = approved_hours(user.id)
-    return {**as_dict(user), "roles": user.roles, "community_id": reported_community_id(user.id),
+    held = moderation.under_review("user", [user.id])
+    return {**as_dict(user), "moderation": "review" if held else None, "roles": user.roles,
+            "community_id": reported_community_id(user.id),
             "approved_hours": hours, "star_level": star_level(hours), "points": points.balance(user.id)}

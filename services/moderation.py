@@ -1,20 +1,22 @@
 """Content security for what members write, and the moderation queue of community staff.
 
 Only members' text is checked (WeChat's ``msg_sec_check`` with the writer's openid; scene 1 names, 2 comments,
-ratings and notes, 3 appeal titles and contents); staff text is not. ``risky`` → 422 ``content_rejected`` naming the
-field, and nothing is stored; ``review``, or WeChat failing → stored, and queued here: the object carries
-``"moderation": "review"`` and other members do not see it until community staff approve it. Rejected text is
-erased from its object (empty, or null where the field may be) and its author told (``content_rejected``); a
-rejected photo is removed everywhere (services/uploads.py). Decisions are conditional updates from ``review``: of
+ratings and notes, 3 appeal titles and contents); staff text is not. Checked: a member's name (``PATCH /me``), an
+appeal's title and content, its rating comment, a wish's fulfilment note and a correction request's reason.
+``risky`` → 422 ``content_rejected`` naming the field, and nothing is stored; ``review``, or WeChat failing →
+stored, and queued here: the object carries ``"moderation": "review"`` and other members do not see it until
+community staff approve it (a name written before its member reported anywhere waits for a sysadmin). Rejected
+text is erased from its object (empty, or null where the field may be) and its author told (``content_rejected``);
+a rejected photo is removed everywhere (services/uploads.py). Decisions are conditional updates from ``review``: of
 two staff deciding at once one applies, the other gets 409 ``invalid_state``.
 """
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from clock import utcnow
 from errors import Conflict, ContentRejected, NotFound, ValidationFailed
 from extensions import db
-from models import Appeal, ModerationItem, Upload
+from models import Appeal, CorrectionRequest, ModerationItem, Upload, User, Wish
 from models.moderation import ModerationStatus
 from services import notifications, uploads, wechat
 from services.authz import (
@@ -28,7 +30,12 @@ from services.database import update_if, where_given
 
 SCENE_NAME, SCENE_COMMENT, SCENE_POST = 1, 2, 3
 # What moderation may erase: object type → model.
-MODERATED = {"appeal": Appeal}
+MODERATED = {"appeal": Appeal, "user": User, "wish": Wish, "correction": CorrectionRequest}
+
+
+def member_author(actor):
+    """The author whose text is checked: the caller's user, unless it holds a staff role (staff text is not)."""
+    return None if actor.roles else actor.user
 
 
 def screen(author, fields, scene):
@@ -50,6 +57,13 @@ def hold(community_id, object_type, object_id, fields, author_id):
                                        field=field, text=text, author_id=author_id, created_at=now)
                         for field, text in fields.items()])
     db.session.flush()
+
+
+def supersede(object_type, object_id, field):
+    """The field was written again: what waited for staff is no longer the object's text, and leaves the queue."""
+    db.session.execute(delete(ModerationItem).where(
+        ModerationItem.object_type == object_type, ModerationItem.object_id == object_id,
+        ModerationItem.field == field, ModerationItem.status == ModerationStatus.REVIEW))
 
 
 def under_review(object_type, object_ids):
@@ -98,7 +112,8 @@ def access_item(actor, item_id):
     """An item of the caller's communities, locked for a decision; 404 outside them."""
     require_community_staff(actor)
     item = fetch(ModerationItem, item_id, _not_found(), lock=True)
-    if item.community_id is None or not actor.covers_community_id(item.community_id):
+    # A name written before its member reported to any community is for a sysadmin to decide.
+    if not (actor.is_sysadmin if item.community_id is None else actor.covers_community_id(item.community_id)):
         raise _not_found()
     return item
 

@@ -11,6 +11,7 @@ from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from models import PoolMembership, Post, ShiftTemplate, User
 from services import rosters
+from services.accounts import SHOWN_NAME
 from services.authz import access_in_community, staff_of_community
 from services.database import add_unique, where_given
 
@@ -126,6 +127,6 @@ def list_pool(actor, post_id):
 def pool_entries(memberships):
     """One page of a pool with each member's name (one query for the page)."""
     ids = [m.member_id for m in memberships]
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    names = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(ids))).all()) if ids else {}
     return [{"post_id": m.post_id, "member_id": m.member_id, "name": names.get(m.member_id),
              "joined_at": m.joined_at} for m in memberships]

@@ -18,7 +18,8 @@ from models import Activity, CorrectionRequest, RecordChange, Region, RoleAssign
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
 from models.user import ROLES
-from services import notifications, points, rollups
+from services import moderation, notifications, points, rollups
+from services.accounts import SHOWN_NAME
 from services.activities import access_activity
 from services.authz import (
     access_in_community,
@@ -301,7 +302,7 @@ def history(actor, record_id):
 def present_changes(changes):
     """A page of history lines with who made each (one query for the page)."""
     ids = {c.actor_id for c in changes if c.actor_id}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    names = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(ids))).all()) if ids else {}
     return [{**as_dict(change), "actor_name": names.get(change.actor_id)} for change in changes]
 
 
@@ -313,11 +314,20 @@ def request_correction(actor, record_id, *, hours, reason):
     if record.status not in RecordStatus.CORRECTABLE:
         raise Conflict("invalid_state", "已驳回的记录不能申请更正")
     check_span(record.started_at, record.ended_at, hours)
+    held = moderation.screen(moderation.member_author(actor), {"reason": reason}, moderation.SCENE_COMMENT)
     request = CorrectionRequest(record_id=record.id, member_id=actor.id, hours=hours, reason=reason,
                                 status=CorrectionStatus.PENDING, created_at=utcnow())
     if not add_unique(request):
         raise Conflict("correction_pending", "已有待处理的更正申请")
-    return request
+    if held:
+        moderation.hold(record.community_id, "correction", request.id, {"reason": reason}, actor.id)
+    return present_requests([request])[0]
+
+
+def present_requests(requests):
+    """Correction requests with their ``moderation`` mark (one query for the page)."""
+    held = moderation.under_review("correction", [r.id for r in requests])
+    return [{**as_dict(r), "moderation": "review" if r.id in held else None} for r in requests]
 
 
 def _request_for_decision(actor, request_id):
@@ -349,6 +359,14 @@ def decline_request(actor, request_id, *, reason=None):
     notifications.notify(request.member_id, "correction_declined", "服务时长更正申请未通过", reason,
                          ref=f"record:{record.id}", key=f"correction:{request.id}:declined")
     return request
+
+
+def decline_open_requests(member_id, reason):
+    """A closed account's pending correction requests are declined (by no one: the account went)."""
+    db.session.execute(update(CorrectionRequest).where(
+        CorrectionRequest.member_id == member_id, CorrectionRequest.status == CorrectionStatus.PENDING)
+        .values(status=CorrectionStatus.DECLINED, decided_at=utcnow(), decline_reason=reason)
+        .execution_options(synchronize_session=False))
 
 
 def list_requests(actor, *, status=None, community_id=None):

@@ -322,6 +322,13 @@ def mark_no_shows():
     """Assignees still ``assigned`` (or asking for a stand-in) at a shift that ended more than
     ``NO_SHOW_GRACE_MINUTES`` ago become ``no_show``: whoever scanned in is ``checked_in`` or ``attended``."""
     cutoff = utcnow() - timedelta(minutes=current_app.config["NO_SHOW_GRACE_MINUTES"])
+    # A closed account (DELETE /me) whose stand-in request nobody took left the shift; it did not miss it.
+    db.session.execute(
+        update(ShiftAssignment)
+        .where(ShiftAssignment.status.in_(AssignmentStatus.OPEN),
+               ShiftAssignment.shift_id.in_(select(Shift.id).where(Shift.ends_at < cutoff)),
+               ShiftAssignment.member_id.in_(select(User.id).where(User.closed_at.is_not(None))))
+        .values(status=AssignmentStatus.DECLINED).execution_options(synchronize_session=False))
     shift_ids = list(db.session.scalars(
         update(ShiftAssignment)
         .where(ShiftAssignment.status.in_(AssignmentStatus.OPEN),

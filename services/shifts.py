@@ -15,7 +15,8 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Post, Shift, ShiftAssignment, User
 from models.post import AssignmentStatus
-from services import notifications
+from services import moderation, notifications
+from services.accounts import SHOWN_NAME
 from services.authz import fetch
 from services.database import add_unique, as_dict, update_if
 from services.pii import mask_name
@@ -203,7 +204,7 @@ def with_assignees(actor, shifts):
     assignees = {}
     if ids:
         rows = db.session.execute(
-            select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, User.name)
+            select(ShiftAssignment.shift_id, ShiftAssignment.member_id, ShiftAssignment.status, SHOWN_NAME)
             .join(User, User.id == ShiftAssignment.member_id)
             .where(ShiftAssignment.shift_id.in_(ids), ShiftAssignment.status.in_(AssignmentStatus.HELD))
             .order_by(ShiftAssignment.id))
@@ -212,10 +213,15 @@ def with_assignees(actor, shifts):
     communities = dict(db.session.execute(select(Post.id, Post.community_id).where(
         Post.id.in_({s.post_id for s in shifts}))).all()) if shifts else {}
     covered = actor.covering(set(communities.values()))
+    # A name waiting for staff (content security) is shown to no other member until it is approved.
+    held = moderation.under_review("user", {a["member_id"] for rows in assignees.values() for a in rows})
     result = []
     for shift in shifts:
         on_shift = assignees.get(shift.id, [])
         my_status = next((a["status"] for a in on_shift if a["member_id"] == actor.id), None)
+        if communities.get(shift.post_id) not in covered:
+            on_shift = [{**a, "name": None} if a["member_id"] in held and a["member_id"] != actor.id else a
+                        for a in on_shift]
         if my_status is None and communities.get(shift.post_id) not in covered:
             on_shift = [{**a, "name": mask_name(a["name"])} for a in on_shift]
         result.append({**as_dict(shift), "assignees": on_shift, "my_status": my_status})

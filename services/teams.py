@@ -307,8 +307,8 @@ def join(actor, team_id):
         raise Conflict("already_member", "已经加入或正在申请加入该服务队")
     _log(team, TeamAction.JOINED if admitted else TeamAction.REQUESTED, actor.id, actor.id)
     if not admitted:
-        # Leaders decide; a team without leaders yet is its founder's to decide.
-        for leader_id in leader_ids(team.id) or [team.created_by]:
+        # Leaders decide; a team without leaders yet is its founder's to decide (if it has one on record).
+        for leader_id in leader_ids(team.id) or [founder for founder in (team.created_by,) if founder]:
             notifications.notify(leader_id, "team_join_requested", f"有成员申请加入：{team.name}",
                                  f"{actor.user.name or '成员'}申请加入服务队，请审核", ref=f"team:{team.id}",
                                  key=f"team:{team.id}:request:{membership.id}:{leader_id}")

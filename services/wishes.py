@@ -15,7 +15,8 @@ from extensions import db
 from models import Team, TeamMember, Unit, User, Wish
 from models.team import TeamRole, TeamStatus
 from models.wish import WishStatus
-from services import notifications, points
+from services import moderation, notifications, points
+from services.accounts import SHOWN_NAME
 from services.authz import (
     access_in_community,
     access_unit,
@@ -81,11 +82,12 @@ def present(actor, wishes):
     member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
     team_ids = {w.claimer_team_id for w in wishes if w.claimer_team_id}
-    members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
+    members = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(member_ids))).all())
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
     teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
     led = _led_teams(actor, team_ids)
     covered = actor.covering({w.community_id for w in wishes})
+    held = moderation.under_review("wish", [w.id for w in wishes])
     shown = []
     for wish in wishes:
         kind = _claimer_type(wish)
@@ -105,6 +107,7 @@ def present(actor, wishes):
             "claimer_member_id": wish.claimer_member_id if sees_claimer else None,
             "claimer_name": name if sees_claimer or kind == "team" else None,
             "fulfil_note": wish.fulfil_note if sees_claimer else None,
+            "moderation": "review" if wish.id in held else None,
         })
     return shown
 
@@ -180,8 +183,13 @@ def release(actor, wish_id):
 
 
 def fulfil(actor, wish_id, *, note=None):
-    """The claimer reports the wish fulfilled, with a note for the community."""
-    return _claimer_transition(actor, wish_id, WishStatus.FULFILLED, fulfil_note=note, fulfilled_at=utcnow())
+    """The claimer reports the wish fulfilled, with a note for the community; a member's note goes through content
+    security (scene 2: risky → 422, review → held for staff)."""
+    held = moderation.screen(moderation.member_author(actor), {"fulfil_note": note}, moderation.SCENE_COMMENT)
+    wish = _claimer_transition(actor, wish_id, WishStatus.FULFILLED, fulfil_note=note, fulfilled_at=utcnow())
+    if held:
+        moderation.hold(wish.community_id, "wish", wish.id, {"fulfil_note": note}, actor.id)
+    return wish
 
 
 def _staff_transition(actor, wish_id, allowed_from, to, **values):
