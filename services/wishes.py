@@ -8,12 +8,12 @@ conditional UPDATE, so of simultaneous requests exactly one applies.
 
 from sqlalchemy import or_, select, update
 
-from clock import local_today, utcnow
+from clock import local_today, to_local, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Unit, User, Wish
 from models.wish import WishStatus
-from services import notifications, points
+from services import notifications, points, subscriptions
 from services.authz import (
     access_in_community,
     access_unit,
@@ -119,6 +119,9 @@ def claim(actor, wish_id, *, unit_id=None):
         raise _invalid_state()
     # The conditional update makes this claim unique, so the notification needs no dedup key.
     notifications.notify(actor.id, "wish_claimed", f"您已认领微心愿：{wish.title}", ref=f"wish:{wish.id}")
+    subscriptions.push(actor.id, "wish_claimed", f"{wish.id}:{to_local(wish.claimed_at).isoformat()}",
+                       {"id": wish.id, "title": wish.title, "claimed_at": to_local(wish.claimed_at).strftime(
+                           "%Y-%m-%d %H:%M")}, page=f"pages/wishes/detail?id={wish.id}")
     return wish
 
 

@@ -32,7 +32,8 @@ POST /partners; GET /partners; GET /partners/{}; PATCH /partners/{}; DELETE /par
 POST /meetings; GET /meetings; GET /meetings/{}; PATCH /meetings/{}; POST /meetings/{}/minutes;
 PUT /meetings/{}/minutes; GET /meetings/{}/minutes/versions; POST /meetings/{}/cancel; GET /tasks; POST /tasks/{}/done;
 GET /stats/governance; POST /conventions; GET /conventions; GET /conventions/{}; PUT /conventions/{};
-GET /conventions/{}/versions; GET /needs/{}
+GET /conventions/{}/versions; GET /needs/{};
+POST /me/phone; GET /me/subscriptions; POST /me/subscriptions; GET /wechat/templates
 """
 
 PUBLIC = {("post", "/auth/wechat"), ("post", "/auth/login"), ("get", "/certificates/verify/{}"),

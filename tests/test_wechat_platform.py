@@ -1,12 +1,29 @@
 """The WeChat platform through the local fake WeChat server over real HTTP: the shared access token, verified
 phones, mini-program codes and subscribe messages as one-time grants."""
 
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
 from extensions import db
 from integrations.wechat import WeChatRefused
-from models import User
-from services import wechat
-from tests.conftest import fire_at_once
-from tests.factories import auth, error_code, make_member
+from models import Notification, OutboundMessage, Signup, SubscriptionGrant, User
+from schedulers.jobs import JOBS, run
+from services import outbox, wechat
+from tests.activity_factories import confirm, make_activity
+from tests.conftest import fire_at_once, postgres_only
+from tests.factories import auth, error_code, make_grants, make_member, make_report, make_staff, region_tree
+from tests.test_posts import SHANGHAI
+
+TEMPLATES = {
+    "report_decided": {"id": "tmpl-report", "page": "pages/reports/index", "data": {"phrase1": "result",
+                                                                                  "thing2": "reason"}},
+    "record_decided": {"id": "tmpl-record", "page": None, "data": {"phrase1": "result", "character_string2": "hours"}},
+    "activity_reminder": {"id": "tmpl-activity", "page": "pages/activities/detail?id={id}",
+                          "data": {"thing1": "title", "time2": "start", "thing3": "address"}},
+}
 
 
 def _in_own_context(app, call):
@@ -100,3 +117,209 @@ def test_a_phone_code_with_an_expired_token_is_retried_once_and_wechat_down_is_5
     fake_wechat.down = True
     down = client.post("/api/v1/me/phone", json={"code": "phone-code-2"}, headers=headers)
     assert down.status_code == 503 and error_code(down) == "wechat_unavailable"
+
+
+@pytest.fixture
+def templates(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATES", TEMPLATES)
+    return TEMPLATES
+
+
+def grants(member):
+    db.session.expire_all()
+    return dict(db.session.execute(select(SubscriptionGrant.template_id, SubscriptionGrant.grants_left)
+                                   .where(SubscriptionGrant.member_id == member.id)).all())
+
+
+def all_messages():
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
+
+
+def test_templates_are_listed_by_event_and_grants_recorded_per_template(client, templates):
+    member = make_member()
+    headers = auth(member)
+    listed = client.get("/api/v1/wechat/templates", headers=headers)
+    # The v1 WECHAT_REMINDER_TEMPLATE_ID still serves the shift reminder.
+    assert listed.get_json() == {"report_decided": "tmpl-report", "record_decided": "tmpl-record",
+                                 "activity_reminder": "tmpl-activity", "shift_reminder": "tmpl-shift-reminder"}
+    assert client.get("/api/v1/wechat/templates").status_code == 401
+    empty = client.get("/api/v1/me/subscriptions", headers=headers).get_json()
+    assert empty == {"tmpl-report": 0, "tmpl-record": 0, "tmpl-activity": 0, "tmpl-shift-reminder": 0}
+    posted = client.post("/api/v1/me/subscriptions", json={"template_ids": ["tmpl-report", "tmpl-record"]},
+                         headers=headers)
+    assert posted.status_code == 200
+    assert posted.get_json() == {**empty, "tmpl-report": 1, "tmpl-record": 1}
+    again = client.post("/api/v1/me/subscriptions", json={"template_ids": ["tmpl-report"]}, headers=headers)
+    assert again.get_json()["tmpl-report"] == 2
+    assert client.get("/api/v1/me/subscriptions", headers=headers).get_json() == again.get_json()
+
+
+def test_an_unknown_template_is_422_and_staff_are_403_members_only(client, templates):
+    headers = auth(make_member())
+    unknown = client.post("/api/v1/me/subscriptions", json={"template_ids": ["tmpl-report", "nope"]},
+                          headers=headers)
+    assert unknown.status_code == 422 and "template_ids" in unknown.get_json()["error"]["details"]
+    assert client.post("/api/v1/me/subscriptions", json={"template_ids": []}, headers=headers).status_code == 422
+    staff = make_staff("community_admin", region_tree()["a1"])
+    # The role comes before the field: 403 even with a malformed body.
+    refused = client.post("/api/v1/me/subscriptions", json={"template_ids": "x"}, headers=auth(staff))
+    assert refused.status_code == 403 and error_code(refused) == "members_only"
+    assert client.post("/api/v1/me/subscriptions", json={"template_ids": ["tmpl-report"]}).status_code == 401
+    assert grants(staff) == {}
+
+
+def test_each_message_spends_one_grant_and_none_is_sent_without_one(client, fake_wechat, templates):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    member = make_member()
+    make_grants(member, "tmpl-report", 1)
+    first = make_report(member, tree["a1"], status="pending")
+    rejected = client.post(f"/api/v1/reports/{first.id}/reject", json={"reason": "地址不符"}, headers=admin)
+    assert rejected.status_code == 200
+    assert outbox.deliver_pending() == 1
+    [sent] = fake_wechat.sent
+    assert (sent["touser"], sent["template_id"], sent["page"]) == (member.openid, "tmpl-report", "pages/reports/index")
+    assert sent["data"] == {"phrase1": {"value": "未通过"}, "thing2": {"value": "地址不符"}}
+    assert grants(member) == {"tmpl-report": 0}
+    # No grant left: the in-app notification still comes, no message is queued or sent.
+    second = make_report(member, tree["a2"], "pending")
+    outsider = auth(make_staff("community_admin", tree["a2"]))
+    assert client.post(f"/api/v1/reports/{second.id}/approve", headers=outsider).status_code == 200
+    assert outbox.deliver_pending() == 0
+    assert len(all_messages()) == 1 and len(fake_wechat.sent) == 1
+    kinds = db.session.scalars(select(Notification.kind).where(Notification.member_id == member.id)).all()
+    assert sorted(kinds) == ["report_approved", "report_rejected"]
+
+
+def test_a_message_whose_grant_was_spent_meanwhile_is_not_sent(client, fake_wechat, templates):
+    member = make_member()
+    make_grants(member, "tmpl-report", 1)
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    for _ in range(2):  # both queued while the one grant was there
+        report = make_report(member, tree["a1"], status="pending")
+        rejected = client.post(f"/api/v1/reports/{report.id}/reject", json={"reason": "x"}, headers=admin)
+        assert rejected.status_code == 200
+    assert len(all_messages()) == 2
+    assert outbox.deliver_pending() == 1
+    assert [m.status for m in all_messages()] == ["sent", "failed"]
+    assert all_messages()[1].last_error == "no subscription grant left"
+    assert len(fake_wechat.sent) == 1 and grants(member) == {"tmpl-report": 0}
+
+
+@pytest.mark.parametrize("errcode", [43101, 45009])
+def test_refused_or_over_quota_spends_the_grant_and_is_not_retried(client, fake_wechat, templates, errcode):
+    member = make_member()
+    make_grants(member, "tmpl-report", 2)
+    tree = region_tree()
+    report = make_report(member, tree["a1"], status="pending")
+    client.post(f"/api/v1/reports/{report.id}/approve", headers=auth(make_staff("community_admin", tree["a1"])))
+    fake_wechat.errors["/cgi-bin/message/subscribe/send"] = [errcode]
+    assert outbox.deliver_pending() == 0
+    [message] = all_messages()
+    assert (message.status, message.last_error) == ("failed", f"errcode {errcode}")
+    with time_machine.travel(datetime.now(SHANGHAI) + timedelta(hours=2), tick=False):
+        assert outbox.deliver_pending() == 0
+    assert len(fake_wechat.calls("/cgi-bin/message/subscribe/send")) == 1
+    assert grants(member) == {"tmpl-report": 1}
+
+
+def test_a_retried_message_reuses_the_grant_it_took(client, fake_wechat, templates):
+    member = make_member()
+    make_grants(member, "tmpl-report", 1)
+    tree = region_tree()
+    report = make_report(member, tree["a1"], status="pending")
+    client.post(f"/api/v1/reports/{report.id}/approve", headers=auth(make_staff("community_admin", tree["a1"])))
+    fake_wechat.errors["/cgi-bin/message/subscribe/send"] = [-1]
+    assert outbox.deliver_pending() == 0
+    assert all_messages()[0].status == "pending" and grants(member) == {"tmpl-report": 0}
+    with time_machine.travel(datetime.now(SHANGHAI) + timedelta(minutes=2), tick=False):
+        assert outbox.deliver_pending() == 1
+    assert len(fake_wechat.sent) == 1 and grants(member) == {"tmpl-report": 0}
+
+
+ACTIVITY_START = datetime(2030, 5, 7, 9, 0, tzinfo=SHANGHAI)
+
+
+def test_activity_reminder_goes_at_18_the_day_before_once_per_confirmed_signup(client, fake_wechat, templates):
+    tree = region_tree()
+    with time_machine.travel(ACTIVITY_START - timedelta(days=3), tick=False):
+        activity = make_activity(tree["a1"], starts_at=ACTIVITY_START)
+    members = [make_member() for _ in range(2)]
+    for member in members:
+        confirm(activity, member)
+        make_grants(member, "tmpl-activity", 3)
+    waitlisted = make_member()
+    make_grants(waitlisted, "tmpl-activity", 1)
+    db.session.add(Signup(activity_id=activity.id, member_id=waitlisted.id, status="waitlisted",
+                          created_at=ACTIVITY_START - timedelta(days=2)))
+    db.session.commit()
+    with time_machine.travel(datetime(2030, 5, 6, 17, 59, tzinfo=SHANGHAI), tick=False):
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 0, "messages_sent": 0}
+    with time_machine.travel(datetime(2030, 5, 6, 18, 0, tzinfo=SHANGHAI), tick=False):
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 2, "messages_sent": 2}
+    with time_machine.travel(datetime(2030, 5, 6, 21, 0, tzinfo=SHANGHAI), tick=False):
+        assert run(JOBS["send_reminders"]) == {"reminders_due": 2, "messages_sent": 0}  # made once, sent once
+    assert sorted(b["touser"] for b in fake_wechat.sent) == sorted(m.openid for m in members)
+    for body in fake_wechat.sent:
+        assert body["template_id"] == "tmpl-activity" and body["page"] == f"pages/activities/detail?id={activity.id}"
+        assert body["data"] == {"thing1": {"value": "社区环境清整"}, "time2": {"value": "2030-05-07 09:00"},
+                                "thing3": {"value": "示范路 1 号"}}
+    assert all(grants(m) == {"tmpl-activity": 2} for m in members) and grants(waitlisted) == {"tmpl-activity": 1}
+    assert db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.kind == "activity_reminder")) == 2
+
+
+@postgres_only
+def test_two_schedulers_overlapping_send_one_message_per_event(app, client, fake_wechat, templates):
+    tree = region_tree()
+    with time_machine.travel(ACTIVITY_START - timedelta(days=3), tick=False):
+        activity = make_activity(tree["a1"], starts_at=ACTIVITY_START)
+    members = [make_member() for _ in range(3)]
+    for member in members:
+        confirm(activity, member)
+        make_grants(member, "tmpl-activity", 1)
+
+    def scheduler(_):
+        with app.app_context():
+            try:
+                return run(JOBS["send_reminders"])["messages_sent"]
+            finally:
+                db.session.remove()
+
+    with time_machine.travel(datetime(2030, 5, 6, 18, 5, tzinfo=SHANGHAI), tick=False):
+        sent = fire_at_once(4, scheduler)
+    assert sum(sent) == 3
+    assert len(all_messages()) == 3 and {m.status for m in all_messages()} == {"sent"}
+    assert sorted(b["touser"] for b in fake_wechat.sent) == sorted(m.openid for m in members)
+    assert all(grants(m) == {"tmpl-activity": 0} for m in members)
+
+
+@postgres_only
+def test_grants_recorded_at_once_all_count_and_the_last_one_is_taken_once(app, client, templates):
+    member = make_member()
+    headers = auth(member)
+
+    def accept(_):
+        with app.app_context():
+            try:
+                return client.post("/api/v1/me/subscriptions", json={"template_ids": ["tmpl-record"]},
+                                   headers=headers)
+            finally:
+                db.session.remove()
+
+    assert {r.status_code for r in fire_at_once(5, accept)} == {200}
+    assert grants(member) == {"tmpl-record": 5}
+
+    def take(_):
+        with app.app_context():
+            try:
+                taken = outbox.take_grant(member.id, "tmpl-record")
+                db.session.commit()
+                return taken
+            finally:
+                db.session.remove()
+
+    assert sorted(fire_at_once(8, take)) == [False] * 3 + [True] * 5
+    assert grants(member) == {"tmpl-record": 0}
