@@ -1,19 +1,24 @@
 """The WeChat platform through the local fake WeChat server over real HTTP: the shared access token, verified
 phones, mini-program codes and subscribe messages as one-time grants."""
 
+import io
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
+import PIL.Image
 import pytest
+import zxingcpp
 import time_machine
 from sqlalchemy import func, select
 
 from extensions import db
 from integrations.wechat import WeChatRefused
-from models import Notification, OutboundMessage, Signup, SubscriptionGrant, User
+from models import Notification, OutboundMessage, Signup, SubscriptionGrant, User, WxaCode
 from schedulers.jobs import JOBS, run
-from services import outbox, wechat
-from tests.activity_factories import confirm, make_activity
+from services import checkin_tokens, outbox, wechat
+from tests.activity_factories import confirm, make_activity, make_post_shift
 from tests.conftest import fire_at_once, postgres_only
+from tests.fake_wechat import wxacode_png
 from tests.factories import auth, error_code, make_grants, make_member, make_report, make_staff, region_tree
 from tests.test_posts import SHANGHAI
 
@@ -323,3 +328,95 @@ def test_grants_recorded_at_once_all_count_and_the_last_one_is_taken_once(app, c
 
     assert sorted(fire_at_once(8, take)) == [False] * 3 + [True] * 5
     assert grants(member) == {"tmpl-record": 0}
+
+
+def decoded(png):
+    return [d.text for d in zxingcpp.read_barcodes(PIL.Image.open(io.BytesIO(png)))]
+
+
+def test_an_activity_wxacode_is_fetched_once_per_token_and_kept_until_it_expires(client, fake_wechat):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    activity = make_activity(tree["a1"])
+    url = f"/api/v1/activities/{activity.id}/qrcode?format=wxacode"
+    start = datetime.now(SHANGHAI).replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        token, expires_at = checkin_tokens.activity_token(activity)
+        first = client.get(url, headers=admin)
+        assert first.status_code == 200 and first.mimetype == "image/png"
+        [asked] = fake_wechat.wxacodes
+        assert asked == {"scene": token, "page": "pages/checkin/index", "check_path": False,
+                         "env_version": "release"}
+        # The very image WeChat drew, opening the check-in page with the token.
+        assert first.data == wxacode_png(asked)
+        assert decoded(first.data) == [f"pages/checkin/index?scene={token}&env=release"]
+        assert parsedate_to_datetime(first.headers["Expires"]) == expires_at
+        second = client.get(url, headers=admin)
+        assert second.data == first.data and len(fake_wechat.wxacodes) == 1
+    # The token rotated: a new code, and the expired one is removed.
+    with time_machine.travel(expires_at + timedelta(seconds=1), tick=False):
+        new_token, _ = checkin_tokens.activity_token(activity)
+        assert decoded(client.get(url, headers=admin).data) == [f"pages/checkin/index?scene={new_token}&env=release"]
+    assert len(fake_wechat.wxacodes) == 2
+    db.session.expire_all()
+    assert db.session.scalars(select(WxaCode.token)).all() == [new_token]
+
+
+def test_a_post_wxacode_is_kept_for_good_and_is_the_printed_code(client, fake_wechat):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    post, _shift = make_post_shift(tree["a1"], starts_at=datetime.now(SHANGHAI) + timedelta(days=1))
+    token = checkin_tokens.post_token(post)
+    wxacode = client.get(f"/api/v1/posts/{post.id}/qrcode?format=wxacode", headers=admin)
+    assert wxacode.status_code == 200 and wxacode.data == wxacode_png(fake_wechat.wxacodes[0])
+    assert parsedate_to_datetime(wxacode.headers["Expires"]) > datetime.now(SHANGHAI) + timedelta(days=29)
+    printed = client.get(f"/api/v1/posts/{post.id}/qrcode?format=png", headers=admin)
+    assert printed.data == wxacode.data and decoded(printed.data) == [
+        f"pages/checkin/index?scene={token}&env=release"]
+    with time_machine.travel(datetime.now(SHANGHAI) + timedelta(days=400), tick=False):
+        later = auth(make_staff("community_admin", tree["a1"]))
+        assert client.get(f"/api/v1/posts/{post.id}/qrcode?format=wxacode", headers=later).data == wxacode.data
+    assert len(fake_wechat.wxacodes) == 1
+
+
+def test_without_wechat_the_printed_post_code_is_an_ordinary_qr_code_and_wxacode_503(app, client, monkeypatch):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    post, _shift = make_post_shift(tree["a1"], starts_at=datetime.now(SHANGHAI) + timedelta(days=1))
+    monkeypatch.setitem(app.config, "WECHAT_APPID", None)
+    printed = client.get(f"/api/v1/posts/{post.id}/qrcode?format=png", headers=admin)
+    assert decoded(printed.data) == [checkin_tokens.post_token(post)]
+    refused = client.get(f"/api/v1/posts/{post.id}/qrcode?format=wxacode", headers=admin)
+    assert refused.status_code == 503 and error_code(refused) == "wechat_not_configured"
+
+
+def test_wechat_refusing_a_wxacode_is_502_and_a_stale_token_is_renewed_once(client, fake_wechat):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    post, _shift = make_post_shift(tree["a1"], starts_at=datetime.now(SHANGHAI) + timedelta(days=1))
+    url = f"/api/v1/posts/{post.id}/qrcode?format=wxacode"
+    fake_wechat.errors["/wxa/getwxacodeunlimit"] = [45009]
+    refused = client.get(url, headers=admin)
+    assert refused.status_code == 502 and error_code(refused) == "wechat_error"
+    assert refused.get_json()["error"]["details"] == {"errcode": 45009}
+    fake_wechat.down = True
+    down = client.get(url, headers=admin)
+    assert down.status_code == 503 and error_code(down) == "wechat_unavailable"
+    fake_wechat.down = False
+    fake_wechat.errors["/wxa/getwxacodeunlimit"] = [40001]
+    assert client.get(url, headers=admin).status_code == 200
+    refused_token, renewed_token = [r[2]["access_token"] for r in fake_wechat.calls("/wxa/getwxacodeunlimit")][-2:]
+    assert refused_token != renewed_token and len(fake_wechat.wxacodes) == 1
+    # Another community's staff: 404 before WeChat is asked.
+    outsider = auth(make_staff("community_admin", tree["b1"]))
+    assert client.get(url, headers=outsider).status_code == 404 and len(fake_wechat.wxacodes) == 1
+
+
+def test_the_openapi_document_lists_the_png_answers(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/activities/{activity_id}/qrcode", "/api/v1/posts/{post_id}/qrcode"):
+        operation = spec["paths"][path]["get"]
+        assert "image/png" in operation["responses"]["200"]["content"]
+        assert {"502", "503"} <= set(operation["responses"])
+        [fmt] = [p for p in operation["parameters"] if p["name"] == "format"]
+        assert fmt["schema"]["enum"] == ["json", "png", "wxacode"]
