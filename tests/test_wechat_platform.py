@@ -7,8 +7,8 @@ from email.utils import parsedate_to_datetime
 
 import PIL.Image
 import pytest
-import zxingcpp
 import time_machine
+import zxingcpp
 from sqlalchemy import func, select
 
 from extensions import db
@@ -18,8 +18,8 @@ from schedulers.jobs import JOBS, run
 from services import checkin_tokens, outbox, wechat
 from tests.activity_factories import confirm, make_activity, make_post_shift
 from tests.conftest import fire_at_once, postgres_only
-from tests.fake_wechat import wxacode_png
 from tests.factories import auth, error_code, make_grants, make_member, make_report, make_staff, region_tree
+from tests.fake_wechat import wxacode_png
 from tests.test_posts import SHANGHAI
 
 TEMPLATES = {
