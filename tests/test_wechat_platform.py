@@ -420,3 +420,23 @@ def test_the_openapi_document_lists_the_png_answers(client):
         assert {"502", "503"} <= set(operation["responses"])
         [fmt] = [p for p in operation["parameters"] if p["name"] == "format"]
         assert fmt["schema"]["enum"] == ["json", "png", "wxacode"]
+
+
+def test_wechat_templates_are_read_from_json_and_refused_when_malformed(tmp_path, monkeypatch):
+    from config import ConfigError, load_config
+
+    monkeypatch.setattr("config.INSTANCE_DIR", tmp_path)
+    defaults = load_config({})
+    assert (defaults["WECHAT_TEMPLATES"], defaults["WECHAT_CHECKIN_PAGE"], defaults["WECHAT_ENV_VERSION"]) == (
+        {}, "pages/checkin/index", "release")
+    loaded = load_config({"WECHAT_TEMPLATES": '{"wish_claimed": "tmpl-w", "report_decided": {"id": "tmpl-r", '
+                                              '"data": {"thing1": "result"}}}', "WECHAT_ENV_VERSION": "trial"})
+    assert loaded["WECHAT_TEMPLATES"] == {"wish_claimed": {"id": "tmpl-w", "page": None, "data": {}},
+                                          "report_decided": {"id": "tmpl-r", "page": None,
+                                                             "data": {"thing1": "result"}}}
+    assert loaded["WECHAT_ENV_VERSION"] == "trial"
+    for bad in ("[1]", "{not json", '{"wish_claimed": {"page": "x"}}', '{"wish_claimed": {"id": "t", "data": 3}}'):
+        with pytest.raises(ConfigError):
+            load_config({"WECHAT_TEMPLATES": bad})
+    with pytest.raises(ConfigError):
+        load_config({"WECHAT_ENV_VERSION": "beta"})
