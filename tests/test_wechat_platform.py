@@ -440,3 +440,73 @@ def test_wechat_templates_are_read_from_json_and_refused_when_malformed(tmp_path
             load_config({"WECHAT_TEMPLATES": bad})
     with pytest.raises(ConfigError):
         load_config({"WECHAT_ENV_VERSION": "beta"})
+
+
+def test_with_redis_a_refused_token_is_renewed_once_for_everyone(app, fake_wechat):
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    store = redis.Redis.from_url(url)
+    store.delete(wechat.RedisTokenCache.KEY)
+    app.config["REDIS_URL"] = url
+    try:
+        with app.app_context():
+            assert wechat.client().access_token() == "fake-access-token-1"
+        fake_wechat.revoked.add("fake-access-token-1")
+        fake_wechat.token_delay = 0.2
+        verdicts = fire_at_once(6, _in_own_context(app, lambda wx: wx.msg_sec_check("你好", 1, "openid-x")))
+        assert verdicts == ["pass"] * 6
+        assert (fake_wechat.token_calls, fake_wechat.token_max_in_flight) == (2, 1)
+        assert store.get(wechat.RedisTokenCache.KEY) == b"fake-access-token-2"
+    finally:
+        app.config["REDIS_URL"] = None
+        store.delete(wechat.RedisTokenCache.KEY)
+
+
+def _token_in_child(app, results):
+    # A forked process: its own connections, as a gunicorn worker or the scheduler has.
+    with app.app_context():
+        db.engine.dispose(close=False)
+        results.put(wechat.client().access_token())
+        db.session.remove()
+
+
+@postgres_only
+def test_several_processes_share_one_token_fetched_once(app, fake_wechat):
+    import multiprocessing
+
+    db.session.commit()
+    fake_wechat.token_delay = 0.3
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=_token_in_child, args=(app, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(30)
+    assert [p.exitcode for p in processes] == [0] * 4
+    assert {results.get(timeout=5) for _ in processes} == {"fake-access-token-1"}
+    assert (fake_wechat.token_calls, fake_wechat.token_max_in_flight) == (1, 1)
+
+
+@postgres_only
+def test_two_first_requests_for_one_code_ask_wechat_once(app, client, fake_wechat):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    post, _shift = make_post_shift(tree["a1"], starts_at=datetime.now(SHANGHAI) + timedelta(days=1))
+    fake_wechat.delay = 0.3
+
+    def ask(_):
+        with app.app_context():
+            try:
+                return client.get(f"/api/v1/posts/{post.id}/qrcode?format=wxacode", headers=admin)
+            finally:
+                db.session.remove()
+
+    answers = fire_at_once(4, ask)
+    assert {a.status_code for a in answers} == {200} and len({a.data for a in answers}) == 1
+    assert len(fake_wechat.wxacodes) == 1
