@@ -27,10 +27,17 @@ def templates():
     """event → {"id", "page", "data"} for the events configured; ``WECHAT_REMINDER_TEMPLATE_ID`` (v1) still serves
     the shift reminder when WECHAT_TEMPLATES names none."""
     config = current_app.config
-    configured = {event: t for event, t in (config.get("WECHAT_TEMPLATES") or {}).items() if event in EVENTS}
+    configured = {event: _normal(t) for event, t in (config.get("WECHAT_TEMPLATES") or {}).items()
+                  if event in EVENTS}
     if "shift_reminder" not in configured and config.get("WECHAT_REMINDER_TEMPLATE_ID"):
         configured["shift_reminder"] = {"id": config["WECHAT_REMINDER_TEMPLATE_ID"], "page": None, "data": None}
     return configured
+
+
+def _normal(template):
+    """A template as config.py reads it (a bare id, or a mapping missing ``page`` or ``data``, given in code)."""
+    template = {"id": template} if isinstance(template, str) else template
+    return {"id": template["id"], "page": template.get("page"), "data": template.get("data") or None}
 
 
 def template_ids():

@@ -510,3 +510,46 @@ def test_two_first_requests_for_one_code_ask_wechat_once(app, client, fake_wecha
     answers = fire_at_once(4, ask)
     assert {a.status_code for a in answers} == {200} and len({a.data for a in answers}) == 1
     assert len(fake_wechat.wxacodes) == 1
+
+
+def test_records_wishes_stand_ins_and_appeal_decisions_send_their_events(app, client, fake_wechat, monkeypatch):
+    from tests.activity_factories import make_record
+    from tests.test_posts import join, make_shift, post_with_admin
+    from tests.test_shifts import tomorrow_at
+    from tests.test_wishes import act, post_wish
+
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATES", {
+        "record_decided": {"id": "tmpl-record", "data": {"phrase1": "result", "thing2": "hours"}},
+        "wish_claimed": {"id": "tmpl-wish", "page": "pages/wishes/detail?id={id}", "data": {"thing1": "title"}},
+        "standin_needed": {"id": "tmpl-standin", "data": {"thing1": "post"}}})
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    holder, bystander = make_member(), make_member()
+    make_grants(holder, "tmpl-record", 5)
+    # Bulk approval: one message per record of the member holding grants, none for the other.
+    records = [make_record(holder, tree["a1"], hours="1.50"), make_record(bystander, tree["a1"])]
+    rejected = make_record(holder, tree["a1"])
+    assert client.post("/api/v1/service-records/approve", json={"ids": [r.id for r in records]},
+                       headers=auth(admin)).get_json()["approved"] == 2
+    assert client.post(f"/api/v1/service-records/{rejected.id}/reject", json={"reason": "时长不符"},
+                       headers=auth(admin)).status_code == 200
+    # A wish claimed by a member holding a grant.
+    make_grants(bystander, "tmpl-wish", 1)
+    wish = post_wish(client, admin, tree["a1"])
+    assert act(client, bystander, wish["id"], "claim").status_code == 200
+    # A stand-in asked: the pool member holding a grant is told by WeChat too.
+    _, post_id = post_with_admin(client)
+    shift = make_shift(post_id, tomorrow_at(8))
+    helper = make_member()
+    make_grants(helper, "tmpl-standin", 1)
+    for member in (holder, helper):
+        join(client, member, post_id)
+    client.post(f"/api/v1/shifts/{shift.id}/signups", headers=auth(holder))
+    assert client.post(f"/api/v1/shifts/{shift.id}/standin", headers=auth(holder)).status_code == 200
+    assert outbox.deliver_pending() == 4
+    sent = {(b["touser"], b["template_id"]): b for b in fake_wechat.sent if b["template_id"] != "tmpl-record"}
+    records_sent = sorted(b["data"]["phrase1"]["value"] for b in fake_wechat.sent if b["template_id"] == "tmpl-record")
+    assert records_sent == ["已通过", "已驳回"]
+    assert sent[(bystander.openid, "tmpl-wish")]["page"] == f"pages/wishes/detail?id={wish['id']}"
+    assert sent[(helper.openid, "tmpl-standin")]["page"] == f"pages/shifts/detail?id={shift.id}"
+    assert grants(holder) == {"tmpl-record": 3} and grants(helper) == {"tmpl-standin": 0}
