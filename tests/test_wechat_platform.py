@@ -553,3 +553,29 @@ def test_records_wishes_stand_ins_and_appeal_decisions_send_their_events(app, cl
     assert sent[(bystander.openid, "tmpl-wish")]["page"] == f"pages/wishes/detail?id={wish['id']}"
     assert sent[(helper.openid, "tmpl-standin")]["page"] == f"pages/shifts/detail?id={shift.id}"
     assert grants(holder) == {"tmpl-record": 3} and grants(helper) == {"tmpl-standin": 0}
+
+
+def test_the_resident_is_told_by_wechat_when_an_appeal_is_accepted_rejected_and_resolved(app, client, fake_wechat,
+                                                                                         monkeypatch):
+    from tests.appeal_factories import act, appeal_world, new_appeal, resolved_appeal
+
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATES", {
+        "appeal_decided": {"id": "tmpl-decided", "page": "pages/appeals/detail?id={id}",
+                           "data": {"phrase1": "result", "thing2": "title"}},
+        "appeal_answered": {"id": "tmpl-answered", "data": {"thing1": "reply"}}})
+    world = appeal_world()
+    resident = world["resident"]
+    make_grants(resident, "tmpl-decided", 2)
+    make_grants(resident, "tmpl-answered", 1)
+    resolved_id = resolved_appeal(client, world)
+    rejected_id = new_appeal(client, world)
+    assert act(client, world["admin_a1"], rejected_id, "reject", {"reason": "不属于本社区"}).status_code == 200
+    assert outbox.deliver_pending() == 3
+    by_template = {}
+    for body in fake_wechat.sent:
+        assert body["touser"] == resident.openid
+        by_template.setdefault(body["template_id"], []).append(body)
+    assert sorted((b["page"], b["data"]["phrase1"]["value"]) for b in by_template["tmpl-decided"]) == sorted([
+        (f"pages/appeals/detail?id={resolved_id}", "已受理"), (f"pages/appeals/detail?id={rejected_id}", "未予受理")])
+    assert [b["data"] for b in by_template["tmpl-answered"]] == [{"thing1": {"value": "已联系业主清理"}}]
+    assert grants(resident) == {"tmpl-decided": 0, "tmpl-answered": 0}
