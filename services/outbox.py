@@ -90,9 +90,21 @@ def _give_up_interrupted(now):
         log.warning("%s outbound messages were interrupted mid-send and are not retried", result.rowcount)
 
 
-def _retry_or_fail(message_id, attempts, error, final=False):
-    _finish(message_id, status=OutboundStatus.FAILED if final or attempts >= MAX_ATTEMPTS else OutboundStatus.PENDING,
+def _retry_or_fail(message, attempts, error, final=False):
+    """Retried later with its grant; given up after MAX_ATTEMPTS, when WeChat never took it, the grant goes back.
+    A final answer (refused, quota) spends the grant."""
+    given_up = not final and attempts >= MAX_ATTEMPTS
+    if given_up:
+        _give_back_grant(message.member_id, message.payload["template_id"])
+    _finish(message.id, status=OutboundStatus.FAILED if final or given_up else OutboundStatus.PENDING,
             last_error=error, next_attempt_at=utcnow() + backoff(attempts))
+
+
+def _give_back_grant(member_id, template_id):
+    db.session.execute(update(SubscriptionGrant)
+                       .where(SubscriptionGrant.member_id == member_id, SubscriptionGrant.template_id == template_id)
+                       .values(grants_left=SubscriptionGrant.grants_left + 1, updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
 
 
 def deliver_pending(limit=200):
@@ -134,14 +146,14 @@ def deliver_pending(limit=200):
         try:
             client.send_subscribe_message(openid, payload["template_id"], payload["page"], payload["data"])
         except WeChatRefused as exc:
-            _retry_or_fail(message_id, attempts, f"errcode {exc.errcode}", final=exc.errcode in FINAL_ERRCODES)
+            _retry_or_fail(message, attempts, f"errcode {exc.errcode}", final=exc.errcode in FINAL_ERRCODES)
             continue
         except WeChatSendUncertain:
             # It may have been delivered; a second copy is worse than a missing message.
             _finish(message_id, status=OutboundStatus.FAILED, last_error="timed out while sending")
             continue
         except WeChatUnavailable:
-            _retry_or_fail(message_id, attempts, "wechat unavailable")
+            _retry_or_fail(message, attempts, "wechat unavailable")
             continue
         _finish(message_id, status=OutboundStatus.SENT, sent_at=utcnow(), last_error=None)
         sent += 1

@@ -579,3 +579,20 @@ def test_the_resident_is_told_by_wechat_when_an_appeal_is_accepted_rejected_and_
         (f"pages/appeals/detail?id={resolved_id}", "已受理"), (f"pages/appeals/detail?id={rejected_id}", "未予受理")])
     assert [b["data"] for b in by_template["tmpl-answered"]] == [{"thing1": {"value": "已联系业主清理"}}]
     assert grants(resident) == {"tmpl-decided": 0, "tmpl-answered": 0}
+
+
+def test_a_message_given_up_without_wechat_taking_it_gives_its_grant_back(client, fake_wechat, templates):
+    member = make_member()
+    make_grants(member, "tmpl-report", 1)
+    tree = region_tree()
+    report = make_report(member, tree["a1"], status="pending")
+    client.post(f"/api/v1/reports/{report.id}/approve", headers=auth(make_staff("community_admin", tree["a1"])))
+    fake_wechat.errors["/cgi-bin/message/subscribe/send"] = [-1] * outbox.MAX_ATTEMPTS
+    start = datetime.now(SHANGHAI)
+    for attempt in range(outbox.MAX_ATTEMPTS):
+        with time_machine.travel(start + timedelta(hours=2 * attempt), tick=False):
+            assert outbox.deliver_pending() == 0
+        assert grants(member) == {"tmpl-report": 0 if attempt < outbox.MAX_ATTEMPTS - 1 else 1}
+    [message] = all_messages()
+    assert (message.status, message.attempts) == ("failed", outbox.MAX_ATTEMPTS)
+    assert len(fake_wechat.calls("/cgi-bin/message/subscribe/send")) == outbox.MAX_ATTEMPTS
