@@ -7,6 +7,7 @@ for good. Two first requests for one token wait on a lock for the token, so WeCh
 """
 
 import hashlib
+import io
 import logging
 import zlib
 from datetime import timedelta
@@ -61,6 +62,7 @@ def image(token, expires_at=None):
         raise BadGateway("wechat_error", "微信未能生成小程序码", {"errcode": exc.errcode}) from None
     except WeChatUnavailable:
         raise wechat.unavailable() from None
+    data = as_png(data)
     key = _storage_key(token)
     storage().put(key, data, "image/png")
     if row is None:
@@ -69,6 +71,21 @@ def image(token, expires_at=None):
     if expires_at is not None:
         _remove_expired(now)
     return data, _expires(expires_at, now)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def as_png(data):
+    """WeChat draws its codes as JPEG unless asked for a transparent background: the answer is always a PNG."""
+    if data.startswith(PNG_SIGNATURE):
+        return data
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as picture:
+        picture.convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _expires(expires_at, now):

@@ -41,6 +41,7 @@ class FakeWeChat:
         self.token_max_in_flight = 0
         self.phones = {}            # phone code -> (purePhoneNumber, countryCode)
         self.wxacodes = []          # bodies of getwxacodeunlimit calls answered with an image
+        self.wxacode_format = "PNG"  # or "JPEG", as WeChat draws a code without a transparent background
 
     def calls(self, path):
         return [r for r in self.requests if r[1] == path]
@@ -84,7 +85,7 @@ class FakeWeChat:
         if path == "/wxa/getwxacodeunlimit":
             with self.lock:
                 self.wxacodes.append(body)
-            return 200, wxacode_png(body)
+            return 200, wxacode_png(body, self.wxacode_format)
         if path == "/wxa/msg_sec_check":
             if self.text_errcode:
                 return 200, {"errcode": self.text_errcode, "errmsg": "fake failure"}
@@ -115,13 +116,14 @@ class FakeWeChat:
         return 200, {"access_token": token, "expires_in": 7200}
 
 
-def wxacode_png(body):
+def wxacode_png(body, image_format="PNG"):
     """A real image to stand for a mini-program code: an ordinary QR code of ``page?scene=..`` (decodable in tests)."""
     import qrcode
 
     buffer = io.BytesIO()
-    qrcode.make(f"{body.get('page')}?scene={body.get('scene')}&env={body.get('env_version')}",
-                box_size=4, border=2).save(buffer, format="PNG")
+    image = qrcode.make(f"{body.get('page')}?scene={body.get('scene')}&env={body.get('env_version')}",
+                        box_size=4, border=2).get_image()
+    (image if image_format == "PNG" else image.convert("RGB")).save(buffer, format=image_format)
     return buffer.getvalue()
 
 
@@ -136,9 +138,10 @@ def serve(fake):
             status, payload = fake.handle(method, url.path, query, body)
             binary = isinstance(payload, bytes)
             data = payload if binary else json.dumps(payload).encode()
+            kind = ("image/png" if data.startswith(b"\x89PNG") else "image/jpeg") if binary else "application/json"
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "image/png" if binary else "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

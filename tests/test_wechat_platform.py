@@ -596,3 +596,14 @@ def test_a_message_given_up_without_wechat_taking_it_gives_its_grant_back(client
     [message] = all_messages()
     assert (message.status, message.attempts) == ("failed", outbox.MAX_ATTEMPTS)
     assert len(fake_wechat.calls("/cgi-bin/message/subscribe/send")) == outbox.MAX_ATTEMPTS
+
+
+def test_a_code_wechat_draws_as_jpeg_is_answered_as_png(client, fake_wechat):
+    tree = region_tree()
+    admin = auth(make_staff("community_admin", tree["a1"]))
+    post, _shift = make_post_shift(tree["a1"], starts_at=datetime.now(SHANGHAI) + timedelta(days=1))
+    fake_wechat.wxacode_format = "JPEG"
+    answer = client.get(f"/api/v1/posts/{post.id}/qrcode?format=wxacode", headers=admin)
+    assert answer.status_code == 200 and answer.mimetype == "image/png"
+    assert answer.data.startswith(b"\x89PNG") and PIL.Image.open(io.BytesIO(answer.data)).format == "PNG"
+    assert decoded(answer.data) == [f"pages/checkin/index?scene={checkin_tokens.post_token(post)}&env=release"]
