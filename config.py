@@ -5,6 +5,7 @@ Production (``APP_ENV=production``) refuses to start without its secrets.
 """
 
 import base64
+import json
 import os
 import secrets
 from pathlib import Path
@@ -57,6 +58,25 @@ def _count(name, value):
     return number
 
 
+def wechat_templates(value):
+    """``WECHAT_TEMPLATES``: a JSON object event → {"id", "page", "data": {key: value name}} (a bare template id
+    is taken as {"id": ..}); ConfigError when it is not one."""
+    try:
+        raw = json.loads(value or "{}")
+    except ValueError:
+        raise ConfigError("WECHAT_TEMPLATES must be a JSON object: event -> {\"id\", \"page\", \"data\"}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("WECHAT_TEMPLATES must be a JSON object: event -> {\"id\", \"page\", \"data\"}")
+    templates = {}
+    for event, template in raw.items():
+        template = {"id": template} if isinstance(template, str) else template
+        if not isinstance(template, dict) or not isinstance(template.get("id"), str) or not template["id"] \
+                or not isinstance(template.get("data") or {}, dict):
+            raise ConfigError(f"WECHAT_TEMPLATES[{event!r}] needs an \"id\" (and \"data\" an object)")
+        templates[event] = {"id": template["id"], "page": template.get("page"), "data": template.get("data") or {}}
+    return templates
+
+
 def log_format(env):
     """``json`` (one object per line) or ``text``; json by default in production. gunicorn's logger asks too."""
     production = env.get("APP_ENV", "development") == "production"
@@ -92,6 +112,11 @@ def load_config(env=None):
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
         "WECHAT_TIMEOUT_SECONDS": float(env.get("WECHAT_TIMEOUT_SECONDS", "5")),
         "WECHAT_REMINDER_TEMPLATE_ID": env.get("WECHAT_REMINDER_TEMPLATE_ID", ""),
+        # Subscribe messages per event (services/subscriptions.py); the mini-program codes' page and version.
+        "WECHAT_TEMPLATES": wechat_templates(env.get("WECHAT_TEMPLATES")),
+        "WECHAT_CHECKIN_PAGE": env.get("WECHAT_CHECKIN_PAGE") or "pages/checkin/index",
+        "WECHAT_ENV_VERSION": _choice("WECHAT_ENV_VERSION", env.get("WECHAT_ENV_VERSION") or "release",
+                                      ("release", "trial", "develop")),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), not production),
         "QR_ROTATE_SECONDS": int(env.get("QR_ROTATE_SECONDS", "30")),

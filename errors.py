@@ -77,3 +77,19 @@ class ServiceUnavailable(DomainError):
     status = 503
     default_code = "service_unavailable"
     default_message = "服务暂不可用"
+
+
+class Unprocessable(DomainError):
+    """422 with a code of its own, for a rule that is not about one field's form (``phone_not_mainland`` ...)."""
+
+    status = 422
+    default_code = "validation_failed"
+    default_message = "数据校验未通过"
+
+
+class BadGateway(DomainError):
+    """WeChat answered, but with an errcode (after the one renewal of the access token)."""
+
+    status = 502
+    default_code = "wechat_error"
+    default_message = "微信服务返回错误，请稍后再试"

@@ -13,6 +13,7 @@ BLUEPRINT_MODULES = (
     "api.health",
     "api.auth",
     "api.me",
+    "api.subscriptions",
     "api.staff",
     "api.regions",
     "api.units",

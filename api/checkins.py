@@ -14,7 +14,9 @@ blp = Blueprint("checkins", __name__, url_prefix="/api/v1", description="QR chec
 
 
 class QrArgs(Schema):
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "png")))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "png", "wxacode")),
+                           metadata={"description": "json (the token), png (a QR code to print) or wxacode (the "
+                                                    "mini-program code WeChat draws, opening WECHAT_CHECKIN_PAGE)"})
 
 
 class QrCodeSchema(Schema):
@@ -57,10 +59,24 @@ class ScanResultSchema(Schema):
     service_record = fields.Nested(ScanRecordSchema, dump_only=True, allow_none=True)
 
 
-def _qr_response(code, args):
-    if args["format"] == "png":
-        return send_download(checkins.qr_png(code["token"]), "image/png", headers={"Cache-Control": "no-store"})
-    return code
+def _png(data, expires_at=None):
+    if expires_at is None:
+        return send_download(data, "image/png", headers={"Cache-Control": "no-store"})
+    response = send_download(data, "image/png", headers={"Cache-Control": "private"})
+    response.expires = expires_at
+    return response
+
+
+WXACODE_ERRORS = (
+    (502, "WeChat answered an errcode (wechat_error, details.errcode)"),
+    (503, "WeChat unreachable (wechat_unavailable) or not configured (wechat_not_configured)"),
+)
+
+
+def _wechat_errors(view):
+    for status, description in WXACODE_ERRORS:
+        view = blp.alt_response(status, description=description)(view)
+    return view
 
 
 @blp.route("/activities/<int:activity_id>/qrcode")
@@ -69,10 +85,17 @@ def _qr_response(code, args):
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
 @blp.alt_response(200, schema=BINARY, content_type="image/png", success=True,
-                  description="With `?format=png`: the QR code of `token`")
+                  description="With `?format=png`: the QR code of `token`; with `?format=wxacode`: the mini-program "
+                              "code of `token` (getwxacodeunlimit), `Expires` when the token does")
+@_wechat_errors
 def activity_qrcode(args, activity_id):
-    """The activity's current check-in token (rotates every QR_ROTATE_SECONDS), as JSON or a PNG QR code."""
-    return _qr_response(checkins.activity_qrcode(current_actor(), activity_id), args)
+    """The activity's current check-in token (rotates every QR_ROTATE_SECONDS), as JSON, a PNG QR code or the
+    mini-program code WeChat's own scanner opens."""
+    actor = current_actor()
+    if args["format"] == "wxacode":
+        return _png(*checkins.activity_wxacode(actor, activity_id))
+    code = checkins.activity_qrcode(actor, activity_id)
+    return _png(checkins.qr_png(code["token"])) if args["format"] == "png" else code
 
 
 @blp.route("/activities/<int:activity_id>/attendances")
@@ -93,10 +116,19 @@ def list_activity_attendances(args, activity_id):
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, QrCodeSchema)
 @blp.alt_response(200, schema=BINARY, content_type="image/png", success=True,
-                  description="With `?format=png`: the QR code of `token`")
+                  description="With `?format=wxacode`, and with `?format=png` when WeChat is configured: the "
+                              "mini-program code of `token` (kept for good, `Expires` 30 days on); `png` without "
+                              "WeChat: an ordinary QR code of `token`")
+@_wechat_errors
 def post_qrcode(args, post_id):
-    """The post's static check-in token for printing; accepted only during a shift of the post."""
-    return _qr_response(checkins.post_qrcode(current_actor(), post_id), args)
+    """The post's static check-in token for printing; accepted only during a shift of the post. The printed code
+    is the mini-program code when WeChat is configured, so WeChat's own scanner opens the check-in page."""
+    actor = current_actor()
+    if args["format"] == "wxacode":
+        return _png(*checkins.post_wxacode(actor, post_id))
+    if args["format"] == "png":
+        return _png(*checkins.post_printed_png(actor, post_id))
+    return checkins.post_qrcode(actor, post_id)
 
 
 @blp.route("/checkins", methods=["POST"])

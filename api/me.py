@@ -23,6 +23,11 @@ class ProfileChangeSchema(Schema):
     unit_id = Id(allow_none=True)
 
 
+class PhoneCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=256),
+                         metadata={"description": "The code of the button's getPhoneNumber event"})
+
+
 class UnavailabilitySchema(Schema):
     weekdays = fields.List(Integer(validate=validate.Range(1, 7)), load_default=list,
                            validate=validate.Length(max=7))
@@ -56,6 +61,18 @@ def delete_me():
     """Close the caller's member account: personal data erased, open commitments released, every token refused;
     approved hours and certificates stay valid under the volunteer number."""
     account_closing.close_account(current_actor())
+
+
+@blp.route("/phone", methods=["POST"])
+@jwt_required()
+@blp.arguments(PhoneCodeSchema)
+@blp.response(200, MeSchema)
+@blp.alt_response(422, description="WeChat refused the code (phone_code_invalid), or the number is not a mainland "
+                                   "one (phone_not_mainland)")
+@blp.alt_response(503, description="WeChat unreachable (wechat_unavailable) or not configured (wechat_not_configured)")
+def verify_my_phone(body):
+    """Take the phone WeChat verified (getuserphonenumber) as the caller's: `phone_verified` becomes true."""
+    return members.profile(members.verify_phone(current_actor().user, body["code"]))
 
 
 @blp.route("/unavailability", methods=["PUT"])

@@ -32,6 +32,7 @@ class UserSchema(Schema):
 class MeSchema(UserSchema):
     moderation = fields.String(allow_none=True, metadata={
         "description": "review: the name waits for staff and other members see none"})
+    phone_verified = fields.Boolean(metadata={"description": "The phone is the one WeChat verified (POST /me/phone)"})
     community_id = Integer(allow_none=True)
     approved_hours = Hours()
     star_level = Integer(validate=validate.Range(0, 5))

@@ -1,5 +1,6 @@
-"""The WeChat server API over HTTP: login (code2session), the access token, subscribe messages and content security
-(msg_sec_check for text, media_check_async for images), and the signature of its message push.
+"""The WeChat server API over HTTP: login (code2session), the access token, subscribe messages, content security
+(msg_sec_check for text, media_check_async for images), verified phone numbers (getuserphonenumber), mini-program
+codes (getwxacodeunlimit), and the signature of its message push.
 
 This module knows WeChat's protocol and nothing of baodao: it is given its settings and a token cache (shared by
 every process, services/wechat.py) and raises its own errors, which the services turn into answers.
@@ -49,10 +50,13 @@ class WeChatClient:
         self.timeout = timeout
         self.token_cache = token_cache
 
-    def _call(self, method, path, *, params=None, body=None, uncertain_on_timeout=False):
+    def _call(self, method, path, *, params=None, body=None, uncertain_on_timeout=False, image=False):
+        """WeChat's JSON answer; with ``image``, the bytes of an image answer (WeChat answers JSON only to refuse)."""
         try:
             response = requests.request(method, self.base_url + path, params=params, json=body, timeout=self.timeout)
             response.raise_for_status()
+            if image and response.headers.get("Content-Type", "").startswith("image/"):
+                return response.content
             return response.json()
         except requests.ReadTimeout as exc:
             log.warning("wechat %s timed out", path)
@@ -81,31 +85,45 @@ class WeChatClient:
             raise WeChatUnavailable()
         return data["access_token"], int(data.get("expires_in") or 7200)
 
-    def access_token(self, refresh=False):
-        return self.token_cache.get(self.fetch_access_token, refresh=refresh)
+    def access_token(self, refresh=False, stale=None):
+        """The shared token; ``refresh`` renews it, unless another process already replaced ``stale`` (the token
+        WeChat just refused), so many callers refused at once cause one fetch."""
+        return self.token_cache.get(self.fetch_access_token, refresh=refresh, stale=stale)
 
     def send_subscribe_message(self, touser, template_id, page, data):
         """Send one subscribe message; WeChatRefused on a non-zero errcode (retrying is the caller's)."""
-        body = {"touser": touser, "template_id": template_id, "page": page, "data": data}
-        answer = self._send(body, self.access_token())
-        if answer.get("errcode") in TOKEN_ERRCODES:
-            # Revoked or expired early: fetch a new one once, then send again.
-            answer = self._send(body, self.access_token(refresh=True))
-        if answer.get("errcode"):
-            raise WeChatRefused(answer.get("errcode"), answer.get("errmsg"))
+        self._with_token("/cgi-bin/message/subscribe/send",
+                         {"touser": touser, "template_id": template_id, "page": page, "data": data},
+                         uncertain_on_timeout=True)
 
-    def _send(self, body, access_token):
-        return self._call("POST", "/cgi-bin/message/subscribe/send", params={"access_token": access_token},
-                          body=body, uncertain_on_timeout=True)
-
-    def _with_token(self, path, body):
+    def _with_token(self, path, body, **options):
         """POST ``body`` to ``path`` with the access token, renewed and asked again once when WeChat says it is no
-        longer valid; WeChatRefused on any other non-zero errcode."""
-        answer = self._call("POST", path, params={"access_token": self.access_token()}, body=body)
-        if answer.get("errcode") in TOKEN_ERRCODES:
-            answer = self._call("POST", path, params={"access_token": self.access_token(refresh=True)}, body=body)
-        if answer.get("errcode"):
+        longer valid (40001, 42001); WeChatRefused on any other non-zero errcode."""
+        token = self.access_token()
+        answer = self._call("POST", path, params={"access_token": token}, body=body, **options)
+        if isinstance(answer, dict) and answer.get("errcode") in TOKEN_ERRCODES:
+            log.info("wechat %s refused the access token (errcode %s): renewed and asked again", path,
+                     answer.get("errcode"))
+            token = self.access_token(refresh=True, stale=token)
+            answer = self._call("POST", path, params={"access_token": token}, body=body, **options)
+        if isinstance(answer, dict) and answer.get("errcode"):
             raise WeChatRefused(answer.get("errcode"), answer.get("errmsg"))
+        return answer
+
+    def phone_number(self, code):
+        """The verified phone of a ``getPhoneNumber`` code: (purePhoneNumber, countryCode)."""
+        answer = self._with_token("/wxa/business/getuserphonenumber", {"code": code})
+        info = answer.get("phone_info") or {}
+        if not info.get("purePhoneNumber"):
+            raise WeChatUnavailable()
+        return info["purePhoneNumber"], str(info.get("countryCode") or "")
+
+    def wxacode(self, scene, page, env_version):
+        """The PNG of an unlimited mini-program code opening ``page`` with ``scene``."""
+        answer = self._with_token("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False,
+                                                            "env_version": env_version}, image=True)
+        if not isinstance(answer, bytes):
+            raise WeChatUnavailable()
         return answer
 
     def msg_sec_check(self, content, scene, openid):

@@ -19,7 +19,7 @@ from models.governance import (
 from models.holiday import OfficialCalendar
 from models.moderation import ModerationItem
 from models.need import Need
-from models.notification import Notification, OutboundMessage
+from models.notification import Notification, OutboundMessage, SubscriptionGrant, WxaCode
 from models.points import PointsEntry
 from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate
 from models.project import Project
@@ -41,6 +41,6 @@ __all__ = [
     "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
     "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
     "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
-    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Team", "TeamEvent", "TeamMember", "Unit", "Upload", "User",
-    "VolunteerYear", "Wish",
+    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "SubscriptionGrant", "Team", "TeamEvent", "TeamMember",
+    "Unit", "Upload", "User", "VolunteerYear", "Wish", "WxaCode",
 ]

@@ -1,6 +1,6 @@
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import utcnow
@@ -48,7 +48,34 @@ class OutboundMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The member's subscription grant this message spends, taken once with its first claim (a retry reuses it).
+    grant_taken: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     sent_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (one_of_check("status", OutboundStatus),)
+
+
+class SubscriptionGrant(db.Model):
+    """How many one-time subscribe messages of a template a member accepted and has not yet been sent."""
+
+    __tablename__ = "subscription_grants"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grants_left: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (CheckConstraint("grants_left >= 0", name="grants_left"),)
+
+
+class WxaCode(db.Model):
+    """A mini-program code WeChat made for a check-in token, kept in storage: asked for once per token."""
+
+    __tablename__ = "wxa_codes"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(80), nullable=False)
+    # When the token stops being accepted (an activity's); None for a post's, kept for good.
+    expires_at = mapped_column(UTCDateTime, index=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

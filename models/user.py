@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clock import utcnow
@@ -50,6 +50,8 @@ class User(db.Model):
     volunteer_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     name: Mapped[str | None] = mapped_column(String(50))
     phone: Mapped[str | None] = mapped_column(String(11))
+    # True while ``phone`` is the one WeChat verified (POST /me/phone); typing another one clears it.
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     id_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_number_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_number_masked: Mapped[str | None] = mapped_column(String(18))

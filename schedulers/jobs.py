@@ -33,7 +33,8 @@ JOBS = {job.name: job for job in (
         "Keep shifts for the next 14 local days from every template and fill free seats from the pools.",
         catch_up=True),
     Job("send_reminders", reminders.send_reminders, "interval", {"minutes": 1},
-        "Remind assignees the evening before and one hour before a shift, and deliver the WeChat outbox."),
+        "Remind assignees the evening before and one hour before a shift, confirmed sign-ups at 18:00 the day before "
+        "an activity, and deliver the WeChat outbox."),
     Job("mark_no_shows", rosters.mark_no_shows, "interval", {"minutes": 5},
         "Mark assignees who never checked in as no_show once a shift plus the grace period has ended."),
     Job("close_open_attendances", checkins.close_open_attendances, "interval", {"minutes": 5},

@@ -25,7 +25,7 @@ from models import Activity, Region, Report, Signup, Team, TeamMember, Unit
 from models.activity import ActivityStatus, SignupStatus
 from models.report import ReportStatus
 from models.team import MembershipStatus
-from services import notifications
+from services import notifications, subscriptions
 from services.authz import community_field, fetch, require_region_staff, require_staff, row_field, within_scope
 from services.database import add_unique, as_dict, update_if, where_given
 
@@ -346,6 +346,11 @@ def sign_up_member(activity, member_id, *, team=None):
         notifications.notify(member_id, "team_signup", f"{team.name}已为您报名：{activity.title}",
                              "报名成功" if confirmed else "已进入候补，有名额空出时将自动递补；不能参加可取消报名",
                              ref=ref, key=f"signup:{signup.id}:team")
+        subscriptions.push(member_id, "team_signup", signup.id,
+                           {"id": activity.id, "team": team.name, "title": activity.title,
+                            "start": to_local(activity.starts_at).strftime("%Y-%m-%d %H:%M"),
+                            "result": "报名成功" if confirmed else "候补"},
+                           page=f"pages/activities/detail?id={activity.id}")
     elif confirmed:
         notifications.notify(member_id, "signup_confirmed", f"报名成功：{activity.title}", ref=ref,
                              key=f"signup:{signup.id}:confirmed")

@@ -49,7 +49,17 @@ from models import (
     Wish,
 )
 from models.appeal import AppealAction, AppealStatus, EscalationStatus
-from services import departments, moderation, needs, notifications, outbox, pii, projects, uploads, wishes
+from services import (
+    departments,
+    moderation,
+    needs,
+    notifications,
+    pii,
+    projects,
+    subscriptions,
+    uploads,
+    wishes,
+)
 from services.accounts import SHOWN_NAME
 from services.authz import (
     communities_within,
@@ -254,6 +264,8 @@ def accept(actor, appeal_id):
     _log(appeal, AppealAction.ACCEPTED, actor.id, "staff")
     _tell_resident(appeal, "appeal_accepted", f"您的诉求已受理：{appeal.title}",
                    f"办理期限 {appeal.due_date.isoformat()}")
+    _push_to_resident(appeal, "appeal_decided", {"number": appeal.number, "title": appeal.title, "result": "已受理",
+                                                 "reason": f"办理期限 {appeal.due_date.isoformat()}"})
     return appeal
 
 
@@ -274,6 +286,8 @@ def reject(actor, appeal_id, *, reason, duplicate_of=None):
         raise _invalid_state()
     _log(appeal, AppealAction.REJECTED, actor.id, "staff", reason)
     _tell_resident(appeal, "appeal_rejected", f"您的诉求未予受理：{appeal.title}", reason)
+    _push_to_resident(appeal, "appeal_decided", {"number": appeal.number, "title": appeal.title,
+                                                 "result": "未予受理", "reason": reason})
     return appeal
 
 
@@ -646,14 +660,11 @@ def _tell_resident(appeal, kind, title, body):
 
 
 def _push_to_resident(appeal, event, values):
-    """A WeChat subscribe message through the outbox, when a template is configured for ``event``
-    (``WECHAT_TEMPLATES``: event → {"id", "page", "data": {key: value name}})."""
-    template = (current_app.config.get("WECHAT_TEMPLATES") or {}).get(event)
-    if appeal.member_id is None or not template:
-        return
-    data = {key: {"value": str(values.get(name, ""))[:20]} for key, name in (template.get("data") or {}).items()}
-    outbox.enqueue(appeal.member_id, f"appeal:{appeal.id}:{event}", template["id"],
-                   template.get("page") or f"pages/appeals/detail?id={appeal.id}", data)
+    """A WeChat subscribe message to the resident, when a template is configured for ``event`` and the resident
+    holds a grant (services/subscriptions.py)."""
+    if appeal.member_id is not None:
+        subscriptions.push(appeal.member_id, event, appeal.id, {"id": appeal.id, **values},
+                           page=f"pages/appeals/detail?id={appeal.id}")
 
 
 def _flag(model, row_id, column, *conditions):

@@ -28,7 +28,7 @@ from models import Activity, Attendance, Post, ServiceRecord, Shift, ShiftAssign
 from models.activity import ActivityStatus, SignupStatus
 from models.post import AssignmentStatus
 from models.record import RecordSource, RecordStatus
-from services import checkin_tokens, rollups
+from services import checkin_tokens, rollups, wechat, wxacodes
 from services.activities import access_activity, check_eligible
 from services.database import as_dict, commit_batch, insert_ignoring_conflicts, is_sqlite
 from services.posts import access_post
@@ -395,6 +395,25 @@ def post_qrcode(actor, post_id):
     post = access_post(actor, post_id, for_write=False, as_staff=True)
     token = checkin_tokens.post_token(post)
     return {"token": token, "expires_at": None, "url": checkin_tokens.checkin_url(token)}
+
+
+def activity_wxacode(actor, activity_id):
+    """The mini-program code of the activity's current token, for the organiser's screen."""
+    code = activity_qrcode(actor, activity_id)
+    return wxacodes.image(code["token"], code["expires_at"])
+
+
+def post_wxacode(actor, post_id):
+    """The mini-program code of the post's static token, for printing."""
+    return wxacodes.image(post_qrcode(actor, post_id)["token"])
+
+
+def post_printed_png(actor, post_id):
+    """What ``?format=png`` prints for a post: its mini-program code when WeChat is configured (WeChat's own scanner
+    then opens the mini-program), else an ordinary QR code of the token; and when a client should stop using it."""
+    if wechat.configured():
+        return post_wxacode(actor, post_id)
+    return qr_png(post_qrcode(actor, post_id)["token"]), None
 
 
 def qr_png(text):

@@ -4,12 +4,13 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from errors import Conflict, ValidationFailed
+from errors import Conflict, Unprocessable, ValidationFailed
 from extensions import db
+from integrations.wechat import WeChatRefused, WeChatUnavailable
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import moderation, pii, points
+from services import moderation, pii, points, wechat
 from services.accounts import create_account
 from services.database import as_dict, find
 
@@ -38,6 +39,8 @@ def update_profile(user, **changes):
     renamed = changes.get("name") is not None and changes["name"] != user.name
     held = moderation.screen(None if user.roles else user, {"name": changes["name"]},
                              moderation.SCENE_NAME) if renamed else []
+    if "phone" in changes and changes["phone"] != user.phone:
+        user.phone_verified = False
     for field in PROFILE_FIELDS:
         if field in changes:
             setattr(user, field, changes[field])
@@ -55,6 +58,23 @@ def _moderating_community(member_id):
     """Whose staff decide on a member's name: the community of its latest report (None: a sysadmin's)."""
     return db.session.scalar(select(Report.community_id).where(Report.member_id == member_id, Report.kind == "member")
                              .order_by(Report.id.desc()).limit(1))
+
+
+def verify_phone(user, code):
+    """The phone WeChat verified for a ``getPhoneNumber`` code becomes the user's: 422 ``phone_code_invalid`` when
+    WeChat refuses the code, 422 ``phone_not_mainland`` for a number outside mainland China, 503 when unreachable."""
+    try:
+        number, country = wechat.client().phone_number(code)
+    except WeChatRefused as exc:
+        raise Unprocessable("phone_code_invalid", "手机号授权已失效，请重新授权", {"errcode": exc.errcode}) from None
+    except WeChatUnavailable:
+        raise wechat.unavailable() from None
+    if country != "86" or not pii.is_valid_phone(number):
+        raise Unprocessable("phone_not_mainland", "请使用中国大陆手机号")
+    user.phone = number
+    user.phone_verified = True
+    db.session.flush()
+    return user
 
 
 def set_id_number(user, id_number):

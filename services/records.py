@@ -11,14 +11,14 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, or_, select, update
 
-from clock import local_today, local_year_bounds, utcnow, within_local_days
+from clock import local_today, local_year_bounds, to_local, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Activity, CorrectionRequest, RecordChange, Region, RoleAssignment, ServiceRecord, User
 from models.activity import CATEGORIES
 from models.record import CorrectionStatus, RecordSource, RecordStatus
 from models.user import ROLES
-from services import moderation, notifications, points, rollups
+from services import moderation, notifications, points, rollups, subscriptions
 from services.accounts import SHOWN_NAME
 from services.activities import access_activity
 from services.authz import (
@@ -181,6 +181,8 @@ def decide(actor, record_id, *, approve, reason=None):
     title = f"服务时长已{'通过' if approve else '被驳回'}：{record.hours} 小时"
     notifications.notify(record.member_id, f"hours_{to}", title, reason, ref=f"record:{record.id}",
                          key=f"record:{record.id}:{to}")
+    subscriptions.push(record.member_id, "record_decided", record.id, _decided_values(record, approve, reason),
+                       page=f"pages/records/detail?id={record.id}")
     return record
 
 
@@ -254,8 +256,17 @@ def _approve_all(actor, part):
         {"member_id": r.member_id, "kind": "hours_approved", "title": f"服务时长已通过：{r.hours} 小时", "body": None,
          "ref": f"record:{r.id}", "key": f"record:{r.id}:approved", "created_at": now} for r in part])
     rollups.records_changed(added=[Contribution.of(r) for r in part])
+    subscriptions.push_many("record_decided", [(r.member_id, r.id, _decided_values(r, True, None),
+                                                f"pages/records/detail?id={r.id}") for r in part])
     for record in part:  # the statement changed them behind the session's back
         db.session.expire(record, ["status", "decided_by", "decided_at"])
+
+
+def _decided_values(record, approve, reason):
+    """What a record_decided message may show (WECHAT_TEMPLATES names which of these goes in which key)."""
+    return {"id": record.id, "hours": f"{record.hours} 小时", "result": "已通过" if approve else "已驳回",
+            "reason": reason or "", "description": record.description or "",
+            "date": to_local(record.started_at).strftime("%Y-%m-%d")}
 
 
 def _check_correctable(record):

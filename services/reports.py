@@ -10,14 +10,14 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Bundle
 
-from clock import local_today, local_year_bounds, utcnow
+from clock import local_today, local_year_bounds, to_local, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import Feedback, PointsEntry, Report, ServiceRecord, Unit, User, Wish
 from models.record import RecordStatus
 from models.report import ReportStatus
 from models.wish import WishStatus
-from services import notifications, rollups
+from services import notifications, rollups, subscriptions
 from services.authz import (
     access_in_community,
     access_unit,
@@ -108,6 +108,10 @@ def decide(actor, report_id, *, approve, reason=None):
         title = "报到已通过" if approve else "报到未通过"
         notifications.notify(report.member_id, f"report_{to}", title, reason, ref=f"report:{report.id}",
                              key=f"report:{report.id}:{to}")
+        subscriptions.push(report.member_id, "report_decided", report.id,
+                           {"id": report.id, "result": "已通过" if approve else "未通过", "reason": reason or "",
+                            "decided_at": to_local(report.decided_at).strftime("%Y-%m-%d %H:%M")},
+                           page="pages/reports/index")
     return report
 
 

@@ -15,7 +15,7 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from models import PoolMembership, Post, Shift, ShiftAssignment, User
 from models.post import AssignmentStatus
-from services import moderation, notifications
+from services import moderation, notifications, subscriptions
 from services.accounts import SHOWN_NAME
 from services.authz import fetch
 from services.database import add_unique, as_dict, update_if
@@ -139,9 +139,13 @@ def request_standin(actor, shift_id):
         pool = db.session.scalars(select(PoolMembership.member_id).where(
             PoolMembership.post_id == shift.post_id, PoolMembership.member_id.not_in(on_shift)))
         when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+        post_name = db.session.scalar(select(Post.name).where(Post.id == shift.post_id))
         for member_id in pool:
             notifications.notify(member_id, "standin_request", "有班次需要替班", f"{when} 的班次需要替班",
                                  ref=f"shift:{shift.id}", key=f"standin:{assignment.id}:{member_id}")
+            subscriptions.push(member_id, "standin_needed", assignment.id,
+                               {"id": shift.id, "post": post_name, "start": to_local(shift.starts_at).strftime(
+                                   "%Y-%m-%d %H:%M")}, page=f"pages/shifts/detail?id={shift.id}")
     return shift
 
 

@@ -25,7 +25,7 @@ from models.activity import SignupStatus
 from models.record import RecordStatus
 from models.report import ReportStatus
 from models.team import JoinPolicy, MembershipStatus, TeamAction, TeamRole, TeamStatus, name_key
-from services import activities, notifications
+from services import activities, notifications, subscriptions
 from services.authz import community_field, fetch, require_member, require_staff, row_field
 from services.database import add_unique, as_dict, contains_text, update_if, valid_id, where_given
 
@@ -316,8 +316,11 @@ def join(actor, team_id):
 
 
 def _tell_decision(team, member_id, *, approved):
-    notifications.notify(member_id, "team_join_decided",
-                         f"{'已加入' if approved else '未通过加入申请'}：{team.name}", ref=f"team:{team.id}")
+    result = "已加入" if approved else "未通过加入申请"
+    notifications.notify(member_id, "team_join_decided", f"{result}：{team.name}", ref=f"team:{team.id}")
+    # One decision per request: the request's moment tells a later request's decision apart.
+    subscriptions.push(member_id, "team_join_decided", f"{team.id}:{utcnow().isoformat()}",
+                       {"id": team.id, "team": team.name, "result": result}, page=f"pages/teams/detail?id={team.id}")
 
 
 def approve_member(actor, team_id, member_id):

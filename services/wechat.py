@@ -117,7 +117,7 @@ class DatabaseTokenCache:
         with db.engine.begin() if writing else db.engine.connect() as conn:
             yield conn
 
-    def get(self, fetch, refresh=False):
+    def get(self, fetch, refresh=False, stale=None):
         if not refresh:
             with self._connection(writing=False) as conn:
                 token = self._read(conn)
@@ -129,8 +129,8 @@ class DatabaseTokenCache:
             else:
                 # SQLite: BEGIN IMMEDIATE already holds the write lock; touch the table so it is this transaction's.
                 conn.execute(select(SharedValue.key).where(SharedValue.key == ACCESS_TOKEN_KEY))
-            token = None if refresh else self._read(conn)
-            if token:
+            token = self._read(conn)
+            if token and (not refresh or (stale is not None and token != stale)):
                 return token
             token, lifetime = fetch()
             expires_at = utcnow() + timedelta(seconds=lifetime)
@@ -153,16 +153,16 @@ class RedisTokenCache:
 
         self.redis = redis.Redis.from_url(url)
 
-    def get(self, fetch, refresh=False):
+    def get(self, fetch, refresh=False, stale=None):
         if not refresh:
             token = self.redis.get(self.KEY)
             if token:
                 return token.decode()
         with self.redis.lock(self.KEY + ":lock", timeout=30, blocking_timeout=30):
-            if not refresh:
-                token = self.redis.get(self.KEY)
-                if token:
-                    return token.decode()
+            token = self.redis.get(self.KEY)
+            token = token.decode() if token else None
+            if token and (not refresh or (stale is not None and token != stale)):
+                return token
             token, lifetime = fetch()
             ttl = max(int(lifetime - TOKEN_MARGIN.total_seconds()), 60)
             self.redis.set(self.KEY, token, ex=ttl)

@@ -9,13 +9,13 @@ release a claimed wish back to open; staff may cancel an open or claimed wish. E
 
 from sqlalchemy import or_, select, update
 
-from clock import local_today, utcnow
+from clock import local_today, to_local, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
 from models import Team, TeamMember, Unit, User, Wish
 from models.team import TeamRole, TeamStatus
 from models.wish import WishStatus
-from services import moderation, notifications, points
+from services import moderation, notifications, points, subscriptions
 from services.accounts import SHOWN_NAME
 from services.authz import (
     access_in_community,
@@ -164,6 +164,9 @@ def claim(actor, wish_id, *, unit_id=None, team_id=None):
         raise _invalid_state()
     # The conditional update makes this claim unique, so the notification needs no dedup key.
     notifications.notify(actor.id, "wish_claimed", f"您已认领微心愿：{wish.title}", ref=f"wish:{wish.id}")
+    subscriptions.push(actor.id, "wish_claimed", f"{wish.id}:{to_local(wish.claimed_at).isoformat()}",
+                       {"id": wish.id, "title": wish.title, "claimed_at": to_local(wish.claimed_at).strftime(
+                           "%Y-%m-%d %H:%M")}, page=f"pages/wishes/detail?id={wish.id}")
     return wish
 
 

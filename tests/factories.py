@@ -92,3 +92,11 @@ def auth(user):
 
 def error_code(response):
     return response.get_json()["error"]["code"]
+
+
+def make_grants(member, template_id, count=1):
+    """``count`` subscribe-message grants of a template, as ``POST /me/subscriptions`` records them."""
+    from models import SubscriptionGrant
+
+    db.session.add(SubscriptionGrant(member_id=member.id, template_id=template_id, grants_left=count))
+    db.session.commit()

@@ -1,8 +1,12 @@
 """A local fake of the WeChat server API, served over real HTTP for the tests: login, access tokens, subscribe
-messages, content security (msg_sec_check, media_check_async), and the signed message push that delivers a media
-check's verdict to the app."""
+messages, content security (msg_sec_check, media_check_async), verified phone numbers (getuserphonenumber),
+mini-program codes (getwxacodeunlimit), and the signed message push that delivers a media check's verdict to the app.
+
+Every call taking an access token answers 40001 for a token the test revoked and 42001 for one it expired, and any
+path answers the errcodes a test queues for it (``errors[path]``: 45009 quota, 43101 refused, 40029 bad code ...)."""
 
 import hashlib
+import io
 import json
 import threading
 import time
@@ -29,6 +33,15 @@ class FakeWeChat:
         self.text_verdicts = {}     # a word -> the msg_sec_check verdict of any text containing it (else pass)
         self.text_errcode = None    # msg_sec_check answers this errcode instead of a verdict
         self.media_checks = []      # (trace_id, body) of every media_check_async accepted
+        self.errors = {}            # path -> errcodes answered by its next calls, in order
+        self.revoked = set()        # access tokens answered with 40001 (invalid)
+        self.expired = set()        # access tokens answered with 42001 (expired)
+        self.token_delay = 0.0      # seconds a token fetch takes (to catch two processes fetching at once)
+        self.token_in_flight = 0
+        self.token_max_in_flight = 0
+        self.phones = {}            # phone code -> (purePhoneNumber, countryCode)
+        self.wxacodes = []          # bodies of getwxacodeunlimit calls answered with an image
+        self.wxacode_format = "PNG"  # or "JPEG", as WeChat draws a code without a transparent background
 
     def calls(self, path):
         return [r for r in self.requests if r[1] == path]
@@ -46,18 +59,33 @@ class FakeWeChat:
                 return 200, {"openid": self.logins[code], "session_key": "fake-session-key"}
             return 200, {"errcode": 40029, "errmsg": "invalid code"}
         if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
-            with self.lock:
-                self.token_calls += 1
-                self.token_counter += 1
-                token = f"fake-access-token-{self.token_counter}"
-            return 200, {"access_token": token, "expires_in": 7200}
+            return self._fetch_token()
+        token = query.get("access_token")
+        if token in self.revoked:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        if token in self.expired:
+            return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+        with self.lock:
+            queued = self.errors.get(path) or (self.send_errors if path == "/cgi-bin/message/subscribe/send" else [])
+            errcode = queued.pop(0) if queued else None
+        if errcode:
+            return 200, {"errcode": errcode, "errmsg": "fake failure"}
         if path == "/cgi-bin/message/subscribe/send":
             with self.lock:
-                if self.send_errors:
-                    errcode = self.send_errors.pop(0)
-                    return 200, {"errcode": errcode, "errmsg": "fake failure"}
                 self.sent.append(body)
             return 200, {"errcode": 0, "errmsg": "ok"}
+        if path == "/wxa/business/getuserphonenumber":
+            code = (body or {}).get("code")
+            if code not in self.phones:
+                return 200, {"errcode": 40029, "errmsg": "invalid code"}
+            number, country = self.phones[code]
+            return 200, {"errcode": 0, "errmsg": "ok", "phone_info": {
+                "phoneNumber": number if country == "86" else f"+{country}{number}", "purePhoneNumber": number,
+                "countryCode": country, "watermark": {"timestamp": 1700000000, "appid": "wx-test-app"}}}
+        if path == "/wxa/getwxacodeunlimit":
+            with self.lock:
+                self.wxacodes.append(body)
+            return 200, wxacode_png(body, self.wxacode_format)
         if path == "/wxa/msg_sec_check":
             if self.text_errcode:
                 return 200, {"errcode": self.text_errcode, "errmsg": "fake failure"}
@@ -72,6 +100,32 @@ class FakeWeChat:
             return 200, {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
         return 404, {"errcode": -1, "errmsg": "not found"}
 
+    def _fetch_token(self):
+        with self.lock:
+            self.token_calls += 1
+            self.token_counter += 1
+            token = f"fake-access-token-{self.token_counter}"
+            self.token_in_flight += 1
+            self.token_max_in_flight = max(self.token_max_in_flight, self.token_in_flight)
+        try:
+            if self.token_delay:
+                time.sleep(self.token_delay)
+        finally:
+            with self.lock:
+                self.token_in_flight -= 1
+        return 200, {"access_token": token, "expires_in": 7200}
+
+
+def wxacode_png(body, image_format="PNG"):
+    """A real image to stand for a mini-program code: an ordinary QR code of ``page?scene=..`` (decodable in tests)."""
+    import qrcode
+
+    buffer = io.BytesIO()
+    image = qrcode.make(f"{body.get('page')}?scene={body.get('scene')}&env={body.get('env_version')}",
+                        box_size=4, border=2).get_image()
+    (image if image_format == "PNG" else image.convert("RGB")).save(buffer, format=image_format)
+    return buffer.getvalue()
+
 
 def serve(fake):
     class Handler(BaseHTTPRequestHandler):
@@ -82,10 +136,12 @@ def serve(fake):
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             status, payload = fake.handle(method, url.path, query, body)
-            data = json.dumps(payload).encode()
+            binary = isinstance(payload, bytes)
+            data = payload if binary else json.dumps(payload).encode()
+            kind = ("image/png" if data.startswith(b"\x89PNG") else "image/jpeg") if binary else "application/json"
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

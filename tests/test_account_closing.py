@@ -26,6 +26,7 @@ from models import (
     RoleAssignment,
     ShiftAssignment,
     Signup,
+    SubscriptionGrant,
     TeamEvent,
     TeamMember,
     User,
@@ -36,7 +37,7 @@ from services import pii
 from tests.activity_factories import make_activity, make_post_shift, make_record
 from tests.appeal_factories import act, submit
 from tests.conftest import fire_at_once
-from tests.factories import auth, error_code, make_member, make_staff, region_tree
+from tests.factories import auth, error_code, make_grants, make_member, make_staff, region_tree
 from tests.team_factories import make_team
 
 NAME = "欧阳注销"
@@ -155,6 +156,7 @@ def traces_left():
 def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     tree = region_tree()
     world = member_with_everything(client, fake_wechat, tree)
+    make_grants(db.session.get(User, world["member_id"]), "tmpl-record", 2)
     found = set(traces_left())
     assert {table for table, _, _ in found} >= {"users", "appeals", "certificates", "moderation_items",
                                                 "record_changes", "wishes", "notifications"}
@@ -183,6 +185,7 @@ def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     assert db.session.scalar(select(Wish.beneficiary).where(Wish.appeal_id == world["open_appeal"]["id"])) == number
     assert db.session.scalar(select(Notification.id).where(Notification.member_id == member_id)) is None
     assert db.session.scalar(select(OutboundMessage.id).where(OutboundMessage.member_id == member_id)) is None
+    assert db.session.scalar(select(SubscriptionGrant.template_id).where(SubscriptionGrant.member_id == member_id)) is None
     # Hours stay, under the volunteer number; the open appeal is still the community's to answer.
     assert db.session.get(type(world["approved"]), world["approved"].id).status == "approved"
     assert db.session.get(Certificate, world["certificate"]["id"]).member_id == member_id

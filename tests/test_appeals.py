@@ -23,7 +23,7 @@ from tests.appeal_factories import (
     resolved_appeal,
     submit,
 )
-from tests.factories import auth, error_code, make_staff
+from tests.factories import auth, error_code, make_grants, make_staff
 
 
 @pytest.fixture
@@ -610,9 +610,11 @@ def test_the_resident_gets_a_subscribe_message_when_the_appeal_is_resolved(app, 
 
     monkeypatch.setitem(app.config, "WECHAT_TEMPLATES", {"appeal_answered": {
         "id": "tmpl-appeal-answered", "page": "pages/appeals/detail", "data": {"thing1": "title", "thing2": "reply"}}})
+    make_grants(world["resident"], "tmpl-appeal-answered")
     appeal_id = resolved_appeal(client, world)
     message = db.session.scalar(select(OutboundMessage))
-    assert message.member_id == world["resident"].id and message.key == f"appeal:{appeal_id}:appeal_answered"
+    assert message.member_id == world["resident"].id
+    assert message.key == f"appeal_answered:{appeal_id}:{world['resident'].id}"
     assert outbox.deliver_pending() == 1
     sent, = fake_wechat.sent
     assert sent["template_id"] == "tmpl-appeal-answered" and sent["touser"] == world["resident"].openid

@@ -36,7 +36,8 @@ GET /conventions/{}/versions; GET /needs/{};
 POST /teams; GET /teams; GET /teams/{}; PATCH /teams/{}; POST /teams/{}/dissolve; POST /teams/{}/members;
 POST /teams/{}/members/{}/approve; POST /teams/{}/members/{}/remove; DELETE /teams/{}/members/me;
 PUT /teams/{}/leaders; GET /teams/{}/members; GET /me/teams; POST /activities/{}/team-signups; GET /teams/{}/stats;
-GET /teams/{}/history
+GET /teams/{}/history;
+POST /me/phone; GET /me/subscriptions; POST /me/subscriptions; GET /wechat/templates
 """
 
 PUBLIC = {("post", "/auth/wechat"), ("post", "/auth/login"), ("get", "/certificates/verify/{}"),
