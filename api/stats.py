@@ -10,6 +10,16 @@ from services.authz import require_region_staff
 blp = Blueprint("stats", __name__, url_prefix="/api/v1", description="Statistics")
 
 
+class CategoryHoursSchema(Schema):
+    civility = Hours(required=True)
+    order = Hours(required=True)
+    culture = Hours(required=True)
+    health = Hours(required=True)
+    environment = Hours(required=True)
+    safety = Hours(required=True)
+    other = Hours(required=True)
+
+
 class FiguresSchema(Schema):
     region_id = Integer(required=True)
     name = fields.String(required=True)
@@ -24,6 +34,13 @@ class FiguresSchema(Schema):
     no_show_rate = Number(
         required=True, metadata={"description": "No-shows ÷ settled assignments (attended or no-show) of shifts "
                                                 "ending in the year; 0 when none; at most 4 decimal places"})
+    attendances = Integer(required=True, metadata={
+        "description": "人次: checked-out attendances at activities and shifts, of check-ins in the year"})
+    units_active = Integer(required=True, metadata={
+        "description": "Distinct units (a member's unit now) of members with an approved record in the year"})
+    hours_by_category = fields.Nested(CategoryHoursSchema, required=True, metadata={
+        "description": "Approved hours of the year by the record's category: the six themes and other"})
+    appeals_received = Integer(required=True, metadata={"description": "Appeals submitted in the year"})
 
 
 class OverviewSchema(FiguresSchema):

@@ -28,17 +28,27 @@ from models.region import Region, Unit
 from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
-from models.stats import CommunityReportCounts, CommunityYearFigures, RegionYearVolunteers, VolunteerYear
+from models.stats import (
+    CommunityReportCounts,
+    CommunityYearDetails,
+    CommunityYearFigures,
+    RegionYearUnits,
+    RegionYearVolunteers,
+    UnitYear,
+    VolunteerYear,
+)
 from models.upload import Upload
 from models.user import AuthSession, LoginAttempt, RoleAssignment, User
 from models.wish import Wish
 
 __all__ = [
     "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
-    "AgendaItem", "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearFigures",
+    "AgendaItem", "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearDetails",
+    "CommunityYearFigures",
     "Convention", "ConventionVersion", "CorrectionRequest", "Department", "Feedback", "LoginAttempt", "Meeting",
     "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
     "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
-    "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
-    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "Upload", "User", "VolunteerYear", "Wish",
+    "RegionYearUnits", "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord",
+    "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "UnitYear", "Upload", "User",
+    "VolunteerYear", "Wish",
 ]

@@ -57,3 +57,47 @@ class RegionYearVolunteers(db.Model):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     active_volunteers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommunityYearDetails(db.Model):
+    """More additive figures of one community in one local year (v1.1), one row per community so a district's
+    overview reads a few hundred of them."""
+
+    __tablename__ = "stats_community_details"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Checked-out attendances at activities and shifts, of check-ins in the year (人次).
+    attendances: Mapped[int] = mapped_column(Integer, default=0)
+    # Appeals submitted in the year.
+    appeals_received: Mapped[int] = mapped_column(Integer, default=0)
+    # Approved hours of records started in the year, by the record's category (six themes and other).
+    hours_civility: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_order: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_culture: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_health: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_environment: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_safety: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_other: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+
+
+class UnitYear(db.Model):
+    """How many approved records members of a unit (their unit now) have in a region in a local year: the unit is
+    active there while it is above zero. Like ``stats_volunteers``, a row per level."""
+
+    __tablename__ = "stats_units"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionYearUnits(db.Model):
+    """The count of ``stats_units`` rows above zero of a region and year."""
+
+    __tablename__ = "stats_region_units"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    units_active: Mapped[int] = mapped_column(Integer, default=0)

@@ -49,7 +49,7 @@ from models import (
     Wish,
 )
 from models.appeal import AppealAction, AppealStatus, EscalationStatus
-from services import departments, moderation, needs, notifications, outbox, pii, projects, uploads, wishes
+from services import departments, moderation, needs, notifications, outbox, pii, projects, rollups, uploads, wishes
 from services.authz import (
     communities_within,
     community_field,
@@ -210,6 +210,7 @@ def submit(actor, *, community_id, kind, title, content, photo_ids=(), location=
                     response_due_at=now + timedelta(hours=current_app.config["APPEAL_RESPONSE_HOURS"]), **resident)
     if not add_unique(appeal):
         raise Conflict("duplicate_work_order", "该社区已登记过这个 12345 工单号")
+    rollups.appeal_received(appeal)
     uploads.attach(actor, photo_ids, appeal)
     _log(appeal, AppealAction.SUBMITTED, actor.id, "resident" if source is None else "staff")
     if held:

@@ -9,7 +9,7 @@ from extensions import db
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import pii, points
+from services import pii, points, rollups
 from services.accounts import create_account
 from services.database import as_dict, find
 
@@ -33,12 +33,15 @@ def update_profile(user, **changes):
         errors["unit_id"] = ["单位不存在"]
     if errors:
         raise ValidationFailed(errors)
+    old_unit_id = user.unit_id
     for field in PROFILE_FIELDS:
         if field in changes:
             setattr(user, field, changes[field])
     if "id_number" in changes:
         set_id_number(user, id_number)
     db.session.flush()
+    # The flush above updated (so locked) the member's row: approvals counting their unit wait for this one.
+    rollups.member_unit_changed(user.id, old_unit_id, user.unit_id)
     return user
 
 
