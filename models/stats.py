@@ -4,7 +4,7 @@ of records. ``flask --app wsgi stats rebuild`` recomputes them from the records.
 
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, Numeric
+from sqlalchemy import ForeignKey, Index, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -46,6 +46,10 @@ class VolunteerYear(db.Model):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     records: Mapped[int] = mapped_column(Integer, default=0)
+    # The approved hours of those records: the per-member hours list reads a page of a region's year from the index.
+    hours: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+
+    __table_args__ = (Index("ix_stats_volunteers_region_year_hours", "region_id", "year", "hours", "member_id"),)
 
 
 class RegionYearVolunteers(db.Model):

@@ -130,38 +130,42 @@ def records_changed(*, added=(), removed=()):
     """Approved records entering (``added``) and leaving (``removed``) the figures, as ``Contribution``s."""
     hours = defaultdict(Decimal)
     by_category = defaultdict(lambda: defaultdict(Decimal))
-    counts = defaultdict(int)
+    counts = defaultdict(lambda: [0, Decimal(0)])
     for sign, contributions in ((1, added), (-1, removed)):
         for c in contributions:
             year = to_local(c.started_at).year
             hours[(c.community_id, year)] += sign * c.hours
             by_category[(c.community_id, year)][category_column(c.category)] += sign * c.hours
-            counts[(c.community_id, year, c.member_id)] += sign
+            counts[(c.community_id, year, c.member_id)][0] += sign
+            counts[(c.community_id, year, c.member_id)][1] += sign * c.hours
     hour_rows = [{"community_id": community_id, "year": year, "approved_hours": delta}
                  for (community_id, year), delta in hours.items() if delta]
     _upsert(CommunityYearFigures, ("community_id", "year"), hour_rows)
     _upsert(CommunityYearDetails, ("community_id", "year"),
             [{"community_id": community_id, "year": year, **changes}
              for (community_id, year), changes in by_category.items() if any(changes.values())])
-    deltas = {key: delta for key, delta in counts.items() if delta}
+    deltas = {key: delta for key, delta in counts.items() if any(delta)}
     if not deltas:
         return
     levels = _levels(community_id for community_id, _year, _member in deltas)
     units = _units_of(member_id for _community, _year, member_id in deltas)
-    per_member, per_unit = defaultdict(int), defaultdict(int)
-    for (community_id, year, member_id), delta in deltas.items():
+    per_member, member_hours, per_unit = defaultdict(int), defaultdict(Decimal), defaultdict(int)
+    for (community_id, year, member_id), (delta, delta_hours) in deltas.items():
         for region_id in levels[community_id]:
             per_member[(region_id, year, member_id)] += delta
+            member_hours[(region_id, year, member_id)] += delta_hours
             if units.get(member_id) is not None:
                 per_unit[(region_id, year, units[member_id])] += delta
-    _count_distinct(VolunteerYear, "member_id", RegionYearVolunteers, "active_volunteers", per_member)
+    _count_distinct(VolunteerYear, "member_id", RegionYearVolunteers, "active_volunteers", per_member, member_hours)
     _count_distinct(UnitYear, "unit_id", RegionYearUnits, "units_active", per_unit)
 
 
-def _count_distinct(model, key, counts_model, count_column, per_region):
-    """``per_region``: {(region id, year, member or unit id): change of its approved records there}; the region's
-    count of distinct members or units changes only when one's records leave or reach zero."""
-    rows = [{"region_id": r, "year": y, key: k, "records": d} for (r, y, k), d in per_region.items() if d]
+def _count_distinct(model, key, counts_model, count_column, per_region, hours=None):
+    """``per_region``: {(region id, year, member or unit id): change of its approved records there} (and of their
+    ``hours``, for members); the region's count of distinct members or units changes only when one's records leave
+    or reach zero."""
+    rows = [{"region_id": r, "year": y, key: k, "records": d, **({"hours": hours[(r, y, k)]} if hours else {})}
+            for (r, y, k), d in per_region.items() if d or (hours and hours[(r, y, k)])]
     if not rows:
         return
     written = _upsert(model, ("region_id", "year", key), rows, returning=("region_id", "year", key, "records"))
@@ -342,11 +346,13 @@ def _rebuild_volunteers(year, in_year):
                             (street, street.id == community.parent_id))),
     )
     for region_column, joins in levels:
-        query = select(region_column, literal(year), ServiceRecord.member_id, func.count()).select_from(ServiceRecord)
+        query = select(region_column, literal(year), ServiceRecord.member_id, func.count(),
+                       func.sum(ServiceRecord.hours)).select_from(ServiceRecord)
         for target, condition in joins:
             query = query.join(target, condition)
         query = query.where(*in_year, region_column.is_not(None)).group_by(region_column, ServiceRecord.member_id)
-        db.session.execute(_insert(VolunteerYear).from_select(["region_id", "year", "member_id", "records"], query))
+        db.session.execute(_insert(VolunteerYear).from_select(["region_id", "year", "member_id", "records", "hours"],
+                                                              query))
     db.session.execute(_insert(RegionYearVolunteers).from_select(
         ["region_id", "year", "active_volunteers"],
         select(VolunteerYear.region_id, VolunteerYear.year, func.count())

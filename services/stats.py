@@ -13,6 +13,8 @@ communities within the region first (a few hundred ids at most) and filters ever
 taken in SQL from (child region, member) pairs, so a member serving in two streets counts once for the district.
 """
 
+import os
+import tempfile
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import case, distinct, func, literal, select, union_all
@@ -21,12 +23,26 @@ from sqlalchemy.orm import aliased
 from clock import local_today, local_year_bounds, utcnow
 from errors import ValidationFailed
 from extensions import db
-from models import Activity, Appeal, Attendance, Post, Region, Report, ServiceRecord, Shift, ShiftAssignment, User
+from models import (
+    Activity,
+    Appeal,
+    Attendance,
+    Post,
+    Region,
+    RegionYearVolunteers,
+    Report,
+    ServiceRecord,
+    Shift,
+    ShiftAssignment,
+    Unit,
+    User,
+    VolunteerYear,
+)
 from models.activity import CATEGORIES, ActivityStatus
 from models.post import AssignmentStatus
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import rollups
+from services import pii, rollups, spreadsheets
 from services.authz import require_region_staff, staff_of_region
 
 FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate",
@@ -36,12 +52,7 @@ FIGURES = ("members_reported", "units_reported", "activities", "approved_hours",
 def overview(actor, *, region_id=None, year=None, fresh=False):
     """Figures for a region the caller administers (or a region below it) and for each of its children, live.
     ``fresh`` is still accepted from clients written when the figures were snapshots: every answer is fresh now."""
-    require_region_staff(actor)
-    if region_id is None:
-        if len(actor.region_ids) != 1:
-            raise ValidationFailed({"region_id": ["请指定区域"]})
-        region_id = actor.region_ids[0]
-    region = staff_of_region(actor, region_id)
+    region = _region_of(actor, region_id)
     year = year or local_today().year
     buckets = _buckets(region)
     children = list(db.session.scalars(select(Region).where(Region.parent_id == region.id).order_by(Region.id)))
@@ -56,6 +67,16 @@ def overview(actor, *, region_id=None, year=None, fresh=False):
         return _figures(values, activities.get(bucket_id, (0,))[0], volunteers, units)
 
     return _answer(region, year, children, figures)
+
+
+def _region_of(actor, region_id):
+    """The region asked for, within the caller's scope; by default the caller's region, if it has exactly one."""
+    require_region_staff(actor)
+    if region_id is None:
+        if len(actor.region_ids) != 1:
+            raise ValidationFailed({"region_id": ["请指定区域"]})
+        region_id = actor.region_ids[0]
+    return staff_of_region(actor, region_id)
 
 
 def _figures(values, activities, volunteers, units_active):
@@ -210,3 +231,61 @@ def compute(region, year):
 
     children = db.session.scalars(select(Region).where(Region.parent_id == region.id).order_by(Region.id))
     return _answer(region, year, children, figures)
+
+
+# Who served most: the members' approved hours in a region's year, from the volunteers' rollup.
+
+MEMBER_HEADERS = ("名次", "志愿者编号", "姓名", "手机号", "单位", "时长（小时）", "记录数")
+
+
+def _member_hours_query(actor, region_id, year):
+    """The region's members with approved hours in the year, most hours first (ties: the later member first), read
+    backwards from the index ``(region_id, year, hours, member_id)`` of the rollup: a page costs its own rows."""
+    region = _region_of(actor, region_id)
+    year = year or local_today().year
+    query = (select(VolunteerYear.member_id, User.name, User.volunteer_number, User.phone, Unit.name,
+                    VolunteerYear.hours, VolunteerYear.records)
+             .join(User, User.id == VolunteerYear.member_id).outerjoin(Unit, Unit.id == User.unit_id)
+             .where(VolunteerYear.region_id == region.id, VolunteerYear.year == year, VolunteerYear.records > 0)
+             .order_by(VolunteerYear.hours.desc(), VolunteerYear.member_id.desc()))
+    return region, year, query
+
+
+def _member_item(row):
+    member_id, name, number, phone, unit_name, hours, records = row
+    return {"member_id": member_id, "name": name, "volunteer_number": number, "phone_masked": pii.mask_phone(phone),
+            "unit_name": unit_name, "hours": Decimal(hours), "records": records}
+
+
+def member_hours(actor, *, region_id=None, year=None, page=1, per_page=20):
+    """A page of the region's members by approved hours in the year (for recognition such as 回天好人)."""
+    region, year, query = _member_hours_query(actor, region_id, year)
+    # Members with records above zero are exactly the region's active volunteers, counted in their own rollup.
+    total = db.session.scalar(select(RegionYearVolunteers.active_volunteers).where(
+        RegionYearVolunteers.region_id == region.id, RegionYearVolunteers.year == year)) or 0
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
+    return {"region_id": region.id, "year": year, "items": [_member_item(row) for row in rows], "page": page,
+            "per_page": per_page, "total": total}
+
+
+def write_member_hours_xlsx(actor, *, region_id=None, year=None):
+    """The whole list as an XLSX file (constant memory, text as text): ``(path, file name)``."""
+    region, year, query = _member_hours_query(actor, region_id, year)
+    fd, path = tempfile.mkstemp(prefix="baodao-members-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        workbook = spreadsheets.workbook(path)
+        sheet = workbook.add_worksheet(f"{year}年服务时长")
+        sheet.write_row(0, 0, MEMBER_HEADERS, workbook.add_format({"bold": True}))
+        for n, row in enumerate(db.session.execute(query.execution_options(yield_per=1000)), start=1):
+            item = _member_item(row)
+            sheet.write_number(n, 0, n)
+            sheet.write_row(n, 1, [item["volunteer_number"] or "", item["name"] or "", item["phone_masked"] or "",
+                                   item["unit_name"] or ""])
+            sheet.write_number(n, 5, float(item["hours"]))
+            sheet.write_number(n, 6, item["records"])
+        workbook.close()
+    except Exception:
+        os.unlink(path)
+        raise
+    return path, f"member-hours-{region.id}-{year}.xlsx"

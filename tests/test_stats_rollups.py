@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from clock import local_year_bounds
 from config import normalise_database_url
 from extensions import db
-from models import CommunityYearFigures, Region, RegionYearVolunteers, VolunteerYear
+from models import CommunityYearFigures, Region, RegionYearVolunteers, ServiceRecord, VolunteerYear
 from models.activity import CATEGORIES
 from schedulers.jobs import JOBS, run
 from services import checkin_tokens, rollups, stats
@@ -56,6 +57,21 @@ def assert_rollups_equal_recomputation(client, admin, tree):
             assert response.status_code == 200, response.get_json()
             recomputed = stats.compute(db.session.get(Region, tree[name].id), year)
             assert comparable(response.get_json()) == comparable(recomputed), (name, year)
+            listed = client.get("/api/v1/stats/members", headers=auth(admin), query_string={
+                "region_id": tree[name].id, "year": year, "per_page": 100}).get_json()
+            assert {(i["member_id"], i["hours"], i["records"]) for i in listed["items"]} == \
+                member_hours_recomputed(tree[name], year), (name, year)
+            assert listed["total"] == len(listed["items"])
+
+
+def member_hours_recomputed(region, year):
+    start, end = local_year_bounds(year)
+    return {(member_id, float(hours), records) for member_id, hours, records in db.session.execute(
+        select(ServiceRecord.member_id, func.sum(ServiceRecord.hours), func.count())
+        .join(Region, Region.id == ServiceRecord.community_id)
+        .where(Region.path.startswith(region.path), ServiceRecord.status == "approved",
+               ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
+        .group_by(ServiceRecord.member_id))}
 
 
 @pytest.fixture

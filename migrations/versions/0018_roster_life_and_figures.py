@@ -54,6 +54,13 @@ def upgrade():
     sa.ForeignKeyConstraint(['region_id'], ['regions.id'], name=op.f('fk_stats_region_units_region_id_regions')),
     sa.PrimaryKeyConstraint('region_id', 'year', name=op.f('pk_stats_region_units'))
     )
+    with op.batch_alter_table('stats_volunteers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('hours', sa.Numeric(precision=14, scale=2), nullable=False,
+                                      server_default='0'))
+    with op.batch_alter_table('stats_volunteers', schema=None) as batch_op:
+        batch_op.alter_column('hours', server_default=None)
+        batch_op.create_index('ix_stats_volunteers_region_year_hours', ['region_id', 'year', 'hours', 'member_id'],
+                              unique=False)
     _fill()
 
 
@@ -89,11 +96,20 @@ def _fill():
     zeros = ", ".join("0" for _ in range(len(CATEGORIES) + 1))
     upsert = "ON CONFLICT (community_id, year) DO UPDATE SET {0} = stats_community_details.{0} + excluded.{0}"
     approved = "r.status = 'approved' AND r.started_at >= :start AND r.started_at < :end"
+    # The members' rows are written again with their hours (their counts, and so the volunteers', stay as they are).
+    run("DELETE FROM stats_volunteers")
     for year in _years(connection, zone, "SELECT min(started_at) AS first, max(started_at) AS last "
                                          "FROM service_records WHERE status = 'approved'"):
         run(f"INSERT INTO stats_community_details (community_id, year, attendances, appeals_received, {columns}) "
             f"SELECT r.community_id, :year, 0, 0, {sums} FROM service_records r WHERE {approved} "
             "GROUP BY r.community_id", year)
+        for region, joins in (
+                ("r.community_id", ""),
+                ("c.parent_id", "JOIN regions c ON c.id = r.community_id"),
+                ("s.parent_id", "JOIN regions c ON c.id = r.community_id JOIN regions s ON s.id = c.parent_id")):
+            run("INSERT INTO stats_volunteers (region_id, year, member_id, records, hours) "
+                f"SELECT {region}, :year, r.member_id, count(*), sum(r.hours) FROM service_records r {joins} "
+                f"WHERE {approved} AND {region} IS NOT NULL GROUP BY {region}, r.member_id", year)
     # The units' counts come from the members' (stats_volunteers, filled by 0015 and kept since), by their unit now.
     run("INSERT INTO stats_units (region_id, year, unit_id, records) "
         "SELECT v.region_id, v.year, u.unit_id, sum(v.records) FROM stats_volunteers v JOIN users u ON u.id = v.member_id "
@@ -118,6 +134,9 @@ def _fill():
 
 
 def downgrade():
+    with op.batch_alter_table('stats_volunteers', schema=None) as batch_op:
+        batch_op.drop_index('ix_stats_volunteers_region_year_hours')
+        batch_op.drop_column('hours')
     op.drop_table('stats_region_units')
     op.drop_table('stats_units')
     op.drop_table('stats_community_details')
