@@ -21,7 +21,7 @@ from models.moderation import ModerationItem
 from models.need import Need
 from models.notification import Notification, OutboundMessage
 from models.points import PointsEntry
-from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate
+from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftSwap, ShiftTemplate
 from models.project import Project
 from models.record import CorrectionRequest, RecordChange, ServiceRecord
 from models.region import Region, Unit
@@ -49,6 +49,6 @@ __all__ = [
     "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
     "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
     "RegionYearUnits", "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord",
-    "SharedValue", "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "Unit", "UnitYear", "Upload", "User",
-    "VolunteerYear", "Wish",
+    "SharedValue", "Shift", "ShiftAssignment", "ShiftSwap", "ShiftTemplate", "Signup", "Unit", "UnitYear", "Upload",
+    "User", "VolunteerYear", "Wish",
 ]

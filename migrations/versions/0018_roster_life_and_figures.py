@@ -61,6 +61,28 @@ def upgrade():
         batch_op.alter_column('hours', server_default=None)
         batch_op.create_index('ix_stats_volunteers_region_year_hours', ['region_id', 'year', 'hours', 'member_id'],
                               unique=False)
+    with op.batch_alter_table('shifts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('alerted_at', models.types.UTCDateTime(timezone=True), nullable=True))
+    op.create_table('shift_swaps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shift_id', sa.Integer(), nullable=False),
+    sa.Column('from_member_id', sa.Integer(), nullable=False),
+    sa.Column('to_member_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status in ('pending', 'accepted', 'declined', 'withdrawn')", name=op.f('ck_shift_swaps_status')),
+    sa.ForeignKeyConstraint(['from_member_id'], ['users.id'], name=op.f('fk_shift_swaps_from_member_id_users')),
+    sa.ForeignKeyConstraint(['shift_id'], ['shifts.id'], name=op.f('fk_shift_swaps_shift_id_shifts')),
+    sa.ForeignKeyConstraint(['to_member_id'], ['users.id'], name=op.f('fk_shift_swaps_to_member_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_swaps'))
+    )
+    with op.batch_alter_table('shift_swaps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shift_swaps_shift_id'), ['shift_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shift_swaps_to_member_id'), ['to_member_id'], unique=False)
+        batch_op.create_index('uq_shift_swaps_pending', ['shift_id', 'from_member_id'], unique=True,
+                              postgresql_where=sa.text("status = 'pending'"),
+                              sqlite_where=sa.text("status = 'pending'"))
     _fill()
 
 
@@ -134,6 +156,9 @@ def _fill():
 
 
 def downgrade():
+    op.drop_table('shift_swaps')
+    with op.batch_alter_table('shifts', schema=None) as batch_op:
+        batch_op.drop_column('alerted_at')
     with op.batch_alter_table('stats_volunteers', schema=None) as batch_op:
         batch_op.drop_index('ix_stats_volunteers_region_year_hours')
         batch_op.drop_column('hours')
