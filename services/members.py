@@ -9,7 +9,7 @@ from extensions import db
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import pii, points, rollups
+from services import pii, points, rollups, shifts
 from services.accounts import create_account
 from services.database import as_dict, find
 
@@ -60,10 +60,13 @@ def set_id_number(user, id_number):
 
 
 def set_unavailability(user, *, weekdays, dates):
+    """Save the member's unavailable weekdays and dates; seats they hold on coming shifts touching them become
+    stand-in requests to the pools (``shifts.release_unavailable_days``): the shifts' ids."""
     user.unavailable_weekdays = sorted(set(weekdays))
     user.unavailable_dates = sorted({d.isoformat() for d in dates})
+    # The flush updates (so locks) the member's row first, as every writer of their seats does.
     db.session.flush()
-    return user
+    return shifts.release_unavailable_days(user)
 
 
 def approved_hours(member_id):
