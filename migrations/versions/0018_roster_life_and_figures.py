@@ -157,8 +157,8 @@ def _fill():
 
 def downgrade():
     op.drop_table('shift_swaps')
-    with op.batch_alter_table('shifts', schema=None) as batch_op:
-        batch_op.drop_column('alerted_at')
+    # Not in batch mode: SQLite would copy and drop the shifts table, which other tables reference.
+    op.drop_column('shifts', 'alerted_at')
     with op.batch_alter_table('stats_volunteers', schema=None) as batch_op:
         batch_op.drop_index('ix_stats_volunteers_region_year_hours')
         batch_op.drop_column('hours')
