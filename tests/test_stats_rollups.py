@@ -17,7 +17,15 @@ from app import create_app
 from clock import local_year_bounds
 from config import normalise_database_url
 from extensions import db
-from models import CommunityYearFigures, Region, RegionYearVolunteers, ServiceRecord, VolunteerYear
+from models import (
+    CommunityYearFigures,
+    Region,
+    RegionYearUnits,
+    RegionYearVolunteers,
+    ServiceRecord,
+    UnitYear,
+    VolunteerYear,
+)
 from models.activity import CATEGORIES
 from schedulers.jobs import JOBS, run
 from services import checkin_tokens, rollups, stats
@@ -239,6 +247,29 @@ def test_simultaneous_approvals_add_up(live_server):
     assert db.session.scalar(select(func.sum(VolunteerYear.records)).where(
         VolunteerYear.region_id == tree["district"].id)) == len(urls)
     assert rollups.rebuild() == {"changed": 0}
+
+
+@postgres_only
+def test_unit_changes_during_approvals_leave_no_drift(live_server):
+    """A member's unit changing while their records are approved: the unit counts end as a recomputation has them
+    (the approval share-locks the member's row, the change updates it)."""
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    units = [make_unit(tree["a1"]), make_unit(tree["b1"])]
+    members = [make_member(unit=units[0]) for _ in range(3)]
+    records = [make_record(m, tree[c]) for m in members for c in ("a1", "a2", "b1")]
+    db.session.commit()
+    calls = [("post", f"{live_server}/api/v1/service-records/{r.id}/approve", auth(admin), None) for r in records]
+    calls += [("patch", f"{live_server}/api/v1/me", auth(m), {"unit_id": units[1].id}) for m in members]
+    results = fire_at_once(len(calls), lambda i: getattr(requests, calls[i][0])(
+        calls[i][1], headers=calls[i][2], json=calls[i][3], timeout=60))
+    assert [r.status_code for r in results] == [200] * len(calls)
+    db.session.expire_all()
+    kept = {model: _rows(model) for model in (UnitYear, RegionYearUnits)}
+    assert rollups.rebuild() == {"changed": 0}
+    assert {model: _rows(model) for model in (UnitYear, RegionYearUnits)} == kept
+    units_active = dict(db.session.execute(select(RegionYearUnits.region_id, RegionYearUnits.units_active)).all())
+    assert units_active[tree["district"].id] == 1  # every member is now in the second unit
 
 
 @pytest.fixture
