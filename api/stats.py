@@ -68,9 +68,10 @@ class OverviewArgs(Schema):
 @blp.alt_response(403, description="Not region staff")
 @blp.alt_response(404, description="Region unknown or outside the caller's scope")
 def overview(args):
-    """Members and units reported, activities, approved hours, active volunteers and the no-show rate, for the
-    region and each child region, in one local calendar year, live: read from rollups every approval, correction,
-    report decision and settled shift keeps up to date."""
+    """Members and units reported, activities, approved hours, active volunteers, the no-show rate, attendances
+    (人次), active units, hours by category and appeals received, for the region and each child region, in one local
+    calendar year, live: read from rollups every approval, correction, report decision, settled shift, check-out,
+    appeal and change of a member's unit keeps up to date."""
     return stats.overview(current_actor(), **args)
 
 
