@@ -385,7 +385,7 @@ def _settle_holders(shift, members, now):
             .where(ShiftAssignment.member_id == member.id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
                    Shift.id != shift.id, Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at).limit(1))
         unavailable = not Member(*member).available(weekdays, dates)
-        key = f"shift_moved:{shift.id}:{shift.starts_at.isoformat()}:{member.id}"
+        key = f"shift_moved:{shift.id}:{member.id}:{now:%Y%m%d%H%M%S%f}"  # one per edit, even back and forth
         if clash is None and not unavailable:
             notifications.notify(member.id, "shift_moved", "您的班次时间已调整", f"调整为 {when}，如不能到岗请及时请假",
                                  ref=f"shift:{shift.id}", key=key)
