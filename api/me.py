@@ -75,11 +75,20 @@ def verify_my_phone(body):
     return members.profile(members.verify_phone(current_actor().user, body["code"]))
 
 
+class UnavailabilityAnswerSchema(UnavailabilitySchema):
+    standin_requested = fields.List(Integer(), dump_only=True, metadata={
+        "description": "Coming shifts of the caller on those days, whose seats became stand-in requests to the pool"})
+
+
 @blp.route("/unavailability", methods=["PUT"])
 @jwt_required()
 @blp.arguments(UnavailabilitySchema)
-@blp.response(200, UnavailabilitySchema)
+@blp.response(200, UnavailabilityAnswerSchema)
 def put_unavailability(body):
-    """Weekdays (1 = Monday) and dates on which the scheduler must not put the caller on a shift."""
-    user = members.set_unavailability(current_actor().user, **body)
-    return {"weekdays": user.unavailable_weekdays, "dates": [date.fromisoformat(d) for d in user.unavailable_dates]}
+    """Weekdays (1 = Monday) and dates on which the scheduler must not put the caller on a shift. Seats the caller
+    already holds on coming shifts touching them are released: each becomes a stand-in request the post's pool is
+    told of (the caller keeps the seat until someone accepts)."""
+    user = current_actor().user
+    released = members.set_unavailability(user, **body)
+    return {"weekdays": user.unavailable_weekdays, "dates": [date.fromisoformat(d) for d in user.unavailable_dates],
+            "standin_requested": released}

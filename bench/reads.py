@@ -60,6 +60,8 @@ def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
         "GET /stats/overview (district)": lambda i: (
             f"/api/v1/stats/overview?region_id={district_id}", region_staff),
         "GET /stats/overview (street)": lambda i: (f"/api/v1/stats/overview?region_id={street_id}", region_staff),
+        # Who served most in a street this year: the first page, read from the volunteers' rollup index.
+        "GET /stats/members (street)": lambda i: (f"/api/v1/stats/members?region_id={street_id}", region_staff),
         # The staff list, newest first, over a whole district's and a whole street's records.
         "GET /service-records (district)": lambda i: ("/api/v1/service-records?per_page=20", region_staff),
         "GET /service-records (street)": lambda i: ("/api/v1/service-records?per_page=20",

@@ -21,14 +21,22 @@ from models.moderation import ModerationItem
 from models.need import Need
 from models.notification import Notification, OutboundMessage, SubscriptionGrant, WxaCode
 from models.points import PointsEntry
-from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate
+from models.post import PoolMembership, Post, Shift, ShiftAssignment, ShiftSwap, ShiftTemplate
 from models.project import Project
 from models.record import CorrectionRequest, RecordChange, ServiceRecord
 from models.region import Region, Unit
 from models.report import Feedback, Report
 from models.resource import Resource
 from models.shared_value import SharedValue
-from models.stats import CommunityReportCounts, CommunityYearFigures, RegionYearVolunteers, VolunteerYear
+from models.stats import (
+    CommunityReportCounts,
+    CommunityYearDetails,
+    CommunityYearFigures,
+    RegionYearUnits,
+    RegionYearVolunteers,
+    UnitYear,
+    VolunteerYear,
+)
 from models.team import Team, TeamEvent, TeamMember
 from models.upload import Upload
 from models.user import AuthSession, LoginAttempt, RoleAssignment, User
@@ -36,11 +44,12 @@ from models.wish import Wish
 
 __all__ = [
     "Activity", "Appeal", "AppealDepartment", "AppealEscalation", "AppealEvent", "AppealNumberCounter", "Attendance",
-    "AgendaItem", "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearFigures",
+    "AgendaItem", "AuthSession", "BackgroundJob", "Certificate", "CommunityReportCounts", "CommunityYearDetails",
+    "CommunityYearFigures",
     "Convention", "ConventionVersion", "CorrectionRequest", "Department", "Feedback", "LoginAttempt", "Meeting",
     "MeetingDecision", "MeetingMinutes", "MeetingTask", "ModerationItem", "Need", "Notification", "OfficialCalendar",
     "OutboundMessage", "Partner", "PointsEntry", "PoolMembership", "Post", "Project", "RecordChange", "Region",
-    "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord", "SharedValue",
-    "Shift", "ShiftAssignment", "ShiftTemplate", "Signup", "SubscriptionGrant", "Team", "TeamEvent", "TeamMember",
-    "Unit", "Upload", "User", "VolunteerYear", "Wish", "WxaCode",
+    "RegionYearUnits", "RegionYearVolunteers", "Report", "Resource", "RoleAssignment", "ScreenLink", "ServiceRecord",
+    "SharedValue", "Shift", "ShiftAssignment", "ShiftSwap", "ShiftTemplate", "Signup", "SubscriptionGrant", "Team",
+    "TeamEvent", "TeamMember", "Unit", "UnitYear", "Upload", "User", "VolunteerYear", "Wish", "WxaCode",
 ]

@@ -95,6 +95,8 @@ class Shift(db.Model):
     seats: Mapped[int] = mapped_column(Integer)
     filled: Mapped[int] = mapped_column(Integer, default=0)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # When staff and the pool were told it was still short of seats 48 hours before (set once, conditionally).
+    alerted_at = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # Generating twice, or from two processes, never duplicates a shift; it also serves lookups by template.
@@ -120,4 +122,35 @@ class ShiftAssignment(db.Model):
         one_of_check("status", AssignmentStatus),
         Index("uq_shift_assignments_active", "shift_id", "member_id", unique=True,
               **partial_index(sql_not_in("status", AssignmentStatus.LEFT))),
+    )
+
+
+class SwapStatus(StrEnum):
+    """pending → accepted (the seat passed to the other member) | declined (by them) | withdrawn (by the offerer, or
+    because the offer could no longer be taken: the seat moved on)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class ShiftSwap(db.Model):
+    """A member's offer of their seat on a shift to one other member of the post's pool."""
+
+    __tablename__ = "shift_swaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id"), index=True)
+    from_member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    to_member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SwapStatus.PENDING)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    decided_at = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        one_of_check("status", SwapStatus),
+        # One open offer per seat: a second while one is pending is refused by the database.
+        Index("uq_shift_swaps_pending", "shift_id", "from_member_id", unique=True,
+              **partial_index("status = 'pending'")),
     )

@@ -4,7 +4,7 @@ of records. ``flask --app wsgi stats rebuild`` recomputes them from the records.
 
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, Numeric
+from sqlalchemy import ForeignKey, Index, Integer, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -46,6 +46,10 @@ class VolunteerYear(db.Model):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     records: Mapped[int] = mapped_column(Integer, default=0)
+    # The approved hours of those records: the per-member hours list reads a page of a region's year from the index.
+    hours: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+
+    __table_args__ = (Index("ix_stats_volunteers_region_year_hours", "region_id", "year", "hours", "member_id"),)
 
 
 class RegionYearVolunteers(db.Model):
@@ -57,3 +61,47 @@ class RegionYearVolunteers(db.Model):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     active_volunteers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CommunityYearDetails(db.Model):
+    """More additive figures of one community in one local year (v1.1), one row per community so a district's
+    overview reads a few hundred of them."""
+
+    __tablename__ = "stats_community_details"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Checked-out attendances at activities and shifts, of check-ins in the year (人次).
+    attendances: Mapped[int] = mapped_column(Integer, default=0)
+    # Appeals submitted in the year.
+    appeals_received: Mapped[int] = mapped_column(Integer, default=0)
+    # Approved hours of records started in the year, by the record's category (six themes and other).
+    hours_civility: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_order: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_culture: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_health: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_environment: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_safety: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    hours_other: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+
+
+class UnitYear(db.Model):
+    """How many approved records members of a unit (their unit now) have in a region in a local year: the unit is
+    active there while it is above zero. Like ``stats_volunteers``, a row per level."""
+
+    __tablename__ = "stats_units"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegionYearUnits(db.Model):
+    """The count of ``stats_units`` rows above zero of a region and year."""
+
+    __tablename__ = "stats_region_units"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    units_active: Mapped[int] = mapped_column(Integer, default=0)

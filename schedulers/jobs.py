@@ -32,6 +32,9 @@ JOBS = {job.name: job for job in (
     Job("generate_rosters", rosters.generate_rosters, "cron", {"minute": 5},
         "Keep shifts for the next 14 local days from every template and fill free seats from the pools.",
         catch_up=True),
+    Job("alert_unfilled_shifts", rosters.alert_unfilled_shifts, "interval", {"minutes": 10},
+        "Tell the community's staff and the post's pool once when a shift still has free seats 48 hours before it "
+        "starts."),
     Job("send_reminders", reminders.send_reminders, "interval", {"minutes": 1},
         "Remind assignees the evening before and one hour before a shift, confirmed sign-ups at 18:00 the day before "
         "an activity, and deliver the WeChat outbox."),

@@ -44,7 +44,19 @@ from models.activity import SignupStatus
 from models.post import AssignmentStatus
 from models.report import ReportStatus
 from models.wish import WishStatus
-from services import activities, appeals, certificates, members, posts, records, reports, shifts, teams, wishes
+from services import (
+    activities,
+    appeals,
+    certificates,
+    members,
+    posts,
+    records,
+    reports,
+    rollups,
+    shifts,
+    teams,
+    wishes,
+)
 from services.authz import require_member
 
 CLOSED_REASON = "账号已注销"
@@ -193,6 +205,7 @@ def _erase_user(actor, now):
         key = f"login:{user.username.lower()}"[:64]
         db.session.execute(delete(LoginAttempt).where(LoginAttempt.username_key == key))
     members.set_id_number(user, None)
+    old_unit_id = user.unit_id
     for field, value in {"openid": None, "name": None, "phone": None, "username": None, "password_hash": None,
                          "political_status": "masses", "in_service": False, "unit_id": None,
                          "unavailable_weekdays": [], "unavailable_dates": [], "is_active": False,
@@ -201,6 +214,8 @@ def _erase_user(actor, now):
     db.session.execute(update(AuthSession).where(AuthSession.user_id == actor.id, AuthSession.revoked_at.is_(None))
                        .values(revoked_at=now))
     db.session.flush()
+    # The unit goes with the account, and with it the member's records from the unit's figures.
+    rollups.member_unit_changed(user.id, old_unit_id, None)
 
 
 # In this order: commitments are released while the account can still act (the services check the caller is their

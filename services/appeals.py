@@ -56,6 +56,7 @@ from services import (
     notifications,
     pii,
     projects,
+    rollups,
     subscriptions,
     uploads,
     wishes,
@@ -223,6 +224,7 @@ def submit(actor, *, community_id, kind, title, content, photo_ids=(), location=
                     response_due_at=now + timedelta(hours=current_app.config["APPEAL_RESPONSE_HOURS"]), **resident)
     if not add_unique(appeal):
         raise Conflict("duplicate_work_order", "该社区已登记过这个 12345 工单号")
+    rollups.appeal_received(appeal)
     uploads.attach(actor, photo_ids, appeal)
     _log(appeal, AppealAction.SUBMITTED, actor.id, "resident" if source is None else "staff")
     if held:

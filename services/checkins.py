@@ -320,6 +320,8 @@ def close_attendance(attendance, closed_at, by_scheduler=False):
         post = db.session.get(Post, shift.post_id)
         window, community_id, category, title = (shift.starts_at, shift.ends_at), post.community_id, \
             POST_CATEGORY.get(post.kind, "order"), post.name
+    rollups.attendances_closed([(community_id, attendance.checked_in_at)])
+    if attendance.shift_id:
         if not _holds_seat(shift.id, attendance.member_id):
             return True, None
         _move_assignment(shift.id, attendance.member_id, (AssignmentStatus.CHECKED_IN,), AssignmentStatus.ATTENDED)

@@ -10,7 +10,7 @@ from integrations.wechat import WeChatRefused, WeChatUnavailable
 from models import Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
-from services import moderation, pii, points, wechat
+from services import moderation, pii, points, rollups, shifts, wechat
 from services.accounts import create_account
 from services.database import as_dict, find
 
@@ -41,12 +41,15 @@ def update_profile(user, **changes):
                              moderation.SCENE_NAME) if renamed else []
     if "phone" in changes and changes["phone"] != user.phone:
         user.phone_verified = False
+    old_unit_id = user.unit_id
     for field in PROFILE_FIELDS:
         if field in changes:
             setattr(user, field, changes[field])
     if "id_number" in changes:
         set_id_number(user, id_number)
     db.session.flush()
+    # The flush above updated (so locked) the member's row: approvals counting their unit wait for this one.
+    rollups.member_unit_changed(user.id, old_unit_id, user.unit_id)
     if renamed:
         moderation.supersede("user", user.id, "name")
     if held:
@@ -97,10 +100,13 @@ def id_number_of(user):
 
 
 def set_unavailability(user, *, weekdays, dates):
+    """Save the member's unavailable weekdays and dates; seats they hold on coming shifts touching them become
+    stand-in requests to the pools (``shifts.release_unavailable_days``): the shifts' ids."""
     user.unavailable_weekdays = sorted(set(weekdays))
     user.unavailable_dates = sorted({d.isoformat() for d in dates})
+    # The flush updates (so locks) the member's row first, as every writer of their seats does.
     db.session.flush()
-    return user
+    return shifts.release_unavailable_days(user)
 
 
 def approved_hours(member_id):

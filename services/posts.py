@@ -85,14 +85,18 @@ def get_template(actor, post_id, template_id):
 
 
 def update_template(actor, post_id, template_id, **changes):
-    """Edit a template: future shifts nobody is assigned to are regenerated; past and assigned shifts stay."""
+    """Edit a template: future shifts nobody is assigned to are regenerated; a new time also moves the coming shifts
+    someone holds, and tells the holders (``rosters.move_coming_shifts``); past and started shifts stay."""
     post = access_post(actor, post_id, for_write=True)
     template = _template_of(post, template_id)
     _check_template(changes)
+    old_times = (template.start, template.end)
     for field in TEMPLATE_FIELDS:
         if field in changes:
             setattr(template, field, sorted(changes[field]) if field == "weekdays" else changes[field])
     db.session.flush()
+    if (template.start, template.end) != old_times:
+        rosters.move_coming_shifts(template)
     rosters.drop_future_unassigned_shifts(template)
     rosters.generate_for_posts([post.id])
     return template

@@ -6,12 +6,16 @@ Who calls what (and nothing else changes these figures):
 - ``reports_changed``: a report approved (+1), an approved report withdrawn (-1).
 - ``assignments_settled``: a shift assignment that became ``attended`` (check-out, or closed by the scheduler) or
   ``no_show`` (``mark_no_shows``); both are final.
+- ``attendances_closed``: an attendance checked out (by the member, or closed by ``close_open_attendances``).
+- ``appeal_received``: an appeal submitted.
+- ``member_unit_changed``: a member's unit changed in their profile: their records move to the new unit's counts.
 
 Each change is a delta added with ``INSERT ... ON CONFLICT DO UPDATE`` (an upsert), so simultaneous changes add up
 instead of overwriting each other, and rows are written in key order, so two transactions never wait for each other
 in a circle. Additive figures live on community rows only (no street or district row every approval would queue
 on); the active volunteers, which do not add up across communities, have a row per member and region at every level
-and a count per region that changes only when a member's first record of the year in it arrives or its last goes.
+and a count per region that changes only when a member's first record of the year in it arrives or its last goes;
+the active units likewise (per region, year and unit: the records of members whose unit it is now).
 
 ``rebuild`` recomputes everything from the records (``flask --app wsgi stats rebuild``, the nightly
 ``reconcile_statistics`` job, the demo and the benchmark seed); ``figures`` reads them for an overview.
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, literal, select, text
+from sqlalchemy import case, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -31,17 +35,25 @@ from sqlalchemy.orm import aliased
 from clock import local_year_bounds, to_local
 from extensions import db
 from models import (
+    Activity,
+    Appeal,
+    Attendance,
     CommunityReportCounts,
+    CommunityYearDetails,
     CommunityYearFigures,
     Post,
     Region,
+    RegionYearUnits,
     RegionYearVolunteers,
     Report,
     ServiceRecord,
     Shift,
     ShiftAssignment,
+    UnitYear,
+    User,
     VolunteerYear,
 )
+from models.activity import CATEGORIES
 from models.post import AssignmentStatus
 from models.record import RecordStatus
 from models.report import ReportStatus
@@ -51,7 +63,8 @@ log = logging.getLogger("baodao.rollups")
 
 # Rows per upsert statement: 4 columns each stays well under PostgreSQL's 65,535 and SQLite's 32,766 parameters.
 CHUNK = 2000
-ROLLUP_MODELS = (CommunityYearFigures, CommunityReportCounts, VolunteerYear, RegionYearVolunteers)
+ROLLUP_MODELS = (CommunityYearFigures, CommunityReportCounts, VolunteerYear, RegionYearVolunteers,
+                 CommunityYearDetails, UnitYear, RegionYearUnits)
 
 
 @dataclass(frozen=True)
@@ -62,10 +75,16 @@ class Contribution:
     community_id: int
     started_at: datetime
     hours: Decimal
+    category: str | None = None
 
     @classmethod
     def of(cls, record):
-        return cls(record.member_id, record.community_id, record.started_at, Decimal(record.hours))
+        return cls(record.member_id, record.community_id, record.started_at, Decimal(record.hours), record.category)
+
+
+def category_column(category):
+    """The ``stats_community_details`` column of a record's category: one of the six themes, else ``other``."""
+    return f"hours_{category if category in CATEGORIES else 'other'}"
 
 
 def _insert(model):
@@ -74,9 +93,10 @@ def _insert(model):
 
 def _upsert(model, keys, rows, returning=()):
     """Add each row's values to the row of the same key (inserting it when missing), in key order; the
-    ``returning`` columns of every row written."""
+    ``returning`` columns of every row written. Rows of one statement carry the same columns (missing ones are 0)."""
     table = model.__table__
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    columns = sorted({column for row in rows for column in row})
+    ordered = sorted(({c: row.get(c, 0) for c in columns} for row in rows), key=lambda row: tuple(row[k] for k in keys))
     written = []
     for start in range(0, len(ordered), CHUNK):
         statement = _insert(model).values(ordered[start:start + CHUNK])
@@ -97,39 +117,94 @@ def _levels(community_ids):
             for region_id, path in rows}
 
 
+def _units_of(member_ids):
+    """{member id: unit id or None}, the members' rows share-locked on PostgreSQL: a unit change (which updates the
+    row) waits for this transaction and then moves what it counted, or this one waits and counts the new unit."""
+    query = select(User.id, User.unit_id).where(User.id.in_(set(member_ids))).order_by(User.id)
+    if not is_sqlite():
+        query = query.with_for_update(read=True)
+    return dict(db.session.execute(query).all())
+
+
 def records_changed(*, added=(), removed=()):
     """Approved records entering (``added``) and leaving (``removed``) the figures, as ``Contribution``s."""
     hours = defaultdict(Decimal)
-    counts = defaultdict(int)
+    by_category = defaultdict(lambda: defaultdict(Decimal))
+    counts = defaultdict(lambda: [0, Decimal(0)])
     for sign, contributions in ((1, added), (-1, removed)):
         for c in contributions:
             year = to_local(c.started_at).year
             hours[(c.community_id, year)] += sign * c.hours
-            counts[(c.community_id, year, c.member_id)] += sign
+            by_category[(c.community_id, year)][category_column(c.category)] += sign * c.hours
+            counts[(c.community_id, year, c.member_id)][0] += sign
+            counts[(c.community_id, year, c.member_id)][1] += sign * c.hours
     hour_rows = [{"community_id": community_id, "year": year, "approved_hours": delta}
                  for (community_id, year), delta in hours.items() if delta]
     _upsert(CommunityYearFigures, ("community_id", "year"), hour_rows)
-    _count_volunteers({key: delta for key, delta in counts.items() if delta})
-
-
-def _count_volunteers(deltas):
-    """``deltas``: {(community id, year, member id): change of the member's approved records there}."""
+    _upsert(CommunityYearDetails, ("community_id", "year"),
+            [{"community_id": community_id, "year": year, **changes}
+             for (community_id, year), changes in by_category.items() if any(changes.values())])
+    deltas = {key: delta for key, delta in counts.items() if any(delta)}
     if not deltas:
         return
     levels = _levels(community_id for community_id, _year, _member in deltas)
-    per_region = defaultdict(int)
-    for (community_id, year, member_id), delta in deltas.items():
+    units = _units_of(member_id for _community, _year, member_id in deltas)
+    per_member, member_hours, per_unit = defaultdict(int), defaultdict(Decimal), defaultdict(int)
+    for (community_id, year, member_id), (delta, delta_hours) in deltas.items():
         for region_id in levels[community_id]:
-            per_region[(region_id, year, member_id)] += delta
-    rows = [{"region_id": r, "year": y, "member_id": m, "records": d} for (r, y, m), d in per_region.items() if d]
-    written = _upsert(VolunteerYear, ("region_id", "year", "member_id"), rows,
-                      returning=("region_id", "year", "member_id", "records"))
-    volunteers = defaultdict(int)
-    for region_id, year, member_id, now in written:
-        before = now - per_region[(region_id, year, member_id)]
-        volunteers[(region_id, year)] += (now > 0) - (before > 0)
-    _upsert(RegionYearVolunteers, ("region_id", "year"),
-            [{"region_id": r, "year": y, "active_volunteers": d} for (r, y), d in volunteers.items() if d])
+            per_member[(region_id, year, member_id)] += delta
+            member_hours[(region_id, year, member_id)] += delta_hours
+            if units.get(member_id) is not None:
+                per_unit[(region_id, year, units[member_id])] += delta
+    _count_distinct(VolunteerYear, "member_id", RegionYearVolunteers, "active_volunteers", per_member, member_hours)
+    _count_distinct(UnitYear, "unit_id", RegionYearUnits, "units_active", per_unit)
+
+
+def _count_distinct(model, key, counts_model, count_column, per_region, hours=None):
+    """``per_region``: {(region id, year, member or unit id): change of its approved records there} (and of their
+    ``hours``, for members); the region's count of distinct members or units changes only when one's records leave
+    or reach zero."""
+    rows = [{"region_id": r, "year": y, key: k, "records": d, **({"hours": hours[(r, y, k)]} if hours else {})}
+            for (r, y, k), d in per_region.items() if d or (hours and hours[(r, y, k)])]
+    if not rows:
+        return
+    written = _upsert(model, ("region_id", "year", key), rows, returning=("region_id", "year", key, "records"))
+    distinct_counts = defaultdict(int)
+    for region_id, year, item_id, now in written:
+        before = now - per_region[(region_id, year, item_id)]
+        distinct_counts[(region_id, year)] += (now > 0) - (before > 0)
+    _upsert(counts_model, ("region_id", "year"),
+            [{"region_id": r, "year": y, count_column: d} for (r, y), d in distinct_counts.items() if d])
+
+
+def member_unit_changed(member_id, old_unit_id, new_unit_id):
+    """A member's unit changed (its row already updated, so locked): their approved records move from the old unit's
+    counts to the new one's, at every level and year."""
+    if old_unit_id == new_unit_id:
+        return
+    per_unit = defaultdict(int)
+    for region_id, year, records in db.session.execute(
+            select(VolunteerYear.region_id, VolunteerYear.year, VolunteerYear.records)
+            .where(VolunteerYear.member_id == member_id, VolunteerYear.records != 0)):
+        for unit_id, sign in ((old_unit_id, -1), (new_unit_id, 1)):
+            if unit_id is not None:
+                per_unit[(region_id, year, unit_id)] += sign * records
+    _count_distinct(UnitYear, "unit_id", RegionYearUnits, "units_active", per_unit)
+
+
+def attendances_closed(places):
+    """Attendances just checked out: ``[(community id, checked-in at), ...]``."""
+    counts = defaultdict(int)
+    for community_id, checked_in_at in places:
+        counts[(community_id, to_local(checked_in_at).year)] += 1
+    _upsert(CommunityYearDetails, ("community_id", "year"),
+            [{"community_id": c, "year": y, "attendances": n} for (c, y), n in counts.items()])
+
+
+def appeal_received(appeal):
+    """An appeal submitted (they are never deleted, and stay in their community)."""
+    _upsert(CommunityYearDetails, ("community_id", "year"), [
+        {"community_id": appeal.community_id, "year": to_local(appeal.created_at).year, "appeals_received": 1}])
 
 
 def reports_changed(report, sign):
@@ -164,10 +239,16 @@ def within(region, community_column):
     return Region.id == community_column, Region.path.startswith(region.path)
 
 
+CATEGORY_COLUMNS = tuple(f"hours_{c}" for c in (*CATEGORIES, "other"))
+# The additive figures of a community, in the order ``figures`` gives them.
+ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_reported", "units_reported", "attendances",
+            "appeals_received", *CATEGORY_COLUMNS)
+
+
 def figures(region, year):
-    """The rollups an overview of ``region`` needs: ``(per community {id: [hours, settled, no_shows, members,
-    units]}, {region id: active volunteers})`` for the region and its children."""
-    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0])
+    """The rollups an overview of ``region`` needs: ``(per community {id: [the ADDITIVE figures]}, {region id:
+    (active volunteers, active units)})`` for the region and its children."""
+    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0, 0, 0, *(Decimal(0),) * len(CATEGORY_COLUMNS)])
     join, inside = within(region, CommunityYearFigures.community_id)
     for community_id, hours, settled, no_shows in db.session.execute(
             select(CommunityYearFigures.community_id, CommunityYearFigures.approved_hours,
@@ -178,12 +259,22 @@ def figures(region, year):
     for community_id, members, units in db.session.execute(
             select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
                    CommunityReportCounts.units_reported).join(Region, join).where(inside)):
-        per_community[community_id][3:] = [members, units]
-    volunteers = dict(db.session.execute(
-        select(RegionYearVolunteers.region_id, RegionYearVolunteers.active_volunteers)
-        .join(Region, Region.id == RegionYearVolunteers.region_id)
-        .where(RegionYearVolunteers.year == year, (Region.id == region.id) | (Region.parent_id == region.id))).all())
-    return per_community, volunteers
+        per_community[community_id][3:5] = [members, units]
+    join, inside = within(region, CommunityYearDetails.community_id)
+    details = CommunityYearDetails.__table__.c
+    for community_id, *values in db.session.execute(
+            select(details.community_id, details.attendances, details.appeals_received,
+                   *(details[c] for c in CATEGORY_COLUMNS))
+            .join(Region, join).where(inside, details.year == year)):
+        per_community[community_id][5:] = [*values[:2], *(Decimal(v) for v in values[2:])]
+    distinct_counts = defaultdict(lambda: [0, 0])
+    for position, model, column in ((0, RegionYearVolunteers, RegionYearVolunteers.active_volunteers),
+                                    (1, RegionYearUnits, RegionYearUnits.units_active)):
+        for region_id, count in db.session.execute(
+                select(model.region_id, column).join(Region, Region.id == model.region_id)
+                .where(model.year == year, (Region.id == region.id) | (Region.parent_id == region.id))):
+            distinct_counts[region_id][position] = count
+    return per_community, distinct_counts
 
 
 # Rebuilding from the facts.
@@ -211,6 +302,13 @@ def rebuild():
             ["community_id", "year", "approved_hours", "settled_assignments", "no_shows"],
             select(ServiceRecord.community_id, literal(year), func.sum(ServiceRecord.hours), literal(0), literal(0))
             .where(*in_year).group_by(ServiceRecord.community_id)))
+        other = ServiceRecord.category.is_(None) | ServiceRecord.category.not_in(CATEGORIES)
+        by_category = [func.sum(case((ServiceRecord.category == c, ServiceRecord.hours), else_=0)) for c in CATEGORIES]
+        db.session.execute(_insert(CommunityYearDetails).from_select(
+            ["community_id", "year", "attendances", "appeals_received", *CATEGORY_COLUMNS],
+            select(ServiceRecord.community_id, literal(year), literal(0), literal(0), *by_category,
+                   func.sum(case((other, ServiceRecord.hours), else_=0)))
+            .where(*in_year).group_by(ServiceRecord.community_id)))
         _rebuild_volunteers(year, in_year)
     settled = ShiftAssignment.status.in_(AssignmentStatus.SETTLED)
     for year in _years(Shift.ends_at, Shift.id.in_(select(ShiftAssignment.shift_id).where(settled))):
@@ -224,6 +322,7 @@ def rebuild():
         _upsert(CommunityYearFigures, ("community_id", "year"),
                 [{"community_id": c, "year": year, "settled_assignments": n, "no_shows": no_shows}
                  for c, n, no_shows in rows])
+    _rebuild_attendances_and_appeals()
     reports = db.session.execute(
         select(Report.community_id, func.count().filter(Report.kind == "member"),
                func.count().filter(Report.kind == "unit"))
@@ -247,16 +346,54 @@ def _rebuild_volunteers(year, in_year):
                             (street, street.id == community.parent_id))),
     )
     for region_column, joins in levels:
-        query = select(region_column, literal(year), ServiceRecord.member_id, func.count()).select_from(ServiceRecord)
+        query = select(region_column, literal(year), ServiceRecord.member_id, func.count(),
+                       func.sum(ServiceRecord.hours)).select_from(ServiceRecord)
         for target, condition in joins:
             query = query.join(target, condition)
         query = query.where(*in_year, region_column.is_not(None)).group_by(region_column, ServiceRecord.member_id)
-        db.session.execute(_insert(VolunteerYear).from_select(["region_id", "year", "member_id", "records"], query))
+        db.session.execute(_insert(VolunteerYear).from_select(["region_id", "year", "member_id", "records", "hours"],
+                                                              query))
     db.session.execute(_insert(RegionYearVolunteers).from_select(
         ["region_id", "year", "active_volunteers"],
         select(VolunteerYear.region_id, VolunteerYear.year, func.count())
         .where(VolunteerYear.year == year, VolunteerYear.records > 0)
         .group_by(VolunteerYear.region_id, VolunteerYear.year)))
+    # A unit's counts are its members' (by their unit now), at every level the members' counts have.
+    db.session.execute(_insert(UnitYear).from_select(
+        ["region_id", "year", "unit_id", "records"],
+        select(VolunteerYear.region_id, VolunteerYear.year, User.unit_id, func.sum(VolunteerYear.records))
+        .join(User, User.id == VolunteerYear.member_id)
+        .where(VolunteerYear.year == year, VolunteerYear.records > 0, User.unit_id.is_not(None))
+        .group_by(VolunteerYear.region_id, VolunteerYear.year, User.unit_id)))
+    db.session.execute(_insert(RegionYearUnits).from_select(
+        ["region_id", "year", "units_active"],
+        select(UnitYear.region_id, UnitYear.year, func.count())
+        .where(UnitYear.year == year, UnitYear.records > 0).group_by(UnitYear.region_id, UnitYear.year)))
+
+
+def _rebuild_attendances_and_appeals():
+    closed = Attendance.checked_out_at.is_not(None)
+    for year in _years(Attendance.checked_in_at, closed):
+        start, end = local_year_bounds(year)
+        counts = defaultdict(int)
+        for community_column, place, place_join in (
+                (Activity.community_id, Activity, Activity.id == Attendance.activity_id),
+                (Post.community_id, Shift, Shift.id == Attendance.shift_id)):
+            query = select(community_column, func.count()).select_from(Attendance).join(place, place_join)
+            if place is Shift:
+                query = query.join(Post, Post.id == Shift.post_id)
+            for community_id, n in db.session.execute(
+                    query.where(closed, Attendance.checked_in_at >= start, Attendance.checked_in_at < end)
+                    .group_by(community_column)):
+                counts[community_id] += n
+        _upsert(CommunityYearDetails, ("community_id", "year"),
+                [{"community_id": c, "year": year, "attendances": n} for c, n in counts.items()])
+    for year in _years(Appeal.created_at):
+        start, end = local_year_bounds(year)
+        _upsert(CommunityYearDetails, ("community_id", "year"), [
+            {"community_id": c, "year": year, "appeals_received": n} for c, n in db.session.execute(
+                select(Appeal.community_id, func.count())
+                .where(Appeal.created_at >= start, Appeal.created_at < end).group_by(Appeal.community_id))])
 
 
 def _summary():
@@ -268,6 +405,16 @@ def _summary():
         select(CommunityYearFigures.community_id, CommunityYearFigures.year, CommunityYearFigures.approved_hours,
                CommunityYearFigures.settled_assignments, CommunityYearFigures.no_shows))
         if (Decimal(h), s, n) != (0, 0, 0)})
+    summary.update({("units", r, y): n for r, y, n in db.session.execute(
+        select(RegionYearUnits.region_id, RegionYearUnits.year, RegionYearUnits.units_active)
+        .where(RegionYearUnits.units_active != 0))})
+    details = CommunityYearDetails.__table__.c
+    for community_id, year, *values in db.session.execute(
+            select(details.community_id, details.year, details.attendances, details.appeals_received,
+                   *(details[c] for c in CATEGORY_COLUMNS))):
+        values = tuple(Decimal(v) for v in values)
+        if any(values):
+            summary[("details", community_id, year)] = values
     summary.update({("reports", c): (m, u) for c, m, u in db.session.execute(
         select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
                CommunityReportCounts.units_reported)) if (m, u) != (0, 0)})

@@ -25,7 +25,7 @@ from sqlalchemy import delete, exists, select, update
 
 from clock import local_day_start, local_today, local_zone, parse_clock, to_local, utcnow
 from extensions import db
-from models import Attendance, PoolMembership, Post, Shift, ShiftAssignment, ShiftTemplate, User
+from models import Attendance, PoolMembership, Post, RoleAssignment, Shift, ShiftAssignment, ShiftTemplate, User
 from models.post import AssignmentStatus
 from services import notifications, rollups
 from services.database import commit_batch, insert_rows_ignoring_conflicts
@@ -337,3 +337,120 @@ def mark_no_shows():
         .execution_options(synchronize_session=False)))
     rollups.assignments_settled([(shift_id, AssignmentStatus.NO_SHOW) for shift_id in shift_ids])
     return len(shift_ids)
+
+
+# Template edits and short shifts.
+
+ALERT_BEFORE = timedelta(hours=48)
+
+
+def move_coming_shifts(template, now=None):
+    """After a template's time changed: its coming shifts someone holds (not started, nobody scanned in) move to the
+    new start and end on their own local day, and take the new seats when these still cover the holders. Each holder
+    is told; one the new time would put on two shifts at once, or on a day they marked unavailable, gives the seat
+    up (``declined``, told so) and the fill that follows the edit offers it to the pool. The moved shifts' ids.
+
+    The holders are locked before the shifts, the order of every writer of seats; shifts nobody holds are not
+    moved here: the edit drops and regenerates them."""
+    now = now or utcnow()
+    has_attendance = exists().where(Attendance.shift_id == Shift.id)
+    coming = list(db.session.scalars(select(Shift.id).where(
+        Shift.template_id == template.id, Shift.starts_at > now, Shift.filled > 0, ~has_attendance)))
+    holders = sorted(set(db.session.scalars(select(ShiftAssignment.member_id).where(
+        ShiftAssignment.shift_id.in_(coming), ShiftAssignment.status.in_(AssignmentStatus.HELD)))))
+    if not holders:
+        return []
+    members = {row.id: row for row in db.session.execute(
+        select(User.id, User.unavailable_weekdays, User.unavailable_dates).where(User.id.in_(holders))
+        .order_by(User.id).with_for_update())}
+    shifts = list(db.session.scalars(select(Shift).where(Shift.id.in_(coming)).order_by(Shift.id)
+                                     .with_for_update().execution_options(populate_existing=True)))
+    moved = []
+    for shift in shifts:
+        starts, ends = shift_bounds(to_local(shift.starts_at).date(), template.start, template.end)
+        if (starts, ends) == (shift.starts_at, shift.ends_at) or starts <= now:
+            continue
+        shift.starts_at, shift.ends_at = starts, ends
+        shift.seats = max(template.seats, shift.filled)
+        db.session.flush()
+        moved.append(shift.id)
+        _settle_holders(shift, members, now)
+    return moved
+
+
+def _settle_holders(shift, members, now):
+    """Tell the holders of a moved shift; those it now puts at overlapping times or on an unavailable day decline."""
+    touched = _touched_dates(shift.starts_at, shift.ends_at)
+    weekdays, dates = {d.isoweekday() for d in touched}, {d.isoformat() for d in touched}
+    when = f"{to_local(shift.starts_at):%m-%d %H:%M}–{to_local(shift.ends_at):%H:%M}"
+    for assignment in db.session.scalars(select(ShiftAssignment).where(
+            ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(AssignmentStatus.OPEN))
+            .order_by(ShiftAssignment.id)):
+        member = members[assignment.member_id]
+        clash = db.session.scalar(
+            select(ShiftAssignment.id).join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .where(ShiftAssignment.member_id == member.id, ShiftAssignment.status.in_(AssignmentStatus.HELD),
+                   Shift.id != shift.id, Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at).limit(1))
+        unavailable = not Member(*member).available(weekdays, dates)
+        key = f"shift_moved:{shift.id}:{member.id}:{now:%Y%m%d%H%M%S%f}"  # one per edit, even back and forth
+        if clash is None and not unavailable:
+            notifications.notify(member.id, "shift_moved", "您的班次时间已调整", f"调整为 {when}，如不能到岗请及时请假",
+                                 ref=f"shift:{shift.id}", key=key)
+            continue
+        assignment.status = AssignmentStatus.DECLINED
+        shift.filled -= 1
+        db.session.flush()
+        reason = "与您的其他班次时间重叠" if clash is not None else "在您标记的不可值守日"
+        notifications.notify(member.id, "shift_moved", "您的班次时间已调整，已为您取消",
+                             f"调整为 {when}，{reason}，已为您取消该班次", ref=f"shift:{shift.id}", key=key)
+
+
+def alert_unfilled_shifts(now=None):
+    """Shifts starting within ``ALERT_BEFORE`` that still have free seats: the post's community's own staff and the
+    post's pool members not on the shift are told, once per shift. ``alerted_at`` is set by a conditional update
+    (``WHERE alerted_at IS NULL``), so two schedulers running at once alert each shift once; the recipients' rows
+    are share-locked before the shifts, the order of a sign-up (member, then shift), so neither waits in a circle."""
+    now = now or utcnow()
+    short = (Shift.alerted_at.is_(None), Shift.filled < Shift.seats, Shift.starts_at > now,
+             Shift.starts_at <= now + ALERT_BEFORE)
+    candidates = db.session.execute(
+        select(Shift.id, Shift.post_id, Post.community_id).join(Post, Post.id == Shift.post_id).where(*short)).all()
+    if not candidates:
+        return 0
+    communities = {community_id for _id, _post, community_id in candidates}
+    staff = {}
+    for user_id, community_id in db.session.execute(
+            select(RoleAssignment.user_id, RoleAssignment.scope_id).where(
+                RoleAssignment.role == "community_admin", RoleAssignment.scope_id.in_(communities))):
+        staff.setdefault(community_id, set()).add(user_id)
+    pools = {}
+    for post_id, member_id in db.session.execute(select(PoolMembership.post_id, PoolMembership.member_id).where(
+            PoolMembership.post_id.in_({post_id for _id, post_id, _c in candidates}))):
+        pools.setdefault(post_id, set()).add(member_id)
+    recipients = set().union(*staff.values(), *pools.values())
+    db.session.execute(select(User.id).where(User.id.in_(recipients)).order_by(User.id)
+                       .with_for_update(read=True, key_share=True))
+    alerted = db.session.execute(
+        update(Shift).where(Shift.id.in_([shift_id for shift_id, _p, _c in candidates]), *short)
+        .values(alerted_at=now).returning(Shift.id, Shift.post_id, Shift.starts_at, Shift.seats, Shift.filled)
+        .execution_options(synchronize_session=False)).all()
+    community_of = {shift_id: community_id for shift_id, _p, community_id in candidates}
+    on_shift = {}
+    for shift_id, member_id in db.session.execute(select(ShiftAssignment.shift_id, ShiftAssignment.member_id).where(
+            ShiftAssignment.shift_id.in_([row.id for row in alerted]),
+            ShiftAssignment.status.in_(AssignmentStatus.HELD))):
+        on_shift.setdefault(shift_id, set()).add(member_id)
+    notices = []
+    for shift_id, post_id, starts_at, seats, filled in alerted:
+        when = to_local(starts_at).strftime("%m-%d %H:%M")
+        body = f"{when} 开始的班次还缺 {seats - filled} 人"
+        to_staff = staff.get(community_of[shift_id], set())
+        to_pool = pools.get(post_id, set()) - on_shift.get(shift_id, set()) - to_staff
+        for title, members in (("班次缺人，请协调", to_staff), ("有班次缺人，欢迎报名", to_pool)):
+            notices += [{"member_id": member_id, "kind": "shift_unfilled", "title": title, "body": body,
+                         "ref": f"shift:{shift_id}", "key": f"unfilled:{shift_id}:{member_id}", "created_at": now}
+                        for member_id in sorted(members)]
+    notifications.notify_many(notices)
+    if alerted:
+        log.info("rosters: %s shifts short of seats alerted", len(alerted))
+    return len(alerted)

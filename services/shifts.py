@@ -11,13 +11,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from clock import local_today, to_local, utcnow, within_local_days
-from errors import Conflict, Forbidden, NotFound
+from errors import Conflict, Forbidden, NotFound, ValidationFailed
 from extensions import db
-from models import PoolMembership, Post, Shift, ShiftAssignment, User
-from models.post import AssignmentStatus
+from models import PoolMembership, Post, Shift, ShiftAssignment, ShiftSwap, User
+from models.post import AssignmentStatus, SwapStatus
 from services import moderation, notifications, subscriptions
 from services.accounts import SHOWN_NAME
-from services.authz import fetch
+from services.authz import fetch, row_field
 from services.database import add_unique, as_dict, update_if
 from services.pii import mask_name
 from services.posts import access_post
@@ -131,22 +131,66 @@ def decline(actor, shift_id):
 def request_standin(actor, shift_id):
     """An assignee asks for a stand-in; the post's other pool members are told. Asking twice changes nothing."""
     shift = access_shift(actor, shift_id)
-    assignment = _open_assignment(shift, actor.id)
-    if update_if(assignment, ShiftAssignment.status == AssignmentStatus.ASSIGNED,
-                 status=AssignmentStatus.STANDIN_REQUESTED):
-        on_shift = select(ShiftAssignment.member_id).where(
-            ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(AssignmentStatus.HELD))
-        pool = db.session.scalars(select(PoolMembership.member_id).where(
-            PoolMembership.post_id == shift.post_id, PoolMembership.member_id.not_in(on_shift)))
-        when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
-        post_name = db.session.scalar(select(Post.name).where(Post.id == shift.post_id))
-        for member_id in pool:
-            notifications.notify(member_id, "standin_request", "有班次需要替班", f"{when} 的班次需要替班",
-                                 ref=f"shift:{shift.id}", key=f"standin:{assignment.id}:{member_id}")
-            subscriptions.push(member_id, "standin_needed", assignment.id,
-                               {"id": shift.id, "post": post_name, "start": to_local(shift.starts_at).strftime(
-                                   "%Y-%m-%d %H:%M")}, page=f"pages/shifts/detail?id={shift.id}")
+    ask_for_standin(shift, _open_assignment(shift, actor.id))
     return shift
+
+
+def pool_off_shift(shift):
+    """The post's pool members who hold no seat on the shift."""
+    on_shift = select(ShiftAssignment.member_id).where(
+        ShiftAssignment.shift_id == shift.id, ShiftAssignment.status.in_(AssignmentStatus.HELD))
+    return list(db.session.scalars(select(PoolMembership.member_id).where(
+        PoolMembership.post_id == shift.post_id, PoolMembership.member_id.not_in(on_shift))
+        .order_by(PoolMembership.member_id)))
+
+
+def ask_for_standin(shift, assignment):
+    """Turn an ``assigned`` seat into a stand-in request (the holder keeps it until someone accepts) and tell the
+    pool; False when it was not ``assigned`` (already asking, or moved on)."""
+    if not update_if(assignment, ShiftAssignment.status == AssignmentStatus.ASSIGNED,
+                     status=AssignmentStatus.STANDIN_REQUESTED):
+        return False
+    when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+    post_name = db.session.scalar(select(Post.name).where(Post.id == shift.post_id))
+    for member_id in pool_off_shift(shift):
+        notifications.notify(member_id, "standin_request", "有班次需要替班", f"{when} 的班次需要替班",
+                             ref=f"shift:{shift.id}", key=f"standin:{assignment.id}:{member_id}")
+        subscriptions.push(member_id, "standin_needed", assignment.id,
+                           {"id": shift.id, "post": post_name, "start": to_local(shift.starts_at).strftime(
+                               "%Y-%m-%d %H:%M")}, page=f"pages/shifts/detail?id={shift.id}")
+    return True
+
+
+def release_unavailable_days(user):
+    """After the member marked days unavailable: each seat they were given on a coming shift touching such a day (a
+    weekday or a date, local) becomes a stand-in request to the pool, and the member is told; the shifts' ids."""
+    weekdays, dates = set(user.unavailable_weekdays or ()), set(user.unavailable_dates or ())
+    if not weekdays and not dates:
+        return []
+    rows = db.session.execute(
+        select(ShiftAssignment, Shift).join(Shift, Shift.id == ShiftAssignment.shift_id)
+        .where(ShiftAssignment.member_id == user.id, ShiftAssignment.status == AssignmentStatus.ASSIGNED,
+               Shift.starts_at > utcnow())
+        .order_by(Shift.starts_at, Shift.id)).all()
+    released = []
+    for assignment, shift in rows:
+        touched = touched_dates(shift.starts_at, shift.ends_at)
+        if weekdays.isdisjoint(d.isoweekday() for d in touched) and dates.isdisjoint(d.isoformat() for d in touched):
+            continue
+        if ask_for_standin(shift, assignment):
+            released.append(shift.id)
+            when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+            notifications.notify(user.id, "standin_requested", "已为您找人替班",
+                                 f"{when} 的班次在您标记的不可值守日，已请排班名单中的成员替班；有人接替前仍由您值守",
+                                 ref=f"shift:{shift.id}", key=f"unavailable:{assignment.id}")
+    return released
+
+
+def touched_dates(starts_at, ends_at):
+    """The local dates a shift touches (one passing midnight touches two)."""
+    first = to_local(starts_at).date()
+    last = to_local(ends_at - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _take_over_request(shift_id):
@@ -230,3 +274,91 @@ def with_assignees(actor, shifts):
             on_shift = [{**a, "name": mask_name(a["name"])} for a in on_shift]
         result.append({**as_dict(shift), "assignees": on_shift, "my_status": my_status})
     return result
+
+
+# Direct swaps: a seat offered to one named member of the post's pool, who takes it over on accepting.
+
+def _swap_not_found():
+    return NotFound("swap_not_found", "换班请求不存在")
+
+
+def _in_pool(post_id, member_id):
+    return db.session.scalar(select(PoolMembership.id).where(
+        PoolMembership.post_id == post_id, PoolMembership.member_id == member_id)) is not None
+
+
+def offer_swap(actor, shift_id, *, member_id):
+    """Offer one's seat on a coming shift to another member of the post's pool: a pending swap they are told of."""
+    target = row_field(User, member_id, "member_id", "成员不存在")
+    if target.id == actor.id:
+        raise ValidationFailed({"member_id": ["不能与自己换班"]})
+    shift = access_shift(actor, shift_id)
+    _open_assignment(shift, actor.id)
+    if not _in_pool(shift.post_id, target.id):
+        raise Forbidden("not_in_pool", "对方不在该岗位的排班名单中")
+    if held_assignment(shift.id, target.id) is not None:
+        raise Conflict("already_signed_up", "对方已在该班次中")
+    swap = ShiftSwap(shift_id=shift.id, from_member_id=actor.id, to_member_id=target.id, status=SwapStatus.PENDING,
+                     created_at=utcnow())
+    if not add_unique(swap):
+        raise Conflict("swap_pending", "该班次已有待对方确认的换班请求")
+    when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+    notifications.notify(target.id, "shift_swap_offered", "有成员想与您换班", f"{when} 的班次，接受后由您值守",
+                         ref=f"shift:{shift.id}", key=f"swap:{swap.id}:offered")
+    return swap
+
+
+def _swap_for(actor, swap_id, field):
+    """A swap the caller is the offerer (``from_member_id``) or the one offered (``to_member_id``) of; others 404."""
+    swap = fetch(ShiftSwap, swap_id, _swap_not_found())
+    if getattr(swap, field) != actor.id:
+        raise _swap_not_found()
+    return swap
+
+
+def accept_swap(actor, swap_id):
+    """The member offered the seat takes it: in one transaction the offer is accepted, the offerer's seat becomes
+    ``replaced`` and the caller's assignment is added, each by a conditional update or a unique index, so a seat
+    that moved on meanwhile (declined, taken by a stand-in, the offer withdrawn) answers 409 and changes nothing."""
+    swap = _swap_for(actor, swap_id, "to_member_id")
+    shift = db.session.get(Shift, swap.shift_id)
+    if swap.status != SwapStatus.PENDING:
+        raise Conflict("invalid_state", "该换班请求已处理")
+    if shift.starts_at <= utcnow():
+        raise _shift_started()
+
+    def take_over(_shift_id):
+        if not update_if(swap, ShiftSwap.status == SwapStatus.PENDING, status=SwapStatus.ACCEPTED,
+                         decided_at=utcnow()):
+            raise Conflict("invalid_state", "该换班请求已处理")
+        offered = held_assignment(shift.id, swap.from_member_id)
+        if offered is None or not update_if(offered, ShiftAssignment.status.in_(AssignmentStatus.OPEN),
+                                            status=AssignmentStatus.REPLACED):
+            raise Conflict("invalid_state", "对方的班次状态已变化，无法换班")
+        return offered
+
+    _seat_member(actor.id, shift, "swap", take=take_over)
+    when = to_local(shift.starts_at).strftime("%m-%d %H:%M")
+    for member_id, title in ((swap.from_member_id, "换班成功：对方已接替您的班次"),
+                             (actor.id, "换班成功：您已接替该班次")):
+        notifications.notify(member_id, "shift_swap_accepted", title, f"{when} 的班次",
+                             ref=f"shift:{shift.id}", key=f"swap:{swap.id}:accepted:{member_id}")
+    return shift
+
+
+def close_swap(actor, swap_id, *, by_offerer):
+    """The member offered declines, or the offerer withdraws, a pending swap; the other is told."""
+    swap = _swap_for(actor, swap_id, "from_member_id" if by_offerer else "to_member_id")
+    to = SwapStatus.WITHDRAWN if by_offerer else SwapStatus.DECLINED
+    if not update_if(swap, ShiftSwap.status == SwapStatus.PENDING, status=to, decided_at=utcnow()):
+        raise Conflict("invalid_state", "该换班请求已处理")
+    other = swap.to_member_id if by_offerer else swap.from_member_id
+    notifications.notify(other, f"shift_swap_{to}", "换班请求已撤回" if by_offerer else "对方未接受换班",
+                         ref=f"shift:{swap.shift_id}", key=f"swap:{swap.id}:{to}")
+    return swap
+
+
+def member_swaps(actor):
+    """Swaps the caller offered or was offered, newest first."""
+    return (select(ShiftSwap).where((ShiftSwap.from_member_id == actor.id) | (ShiftSwap.to_member_id == actor.id))
+            .order_by(ShiftSwap.id.desc()))

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from clock import utcnow
 from extensions import db
-from models import Activity, Post, ServiceRecord, Shift, ShiftAssignment, Signup
+from models import Activity, Appeal, Attendance, Post, ServiceRecord, Shift, ShiftAssignment, Signup
 from models.post import AssignmentStatus
 from services import rollups
 
@@ -61,3 +61,27 @@ def make_record(member, community, hours="2.00", status="pending", started_at=No
         rollups.records_changed(added=[rollups.Contribution.of(record)])
     db.session.commit()
     return record
+
+
+def make_closed_attendance(member, activity=None, shift=None):
+    """A checked-out attendance written past the services, counted as ``checkins.close_attendance`` would."""
+    place = activity or shift
+    attendance = Attendance(member_id=member.id, activity_id=activity and activity.id, shift_id=shift and shift.id,
+                            checked_in_at=place.starts_at, checked_out_at=place.ends_at, minutes=60)
+    db.session.add(attendance)
+    community_id = activity.community_id if activity else db.session.get(Post, shift.post_id).community_id
+    rollups.attendances_closed([(community_id, attendance.checked_in_at)])
+    db.session.commit()
+    return attendance
+
+
+def make_appeal(community, created_at):
+    """A submitted appeal written past the services, counted as ``appeals.submit`` would."""
+    appeal = Appeal(number=f"T{created_at:%y%m%d%H%M%S}{community.id}", community_id=community.id, kind="problem",
+                    title="楼道堆物", content="影响通行", source="app", status="submitted", created_at=created_at,
+                    response_due_at=created_at + timedelta(hours=24))
+    db.session.add(appeal)
+    db.session.flush()
+    rollups.appeal_received(appeal)
+    db.session.commit()
+    return appeal

@@ -185,7 +185,7 @@ def test_no_trace_of_the_member_remains_in_any_table(client, fake_wechat):
     assert db.session.scalar(select(Wish.beneficiary).where(Wish.appeal_id == world["open_appeal"]["id"])) == number
     assert db.session.scalar(select(Notification.id).where(Notification.member_id == member_id)) is None
     assert db.session.scalar(select(OutboundMessage.id).where(OutboundMessage.member_id == member_id)) is None
-    assert db.session.scalar(select(SubscriptionGrant.template_id).where(SubscriptionGrant.member_id == member_id)) is None
+    assert db.session.scalars(select(SubscriptionGrant).where(SubscriptionGrant.member_id == member_id)).all() == []
     # Hours stay, under the volunteer number; the open appeal is still the community's to answer.
     assert db.session.get(type(world["approved"]), world["approved"].id).status == "approved"
     assert db.session.get(Certificate, world["certificate"]["id"]).member_id == member_id

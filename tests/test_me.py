@@ -127,7 +127,7 @@ def test_unavailability_is_stored(client):
     response = client.put("/api/v1/me/unavailability", headers=auth(member),
                           json={"weekdays": [6, 7, 6], "dates": ["2026-12-24"]})
     assert response.status_code == 200
-    assert response.get_json() == {"weekdays": [6, 7], "dates": ["2026-12-24"]}
+    assert response.get_json() == {"weekdays": [6, 7], "dates": ["2026-12-24"], "standin_requested": []}
     bad = client.put("/api/v1/me/unavailability", headers=auth(member), json={"weekdays": [0, 8]})
     assert bad.status_code == 422
     assert db.session.get(User, member.id).unavailable_weekdays == [6, 7]

@@ -157,7 +157,7 @@ def test_generation_from_two_processes_at_once_never_duplicates(app, client):
     assert len(filled) == 42 and all(f == n == 2 for _, f, n in filled)
 
 
-def test_template_edit_changes_future_unassigned_shifts_only(client):
+def test_template_edit_changes_coming_shifts_and_moves_held_ones(client):
     admin, post_id = post_with_admin(client)
     member = make_member()
     with time_machine.travel(at(2026, 3, 9, 6), tick=False):
@@ -170,9 +170,10 @@ def test_template_edit_changes_future_unassigned_shifts_only(client):
         assert response.status_code == 200 and response.get_json()["start"] == "08:00"
         items = roster(client, admin, post_id, "2026-03-09", "2026-03-23")
     by_day = {i["starts_at"][:10]: i for i in items}
-    # Past shifts and the assigned one keep their time and seats.
-    for day in ("2026-03-09", "2026-03-10", "2026-03-11"):
+    # Past shifts keep their time and seats; the held one moves with its holder (tests/test_roster_life.py).
+    for day in ("2026-03-09", "2026-03-10"):
         assert by_day[day]["starts_at"].endswith("T07:00:00+08:00") and by_day[day]["seats"] == 2
+    assert by_day["2026-03-11"]["starts_at"].endswith("T08:00:00+08:00") and by_day["2026-03-11"]["seats"] == 3
     assert [a["member_id"] for a in by_day["2026-03-11"]["assignees"]] == [member.id]
     later = [i for i in items if i["starts_at"][:10] > "2026-03-11"]
     assert len(later) == 12  # through 23 March: 14 days from the edit

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from extensions import db
-from models import Activity, Post, Region, Report, ServiceRecord, Shift, ShiftAssignment
+from models import Activity, Attendance, Post, Region, Report, ServiceRecord, Shift, ShiftAssignment
 from services import rollups, stats
 from services.stats import FIGURES
+from tests.activity_factories import make_activity, make_appeal, make_closed_attendance, make_post_shift, make_record
 from tests.factories import auth, error_code, make_member, make_report, make_staff, make_unit, region_tree
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -182,6 +183,49 @@ def test_the_answer_is_the_recomputation_from_the_records(client, data):
 
 def _comparable(body):
     """Figures as JSON numbers, without the moment they were read."""
+    def number(value):
+        return {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
+
     def numbers(figures):
-        return {k: float(figures[k]) if k in FIGURES else figures[k] for k in figures if k != "computed_at"}
+        return {k: number(figures[k]) if k in FIGURES else figures[k] for k in figures if k != "computed_at"}
     return {**numbers(body), "children": [numbers(child) for child in body["children"]]}
+
+
+def test_the_v1_1_figures_for_a_district_and_its_streets(client):
+    """attendances, units_active, hours_by_category and appeals_received, by hand, through the services' hooks."""
+    tree = region_tree()
+    a1, a2, b1 = tree["a1"], tree["a2"], tree["b1"]
+    hospital, school = make_unit(a1), make_unit(b1)
+    nurse, teacher, retiree = make_member(unit=hospital), make_member(unit=school), make_member()
+    # units_active: street a {hospital, school}, street b {school}, district both; the retiree has no unit.
+    make_record(nurse, a1, "2", "approved", local(2024, 3, 1, 9), category="health")
+    make_record(teacher, a2, "1.5", "approved", local(2024, 3, 2, 9), category="culture")
+    make_record(teacher, b1, "3", "approved", local(2024, 3, 3, 9), category=None)
+    make_record(retiree, b1, "4", "approved", local(2024, 3, 4, 9), category="order")
+    make_record(nurse, b1, "9", "pending", local(2024, 3, 5, 9), category="health")
+    make_record(nurse, a1, "9", "approved", local(2023, 3, 5, 9), category="health")
+    # attendances: a1 2 (an activity and a shift), b1 1; an open one and one of 2023 do not count.
+    activity_a1 = make_activity(a1, starts_at=local(2024, 5, 1, 9))
+    make_closed_attendance(nurse, activity=activity_a1)
+    make_closed_attendance(retiree, shift=make_post_shift(a1, starts_at=local(2024, 6, 1, 7))[1])
+    make_closed_attendance(teacher, activity=make_activity(b1, starts_at=local(2024, 5, 2, 9)))
+    make_closed_attendance(teacher, activity=make_activity(b1, starts_at=local(2023, 5, 2, 9)))
+    db.session.add(Attendance(member_id=teacher.id, activity_id=activity_a1.id, checked_in_at=local(2024, 5, 1, 9)))
+    # appeals_received: a2 2, b1 1 (one of 2025 does not count).
+    for community, when in ((a2, local(2024, 1, 1, 0, 30)), (a2, local(2024, 8, 1)), (b1, local(2024, 12, 31, 23)),
+                            (b1, local(2025, 1, 1, 0, 10))):
+        make_appeal(community, when)
+    db.session.commit()
+    admin = make_staff("district_admin", tree["district"])
+    body = overview(client, admin, region_id=tree["district"].id, year=2024).get_json()
+    streets = {child["region_id"]: child for child in body["children"]}
+    a, b = streets[tree["street_a"].id], streets[tree["street_b"].id]
+    assert (body["attendances"], a["attendances"], b["attendances"]) == (3, 2, 1)
+    assert (body["units_active"], a["units_active"], b["units_active"]) == (2, 2, 1)
+    assert (body["appeals_received"], a["appeals_received"], b["appeals_received"]) == (3, 2, 1)
+    assert body["hours_by_category"] == {"civility": 0, "order": 4.0, "culture": 1.5, "health": 2.0,
+                                         "environment": 0, "safety": 0, "other": 3.0}
+    assert a["hours_by_category"]["health"] == 2.0 and b["hours_by_category"]["other"] == 3.0
+    street = overview(client, admin, region_id=tree["street_a"].id, year=2024).get_json()
+    assert {c["region_id"]: c["units_active"] for c in street["children"]} == {a1.id: 1, a2.id: 1}
+    assert _comparable(body) == _comparable(stats.compute(db.session.get(Region, tree["district"].id), 2024))

@@ -14,15 +14,32 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from clock import local_year_bounds
 from config import normalise_database_url
 from extensions import db
-from models import CommunityYearFigures, Region, RegionYearVolunteers, VolunteerYear
+from models import (
+    CommunityYearFigures,
+    Region,
+    RegionYearUnits,
+    RegionYearVolunteers,
+    ServiceRecord,
+    UnitYear,
+    VolunteerYear,
+)
+from models.activity import CATEGORIES
 from schedulers.jobs import JOBS, run
 from services import checkin_tokens, rollups, stats
 from services.stats import FIGURES
-from tests.activity_factories import PLACE, make_post_shift, make_record
+from tests.activity_factories import (
+    PLACE,
+    make_activity,
+    make_appeal,
+    make_closed_attendance,
+    make_post_shift,
+    make_record,
+)
 from tests.conftest import DATABASE_URL, ON_POSTGRES, fire_at_once, postgres_only
-from tests.factories import auth, make_member, make_report, make_staff, region_tree
+from tests.factories import auth, make_member, make_report, make_staff, make_unit, region_tree
 
 # 2030-12-31 20:00 in Beijing: records, shifts and corrections fall on both sides of the local new year.
 T0 = datetime(2030, 12, 31, 12, 0, tzinfo=UTC)
@@ -32,8 +49,11 @@ HERE = {"lat": PLACE[0], "lng": PLACE[1]}
 
 def comparable(body):
     """An overview's figures as plain numbers, without the moment it was read."""
+    def number(value):
+        return {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
+
     def numbers(figures):
-        return {k: float(v) if k in FIGURES else v for k, v in figures.items() if k != "computed_at"}
+        return {k: number(v) if k in FIGURES else v for k, v in figures.items() if k != "computed_at"}
     return {**numbers(body), "children": [numbers(child) for child in body["children"]]}
 
 
@@ -45,6 +65,21 @@ def assert_rollups_equal_recomputation(client, admin, tree):
             assert response.status_code == 200, response.get_json()
             recomputed = stats.compute(db.session.get(Region, tree[name].id), year)
             assert comparable(response.get_json()) == comparable(recomputed), (name, year)
+            listed = client.get("/api/v1/stats/members", headers=auth(admin), query_string={
+                "region_id": tree[name].id, "year": year, "per_page": 100}).get_json()
+            assert {(i["member_id"], i["hours"], i["records"]) for i in listed["items"]} == \
+                member_hours_recomputed(tree[name], year), (name, year)
+            assert listed["total"] == len(listed["items"])
+
+
+def member_hours_recomputed(region, year):
+    start, end = local_year_bounds(year)
+    return {(member_id, float(hours), records) for member_id, hours, records in db.session.execute(
+        select(ServiceRecord.member_id, func.sum(ServiceRecord.hours), func.count())
+        .join(Region, Region.id == ServiceRecord.community_id)
+        .where(Region.path.startswith(region.path), ServiceRecord.status == "approved",
+               ServiceRecord.started_at >= start, ServiceRecord.started_at < end)
+        .group_by(ServiceRecord.member_id))}
 
 
 @pytest.fixture
@@ -59,7 +94,8 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
     tree = region_tree()
     communities = [tree[k] for k in ("a1", "a2", "b1", "b2")]
     district_admin = make_staff("district_admin", tree["district"])
-    members = [make_member(f"成员{n}") for n in range(8)]
+    units = [make_unit(rng.choice(communities), f"单位{n}") for n in range(3)]
+    members = [make_member(f"成员{n}", unit=rng.choice((*units, None))) for n in range(8)]
     headers = auth(district_admin)
 
     # Reports: approved, rejected, left pending, approved and then withdrawn by the member.
@@ -84,7 +120,7 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
         response = client.post("/api/v1/service-records", headers=headers, json={
             "member_id": rng.choice(members).id, "community_id": rng.choice(communities).id,
             "started_at": started.isoformat(), "ended_at": (started + timedelta(hours=4)).isoformat(),
-            "hours": rng.choice((0.5, 1, 2.25, 3))})
+            "hours": rng.choice((0.5, 1, 2.25, 3)), "category": rng.choice((*CATEGORIES, None))})
         assert response.status_code == 201, response.get_json()
         record_ids.append(response.get_json()["id"])
     for record_id in record_ids:
@@ -102,6 +138,42 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
                 body |= {"started_at": started.isoformat(), "ended_at": (started + timedelta(hours=3)).isoformat()}
             response = client.patch(f"/api/v1/service-records/{record_id}", json=body, headers=headers)
             assert response.status_code == 200, response.get_json()
+
+    # Members change units (or leave theirs) after their hours were counted, and some records are approved after.
+    for member in rng.sample(members, 5):
+        response = client.patch("/api/v1/me", json={"unit_id": rng.choice((*units, None)) and rng.choice(units).id},
+                                headers=auth(member))
+        assert response.status_code == 200, response.get_json()
+    for _ in range(6):
+        started = T0 + timedelta(hours=rng.randrange(-30, 30))
+        response = client.post("/api/v1/service-records", headers=headers, json={
+            "member_id": rng.choice(members).id, "community_id": rng.choice(communities).id,
+            "started_at": started.isoformat(), "ended_at": (started + timedelta(hours=4)).isoformat(), "hours": 1})
+        assert client.post(f"/api/v1/service-records/{response.get_json()['id']}/approve",
+                           headers=headers).status_code == 200
+
+    # Appeals submitted by members either side of the local new year.
+    for hours in rng.sample(range(-8, 8), 5):
+        clock.move_to(T0 + timedelta(hours=hours))
+        response = client.post("/api/v1/appeals", headers=auth(rng.choice(members)), json={
+            "community_id": rng.choice(communities).id, "kind": "problem", "title": "楼道堆物",
+            "content": "影响通行"})
+        assert response.status_code == 201, response.get_json()
+    clock.move_to(T0)
+
+    # Activities without sign-up: members check in and out with the organiser's screen.
+    for community in rng.sample(communities, 2):
+        activity = make_activity(community, starts_at=T0 + timedelta(hours=rng.choice((-2, 3))), hours=2,
+                                 requires_signup=False)
+        clock.move_to(activity.starts_at + timedelta(minutes=5))
+        attending = rng.sample(members, 3)
+        for scan in ("check_in", "check_out"):
+            token, _expires = checkin_tokens.activity_token(activity)
+            for member in attending:
+                response = client.post("/api/v1/checkins", json={"token": token, **HERE}, headers=auth(member))
+                assert response.get_json()["action"] == scan, response.get_json()
+            clock.move_to(activity.ends_at - timedelta(minutes=5))
+    clock.move_to(T0)
 
     # Shifts: some assignees check in and out (attended), the others become no-shows when the job runs.
     shifts = []
@@ -129,6 +201,9 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
                            headers=auth(district_admin)).get_json() for year in YEARS]
     assert all(figures["approved_hours"] > 0 and figures["active_volunteers"] > 0 for figures in district)
     assert any(0 < figures["no_show_rate"] < 1 for figures in district) and district[0]["members_reported"] > 0
+    assert all(figures["units_active"] > 0 and figures["appeals_received"] > 0 for figures in district)
+    assert sum(figures["attendances"] for figures in district) > 0
+    assert sum(1 for figures in district for hours in figures["hours_by_category"].values() if hours) > 6
     # And a rebuild from the facts finds nothing to mend.
     assert rollups.rebuild() == {"changed": 0}
 
@@ -174,6 +249,29 @@ def test_simultaneous_approvals_add_up(live_server):
     assert rollups.rebuild() == {"changed": 0}
 
 
+@postgres_only
+def test_unit_changes_during_approvals_leave_no_drift(live_server):
+    """A member's unit changing while their records are approved: the unit counts end as a recomputation has them
+    (the approval share-locks the member's row, the change updates it)."""
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    units = [make_unit(tree["a1"]), make_unit(tree["b1"])]
+    members = [make_member(unit=units[0]) for _ in range(3)]
+    records = [make_record(m, tree[c]) for m in members for c in ("a1", "a2", "b1")]
+    db.session.commit()
+    calls = [("post", f"{live_server}/api/v1/service-records/{r.id}/approve", auth(admin), None) for r in records]
+    calls += [("patch", f"{live_server}/api/v1/me", auth(m), {"unit_id": units[1].id}) for m in members]
+    results = fire_at_once(len(calls), lambda i: getattr(requests, calls[i][0])(
+        calls[i][1], headers=calls[i][2], json=calls[i][3], timeout=60))
+    assert [r.status_code for r in results] == [200] * len(calls)
+    db.session.expire_all()
+    kept = {model: _rows(model) for model in (UnitYear, RegionYearUnits)}
+    assert rollups.rebuild() == {"changed": 0}
+    assert {model: _rows(model) for model in (UnitYear, RegionYearUnits)} == kept
+    units_active = dict(db.session.execute(select(RegionYearUnits.region_id, RegionYearUnits.units_active)).all())
+    assert units_active[tree["district"].id] == 1  # every member is now in the second unit
+
+
 @pytest.fixture
 def empty_database_url(tmp_path):
     if not ON_POSTGRES:
@@ -195,15 +293,21 @@ def test_the_migration_fills_the_rollups_from_the_records(empty_database_url):
     with migrated.app_context():
         upgrade(directory="migrations")
         tree = region_tree()
-        member, other = make_member(), make_member()
+        member, other = make_member(unit=make_unit(tree["a1"])), make_member()
         make_record(member, tree["a1"], status="approved", hours="2.5")
-        make_record(member, tree["b2"], status="approved", hours="1", started_at=datetime(2030, 12, 31, 17, tzinfo=UTC))
+        make_record(member, tree["b2"], status="approved", hours="1", started_at=datetime(2030, 12, 31, 17, tzinfo=UTC),
+                    category=None)
         make_record(other, tree["a2"], status="pending")
         make_report(member, tree["a1"])
-        make_post_shift(tree["b1"], starts_at=datetime(2030, 6, 1, 1, tzinfo=UTC), assignees=[member, other],
-                        status="no_show")
+        _post, shift = make_post_shift(tree["b1"], starts_at=datetime(2030, 6, 1, 1, tzinfo=UTC),
+                                       assignees=[member, other], status="no_show")
+        make_closed_attendance(member, shift=shift)
+        make_closed_attendance(other, activity=make_activity(tree["a2"], starts_at=datetime(2031, 3, 1, tzinfo=UTC)))
+        make_appeal(tree["b2"], datetime(2031, 5, 1, tzinfo=UTC))
+        db.session.commit()
         expected = {model: _rows(model) for model in rollups.ROLLUP_MODELS}
         assert all(expected.values())
+        assert rollups.rebuild() == {"changed": 0}
         db.session.commit()
         downgrade(directory="migrations", revision="0014")
         upgrade(directory="migrations")
