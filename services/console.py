@@ -1,0 +1,80 @@
+"""What the console (console/) shows that no single API list answers: the counts of what waits for a staff member,
+and the figures of its home region. Every count reuses the services' own scoped queries."""
+
+from datetime import timedelta
+
+from sqlalchemy import false, func, select, true
+
+from clock import local_today, utcnow
+from extensions import db
+from models import Post, Region, Shift, Wish
+from models.wish import WishStatus
+from services import appeal_stats, appeals, records, reports, stats, tasks
+from services.authz import communities_within, require_any_staff
+
+# Shifts starting within this many days with a free seat count as "short of seats".
+SHORT_SHIFT_DAYS = 7
+
+
+def count(query):
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def _in_communities(actor, column):
+    communities = communities_within(actor)
+    if communities is None:
+        return true()
+    return column.in_(communities) if communities else false()
+
+
+def short_shifts(actor):
+    """Coming shifts (the next ``SHORT_SHIFT_DAYS`` days) of the actor's communities' posts with a free seat."""
+    now = utcnow()
+    return (select(Shift).join(Post, Post.id == Shift.post_id)
+            .where(_in_communities(actor, Post.community_id), Shift.starts_at >= now,
+                   Shift.starts_at < now + timedelta(days=SHORT_SHIFT_DAYS), Shift.filled < Shift.seats)
+            .order_by(Shift.starts_at, Shift.id))
+
+
+def overdue_wishes(actor):
+    """Wishes of the actor's communities still open or claimed after their local deadline."""
+    return (select(Wish).where(_in_communities(actor, Wish.community_id),
+                               Wish.status.in_((WishStatus.OPEN, WishStatus.CLAIMED)), Wish.deadline < local_today())
+            .order_by(Wish.deadline, Wish.id))
+
+
+def waiting(actor):
+    """{name: count} of what waits for this staff member, only the kinds its role may act on."""
+    require_any_staff(actor)
+    counts = {}
+    if actor.is_staff:
+        counts["reports"] = count(reports.list_reports(actor, status="pending"))
+        counts["records"] = count(records.list_records(actor, status="pending"))
+        counts["tasks"] = count(tasks.list_tasks(actor, status="overdue"))
+    if actor.is_region_staff or actor.is_department_staff:
+        counts["appeals_late"] = count(appeals.list_appeals(actor, status="submitted", late=True))
+        counts["appeals_overdue"] = count(appeals.list_appeals(actor, status="accepted", overdue=True))
+    if actor.is_region_staff:
+        counts["shifts_short"] = count(short_shifts(actor))
+        counts["wishes_overdue"] = count(overdue_wishes(actor))
+    return counts
+
+
+def home_region(actor):
+    """The region the dashboard's figures are for: the actor's only region, else its first; a sysadmin's first
+    top-level region. None for staff without a region (unit and department admins)."""
+    if actor.region_ids:
+        return db.session.get(Region, sorted(actor.region_ids)[0])
+    if actor.is_sysadmin:
+        return db.session.scalar(select(Region).where(Region.parent_id.is_(None)).order_by(Region.id))
+    return None
+
+
+def figures(actor, region_id=None, year=None):
+    """This year's service figures and the three appeal rates for a region the actor covers (its home region by
+    default); None for staff without a region."""
+    region_id = region_id or getattr(home_region(actor), "id", None)
+    if region_id is None:
+        return None
+    return {"service": stats.overview(actor, region_id=region_id, year=year),
+            "appeals": appeal_stats.appeal_stats(actor, region_id=region_id)}
