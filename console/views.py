@@ -1,10 +1,86 @@
-"""The console's pages: each parses its form, calls one service with the signed-in Actor, and renders."""
+"""The console's pages: each reads its form with the API's schema, calls one service with the signed-in Actor, and
+renders; an action redirects back with a message (errors: console/errors.py)."""
 
-from flask import current_app, render_template
+from flask import current_app, flash, redirect, render_template, request, url_for
 
+from api.appeals import (
+    AnswerSchema,
+    AppealListArgs,
+    AppealRejectSchema,
+    ConvertSchema,
+    EscalateSchema,
+    RecallSchema,
+    ResolveSchema,
+)
+from api.downloads import XLSX_MIMETYPE, send_download
+from api.records import BulkApprovalSchema, CorrectionSchema, ExportArgs, RecordListArgs
+from api.reports import RejectSchema, ReportListArgs
+from api.tasks import TaskDoneSchema
+from clock import to_local
 from console import bp
 from console.auth import current_actor
+from console.forms import page, parse
+from models import Region, Unit, User
+from services import appeals, background, departments, exports, records, reports, tasks
 from services import console as console_service
+
+STATUS_NAMES = {
+    "pending": "待审核", "approved": "已通过", "rejected": "已驳回", "withdrawn": "已撤回",
+    "submitted": "待受理", "accepted": "已受理", "resolved": "已办结", "closed": "已关闭",
+    "open": "进行中", "done": "已完成", "overdue": "已逾期", "claimed": "已认领", "fulfilled": "已完成",
+    "confirmed": "已确认", "cancelled": "已取消", "published": "已发布", "scheduled": "已安排", "held": "已召开",
+    "answered": "已答复", "recalled": "已召回", "escalated": "已吹哨", "converted": "已转为清单", "rated": "已评价",
+    "queued": "排队中", "running": "进行中", "failed": "失败",
+}
+KIND_NAMES = {"member": "党员报到", "unit": "单位报到", "problem": "随手拍", "suggestion": "求计问策",
+              "request": "求助", "complaint": "投诉", "hotline": "12345热线", "reception": "接待日",
+              "visit": "走访", "meeting": "会议", "app": "小程序"}
+
+
+def is_region_staff(actor):
+    return actor.is_region_staff
+
+
+def is_staff(actor):
+    return actor.is_staff
+
+
+def sees_appeals(actor):
+    return actor.is_region_staff or actor.is_department_staff
+
+
+NAV = (
+    ("console.dashboard", "工作台", None),
+    ("console.reports_page", "报到审核", is_staff),
+    ("console.records_page", "服务时长", is_staff),
+    ("console.appeals_page", "居民诉求", sees_appeals),
+    ("console.tasks_page", "任务", is_staff),
+)
+
+
+def back(default):
+    """Where an action returns: the page it was sent from (a console page), else ``default``."""
+    target = request.form.get("back") or ""
+    return redirect(target if target.startswith("/console/") else default)
+
+
+@bp.app_template_filter("rate")
+def rate_filter(value):
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+@bp.app_template_filter("local")
+def local_filter(value, pattern="%Y-%m-%d %H:%M"):
+    return "" if value is None else to_local(value).strftime(pattern)
+
+
+@bp.context_processor
+def page_context():
+    def nav_items(actor):
+        return [(endpoint, label) for endpoint, label, allowed in NAV if allowed is None or allowed(actor)]
+
+    return {"actor": current_actor(), "nav_items": nav_items, "endpoints": current_app.view_functions,
+            "status_name": lambda s: STATUS_NAMES.get(s, s), "kind_name": lambda k: KIND_NAMES.get(k, k)}
 
 
 @bp.route("/")
@@ -14,21 +90,194 @@ def dashboard():
                            figures=console_service.figures(actor))
 
 
-NAV = (
-    ("console.dashboard", "工作台", None),
-)
+# Reports (报到).
 
-
-@bp.app_template_filter("rate")
-def rate_filter(value):
-    return "—" if value is None else f"{float(value) * 100:.1f}%"
-
-
-@bp.context_processor
-def page_context():
+@bp.route("/reports")
+def reports_page():
     actor = current_actor()
+    args = parse(ReportListArgs, request.args)
+    listing = page(reports.list_reports(actor, **{k: v for k, v in args.items() if k not in ("page", "per_page")}))
+    rows = listing["items"]
+    labels = {"users": console_service.names(User, [r.member_id for r in rows]),
+              "units": console_service.names(Unit, [r.unit_id for r in rows]),
+              "regions": console_service.names(Region, [r.community_id for r in rows])}
+    return render_template("console/reports.html", listing=listing, labels=labels, args=request.args)
 
-    def nav_items(actor):
-        return [(endpoint, label) for endpoint, label, allowed in NAV if allowed is None or allowed(actor)]
 
-    return {"actor": actor, "nav_items": nav_items, "endpoints": current_app.view_functions}
+@bp.route("/reports/<int:report_id>/approve", methods=["POST"])
+def approve_report(report_id):
+    reports.decide(current_actor(), report_id, approve=True)
+    flash(f"报到 #{report_id} 已通过")
+    return back(url_for("console.reports_page"))
+
+
+@bp.route("/reports/<int:report_id>/reject", methods=["POST"])
+def reject_report(report_id):
+    reports.decide(current_actor(), report_id, approve=False, **parse(RejectSchema))
+    flash(f"报到 #{report_id} 已驳回")
+    return back(url_for("console.reports_page"))
+
+
+# Service records (服务时长).
+
+@bp.route("/records")
+def records_page():
+    actor = current_actor()
+    args = parse(RecordListArgs, request.args)
+    listing = page(records.list_records(actor, **{k: v for k, v in args.items() if k not in ("page", "per_page")}),
+                   per_page=50)
+    rows = listing["items"]
+    labels = {"users": console_service.names(User, [r.member_id for r in rows]),
+              "regions": console_service.names(Region, [r.community_id for r in rows])}
+    return render_template("console/records.html", listing=listing, labels=labels, args=request.args)
+
+
+@bp.route("/records/approve", methods=["POST"])
+def approve_records():
+    result = records.approve_many(current_actor(), **parse(BulkApprovalSchema, lists=("ids",)))
+    message = f"已批准 {result['approved']} 条服务记录"
+    if result["skipped"]:
+        reasons = {"record_not_found": "不存在或不在管辖范围", "own_record": "本人的记录", "invalid_state": "已处理"}
+        message += "；跳过 " + "，".join(f"#{s['id']}（{reasons.get(s['code'], s['code'])}）"
+                                         for s in result["skipped"])
+    flash(message)
+    return back(url_for("console.records_page"))
+
+
+@bp.route("/records/<int:record_id>")
+def record_page(record_id):
+    actor = current_actor()
+    record = records.access_record(actor, record_id, for_write=False)
+    changes = records.present_changes(list(console_service.rows(records.history(actor, record_id))))
+    labels = {"users": console_service.names(User, [record.member_id]),
+              "regions": console_service.names(Region, [record.community_id])}
+    return render_template("console/record.html", record=record, changes=changes, labels=labels)
+
+
+@bp.route("/records/<int:record_id>/correct", methods=["POST"])
+def correct_record(record_id):
+    records.correct(current_actor(), record_id, **parse(CorrectionSchema))
+    flash(f"服务记录 #{record_id} 已更正")
+    return redirect(url_for("console.record_page", record_id=record_id))
+
+
+@bp.route("/records/<int:record_id>/<any(approve, reject):decision>", methods=["POST"])
+def decide_record(record_id, decision):
+    reason = request.form.get("reason") or None
+    records.decide(current_actor(), record_id, approve=decision == "approve", reason=reason)
+    flash(f"服务记录 #{record_id} {'已批准' if decision == 'approve' else '已驳回'}")
+    return back(url_for("console.record_page", record_id=record_id))
+
+
+# Appeals (居民诉求) and a department's inbox.
+
+@bp.route("/appeals")
+def appeals_page():
+    actor = current_actor()
+    in_work = request.args.get("status") == "in_work"
+    args = parse(AppealListArgs, {k: v for k, v in request.args.items() if not (k == "status" and in_work)})
+    filters = {k: v for k, v in args.items() if k not in ("page", "per_page")}
+    query = console_service.appeals_in_work(actor, **filters) if in_work else appeals.list_appeals(actor, **filters)
+    listing = page(query, lambda rows: appeals.present(actor, rows))
+    inbox = not actor.is_region_staff
+    return render_template("console/appeals.html", listing=listing, args=request.args, inbox=inbox,
+                           regions=console_service.names(Region, [a["community_id"] for a in listing["items"]]))
+
+
+@bp.route("/appeals/<int:appeal_id>")
+def appeal_page(appeal_id):
+    actor = current_actor()
+    appeal = appeals.present_one(actor, appeals.access_appeal(actor, appeal_id))
+    targets = []
+    staff = actor.covers_community_id(appeal["community_id"])
+    if staff and appeal["status"] == "accepted":
+        targets = departments.present(list(console_service.rows(
+            departments.list_departments(actor, community_id=appeal["community_id"]))))
+    return render_template("console/appeal.html", appeal=appeal, staff=staff, targets=targets,
+                           answering=_answering(actor, appeal),
+                           community=console_service.names(Region, [appeal["community_id"]]))
+
+
+def _answering(actor, appeal):
+    escalation = appeal["escalation"]
+    return bool(escalation and escalation["status"] == "open" and escalation["department_id"] in actor.department_ids)
+
+
+APPEAL_ACTIONS = {
+    "accept": (None, "已受理"),
+    "reject": (AppealRejectSchema, "已驳回"),
+    "resolve": (ResolveSchema, "已办结"),
+    "escalate": (EscalateSchema, "已吹哨至职能部门"),
+    "answer": (AnswerSchema, "已报到答复"),
+    "recall": (RecallSchema, "已召回"),
+}
+
+
+@bp.route("/appeals/<int:appeal_id>/<any(accept, reject, resolve, escalate, answer, recall):action>",
+          methods=["POST"])
+def appeal_action(appeal_id, action):
+    schema, done = APPEAL_ACTIONS[action]
+    body = parse(schema) if schema else {}
+    getattr(appeals, action)(current_actor(), appeal_id, **body)
+    flash(f"诉求{done}")
+    return redirect(url_for("console.appeal_page", appeal_id=appeal_id))
+
+
+@bp.route("/appeals/<int:appeal_id>/convert", methods=["POST"])
+def convert_appeal(appeal_id):
+    body = parse(ConvertSchema)
+    appeals.convert(current_actor(), appeal_id, **body)
+    flash({"wish": "已转为微心愿", "need": "已转为需求清单", "project": "已转为项目清单"}[body["to"]])
+    return redirect(url_for("console.appeal_page", appeal_id=appeal_id))
+
+
+# Tasks, shifts short of seats, wishes overdue.
+
+@bp.route("/tasks")
+def tasks_page():
+    actor = current_actor()
+    status = request.args.get("status") or None
+    if status not in (None, "open", "done", "overdue"):
+        status = None
+    listing = page(tasks.list_tasks(actor, status=status), tasks.present)
+    return render_template("console/tasks.html", listing=listing, status=status)
+
+
+@bp.route("/tasks/<int:task_id>/done", methods=["POST"])
+def complete_task(task_id):
+    tasks.complete_task(current_actor(), task_id, **parse(TaskDoneSchema))
+    flash(f"任务 #{task_id} 已完成")
+    return back(url_for("console.tasks_page"))
+
+
+@bp.route("/shifts/short")
+def short_shifts():
+    actor = current_actor()
+    listing = page(console_service.short_shifts(actor))
+    return render_template("console/short_shifts.html", listing=listing,
+                           posts=console_service.post_names([s.post_id for s in listing["items"]]))
+
+
+@bp.route("/wishes/overdue")
+def overdue_wishes():
+    actor = current_actor()
+    listing = page(console_service.overdue_wishes(actor))
+    return render_template("console/overdue_wishes.html", listing=listing,
+                           regions=console_service.names(Region, [w.community_id for w in listing["items"]]))
+
+
+# Exports (导出).
+
+@bp.route("/records/export")
+def export_records():
+    args = parse(ExportArgs, request.args)
+    file_format = args.pop("format")
+    if args.pop("run_async"):
+        job = background.submit_export(current_actor(), file_format=file_format, **args)
+        return redirect(url_for("console.job_page", job_id=job.id))
+    query = exports.export_query(current_actor(), **args)
+    if file_format == "xlsx":
+        body, mimetype = exports.file_chunks(exports.write_xlsx(query)), XLSX_MIMETYPE
+    else:
+        body, mimetype = exports.csv_chunks(query), "text/csv"
+    return send_download(body, mimetype, f"service-records.{file_format}")

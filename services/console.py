@@ -7,7 +7,8 @@ from sqlalchemy import false, func, select, true
 
 from clock import local_today, utcnow
 from extensions import db
-from models import Post, Region, Shift, Wish
+from models import Appeal, Post, Region, Shift, Wish
+from models.appeal import AppealStatus
 from models.wish import WishStatus
 from services import appeal_stats, appeals, records, reports, stats, tasks
 from services.authz import communities_within, require_any_staff
@@ -43,6 +44,12 @@ def overdue_wishes(actor):
             .order_by(Wish.deadline, Wish.id))
 
 
+def appeals_in_work(actor, **filters):
+    """``appeals.list_appeals`` of the appeals still in the community's or a department's hands (accepted or
+    escalated): an overdue one there still waits, one resolved late no longer does."""
+    return appeals.list_appeals(actor, **filters).where(Appeal.status.in_(AppealStatus.IN_WORK))
+
+
 def waiting(actor):
     """{name: count} of what waits for this staff member, only the kinds its role may act on."""
     require_any_staff(actor)
@@ -53,7 +60,7 @@ def waiting(actor):
         counts["tasks"] = count(tasks.list_tasks(actor, status="overdue"))
     if actor.is_region_staff or actor.is_department_staff:
         counts["appeals_late"] = count(appeals.list_appeals(actor, status="submitted", late=True))
-        counts["appeals_overdue"] = count(appeals.list_appeals(actor, status="accepted", overdue=True))
+        counts["appeals_overdue"] = count(appeals_in_work(actor, overdue=True))
     if actor.is_region_staff:
         counts["shifts_short"] = count(short_shifts(actor))
         counts["wishes_overdue"] = count(overdue_wishes(actor))
@@ -78,3 +85,20 @@ def figures(actor, region_id=None, year=None):
         return None
     return {"service": stats.overview(actor, region_id=region_id, year=year),
             "appeals": appeal_stats.appeal_stats(actor, region_id=region_id)}
+
+
+def names(model, ids, column="name"):
+    """{id: name} of these rows, in one query, for a page's labels."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(model.id, getattr(model, column)).where(model.id.in_(ids))).all())
+
+
+def rows(query, limit=500):
+    """The rows of a service's list query (a short list: a record's history, a community's departments)."""
+    return db.session.scalars(query.limit(limit))
+
+
+def post_names(post_ids):
+    return names(Post, post_ids)

@@ -3,6 +3,8 @@ session cookie's settings, what waits for a staff member, scope (another communi
 action changing state through the services."""
 
 
+from datetime import timedelta
+
 from clock import utcnow
 from extensions import db
 from models import AuthSession, Report
@@ -112,3 +114,191 @@ def test_dashboard_counts_what_waits_in_my_scope(client):
     number = text.split('id="count-reports"')[1].split('class="number">')[1].split("<")[0]
     assert number == "2"
     assert db.session.query(Report).count() == 3
+
+
+# Work pages: every action goes through the services and changes state; scope and errors as the API has them.
+
+def _text(response):
+    return response.get_data(as_text=True)
+
+
+def test_approving_and_rejecting_reports_changes_them(client):
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    first, second = make_report(make_member(), tree["a1"], "pending"), make_report(make_member(), tree["a1"], "pending")
+    sign_in(client, admin)
+    page = client.get("/console/reports?status=pending")
+    assert page.status_code == 200 and f'id="report-{first.id}"' in _text(page)
+    response = post_form(client, f"/console/reports/{first.id}/approve", {"back": "/console/reports"})
+    assert response.status_code == 302 and response.headers["Location"] == "/console/reports"
+    response = post_form(client, f"/console/reports/{second.id}/reject", {"reason": "不在本社区居住"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Report, first.id).status == "approved"
+    rejected = db.session.get(Report, second.id)
+    assert (rejected.status, rejected.reason) == ("rejected", "不在本社区居住")
+    assert "已通过" in _text(client.get("/console/reports"))
+    # Deciding again is the service's 409, its message on the page, never a traceback.
+    response = post_form(client, f"/console/reports/{first.id}/approve")
+    assert response.status_code == 409
+    assert "当前状态不允许该操作" in _text(response) and "Traceback" not in _text(response)
+
+
+def test_another_communitys_objects_are_404_pages(client):
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    report = make_report(make_member(), tree["a2"], "pending")
+    record = make_record(make_member(), tree["a2"])
+    sign_in(client, admin)
+    assert f'id="report-{report.id}"' not in _text(client.get("/console/reports"))
+    response = post_form(client, f"/console/reports/{report.id}/approve")
+    assert response.status_code == 404 and "报到记录不存在" in _text(response)
+    assert db.session.get(Report, report.id).status == "pending"
+    assert client.get(f"/console/records/{record.id}").status_code == 404
+    assert client.get("/console/records/999999").status_code == 404
+    assert post_form(client, f"/console/records/{record.id}/correct", {"hours": "1", "reason": "x"}).status_code == 404
+
+
+def test_actions_without_the_csrf_token_change_nothing(client):
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    report = make_report(make_member(), tree["a1"], "pending")
+    sign_in(client, admin)
+    response = client.post(f"/console/reports/{report.id}/approve")
+    assert response.status_code == 400
+    response = client.post(f"/console/reports/{report.id}/approve", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert db.session.get(Report, report.id).status == "pending"
+
+
+def test_bulk_approval_of_records_from_the_filtered_list(client):
+    from models import ServiceRecord
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    mine = [make_record(make_member(), tree["a1"]) for _ in range(3)]
+    elsewhere = make_record(make_member(), tree["a2"])
+    sign_in(client, admin)
+    page = _text(client.get("/console/records?status=pending"))
+    assert all(f'id="record-{r.id}"' in page for r in mine) and f'id="record-{elsewhere.id}"' not in page
+    response = post_form(client, "/console/records/approve",
+                         {"ids": [mine[0].id, mine[1].id, elsewhere.id]}, page="/console/records")
+    assert response.status_code == 302
+    db.session.expire_all()
+    statuses = {r.id: db.session.get(ServiceRecord, r.id).status for r in (*mine, elsewhere)}
+    assert statuses == {mine[0].id: "approved", mine[1].id: "approved", mine[2].id: "pending",
+                        elsewhere.id: "pending"}
+    assert f"已批准 2 条服务记录；跳过 #{elsewhere.id}（不存在或不在管辖范围）" in _text(client.get("/console/records"))
+    # Nothing ticked: the schema's 422, named on the page.
+    response = post_form(client, "/console/records/approve", page="/console/records")
+    assert response.status_code == 422
+
+
+def test_correcting_a_record_needs_a_reason_and_shows_in_its_history(client):
+    from models import ServiceRecord
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"], name="和平社区书记")
+    record = make_record(make_member(), tree["a1"], status="approved", hours="2.00")
+    sign_in(client, admin)
+    response = post_form(client, f"/console/records/{record.id}/correct", {"hours": "1.5"})
+    assert response.status_code == 422 and "reason" in _text(response)
+    response = post_form(client, f"/console/records/{record.id}/correct", {"hours": "1.5", "reason": "提前离开"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert str(db.session.get(ServiceRecord, record.id).hours) == "1.50"
+    page = _text(client.get(f"/console/records/{record.id}"))
+    assert "提前离开" in page and "更正" in page and "和平社区书记" in page
+
+
+def test_records_export_downloads_the_scope_as_csv(client):
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    make_record(make_member(name="王小明"), tree["a1"])
+    make_record(make_member(name="李四海"), tree["a2"])
+    sign_in(client, admin)
+    response = client.get("/console/records/export?status=pending")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data().decode("utf-8-sig")
+    assert "王小明" in body and "李四海" not in body
+
+
+def test_appeal_accepted_escalated_and_answered_by_the_department(app, client):
+    from models import Appeal
+    from tests.appeal_factories import appeal_world, new_appeal
+
+    world = appeal_world()
+    appeal_id = new_appeal(client, world, title="楼道堆物影响通行")
+    sign_in(client, world["admin_a1"])
+    page = _text(client.get("/console/appeals?status=submitted"))
+    assert "楼道堆物影响通行" in page
+    assert post_form(client, f"/console/appeals/{appeal_id}/accept").status_code == 302
+    page = _text(client.get(f"/console/appeals/{appeal_id}"))
+    assert "甲街道城管执法队" in page  # offered as an escalation target
+    response = post_form(client, f"/console/appeals/{appeal_id}/escalate",
+                         {"department_id": world["department"].id, "note": "需执法队清理楼道堆物"},
+                         page=f"/console/appeals/{appeal_id}")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal_id).status == "escalated"
+
+    department = app.test_client()
+    sign_in(department, world["department_admin"])
+    inbox = _text(department.get("/console/appeals"))
+    assert "部门收件箱" in inbox and "楼道堆物影响通行" in inbox
+    assert "报到审核" not in inbox  # a department admin has no other staff pages
+    response = post_form(department, f"/console/appeals/{appeal_id}/answer",
+                         {"reply": "已清理完毕", "outcome": "handled"}, page=f"/console/appeals/{appeal_id}")
+    assert response.status_code == 302
+    page = _text(client.get(f"/console/appeals/{appeal_id}"))
+    assert "已清理完毕" in page
+    assert post_form(client, f"/console/appeals/{appeal_id}/resolve", {"reply": "执法队已清理"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal_id).status == "resolved"
+    # Another community's admin and another department: 404.
+    other = app.test_client()
+    sign_in(other, world["admin_a2"])
+    assert other.get(f"/console/appeals/{appeal_id}").status_code == 404
+    elsewhere = app.test_client()
+    sign_in(elsewhere, world["other_department_admin"])
+    assert elsewhere.get(f"/console/appeals/{appeal_id}").status_code == 404
+
+
+def test_dashboard_links_to_the_late_appeals(client):
+    from models import Appeal
+    from tests.appeal_factories import appeal_world, new_appeal
+
+    world = appeal_world()
+    appeal_id = new_appeal(client, world)
+    db.session.get(Appeal, appeal_id).response_due_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    sign_in(client, world["admin_a1"])
+    page = _text(client.get("/console/"))
+    card = page.split('id="count-appeals_late"')[1]
+    assert card.split('class="number">')[1].split("<")[0] == "1"
+    link = card.split('href="')[1].split('"')[0]
+    listing = _text(client.get(link.replace("&amp;", "&")))
+    assert str(db.session.get(Appeal, appeal_id).number) in listing
+
+
+def test_overdue_appeals_count_only_those_still_in_work(client):
+    from models import Appeal
+    from tests.appeal_factories import accepted_appeal, appeal_world, resolved_appeal
+
+    world = appeal_world()
+    waiting = accepted_appeal(client, world, title="路灯不亮")
+    done_late = resolved_appeal(client, world, title="井盖松动")
+    for appeal_id in (waiting, done_late):
+        db.session.get(Appeal, appeal_id).due_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    sign_in(client, world["admin_a1"])
+    page = _text(client.get("/console/"))
+    assert page.split('id="count-appeals_overdue"')[1].split('class="number">')[1].split("<")[0] == "1"
+    listing = _text(client.get("/console/appeals?status=in_work&overdue=true"))
+    assert "路灯不亮" in listing and "井盖松动" not in listing
