@@ -1,7 +1,10 @@
 """The console's pages: each reads its form with the API's schema, calls one service with the signed-in Actor, and
 renders; an action redirects back with a message (errors: console/errors.py)."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+import tempfile
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from api.appeals import (
     AnswerSchema,
@@ -12,6 +15,7 @@ from api.appeals import (
     RecallSchema,
     ResolveSchema,
 )
+from api.certificates import BatchRequestSchema, CertificateRequestSchema
 from api.downloads import XLSX_MIMETYPE, send_download
 from api.records import BulkApprovalSchema, CorrectionSchema, ExportArgs, RecordListArgs
 from api.reports import RejectSchema, ReportListArgs
@@ -21,8 +25,9 @@ from console import bp
 from console.auth import current_actor
 from console.forms import page, parse
 from models import Region, Unit, User
-from services import appeals, background, departments, exports, records, reports, tasks
+from services import appeals, background, certificates, departments, exports, records, reports, tasks
 from services import console as console_service
+from services.authz import require_region_staff
 
 STATUS_NAMES = {
     "pending": "待审核", "approved": "已通过", "rejected": "已驳回", "withdrawn": "已撤回",
@@ -55,6 +60,8 @@ NAV = (
     ("console.records_page", "服务时长", is_staff),
     ("console.appeals_page", "居民诉求", sees_appeals),
     ("console.tasks_page", "任务", is_staff),
+    ("console.certificates_page", "证明", is_region_staff),
+    ("console.jobs_page", "后台任务", None),
 )
 
 
@@ -281,3 +288,88 @@ def export_records():
     else:
         body, mimetype = exports.csv_chunks(query), "text/csv"
     return send_download(body, mimetype, f"service-records.{file_format}")
+
+
+# Certificates (志愿服务证明) and background jobs.
+
+def _relative(url):
+    """A link the server made for PUBLIC_BASE_URL, followed on whatever host the console was opened at."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@bp.route("/certificates")
+def certificates_page():
+    actor = current_actor()
+    require_region_staff(actor)
+    listing = page(certificates.list_certificates(actor))
+    rows = listing["items"]
+    return render_template("console/certificates.html", listing=listing,
+                           communities=console_service.communities(actor),
+                           users=console_service.names(User, [c.member_id for c in rows]),
+                           regions=console_service.names(Region, [c.issuer_id for c in rows]))
+
+
+@bp.route("/certificates", methods=["POST"])
+def issue_certificate():
+    certificate = certificates.issue_certificate(current_actor(), **parse(CertificateRequestSchema))
+    flash(f"已开具证明 {certificate.number}（{certificate.total_hours} 小时）")
+    return redirect(url_for("console.certificates_page"))
+
+
+@bp.route("/certificates/<int:certificate_id>/pdf")
+def certificate_pdf(certificate_id):
+    certificate, pdf = certificates.certificate_pdf(current_actor(), certificate_id)
+    return send_download(pdf, "application/pdf", f"{certificate.number}.pdf", attachment=False)
+
+
+@bp.route("/certificates/batch", methods=["POST"])
+def certificate_batch():
+    actor = current_actor()
+    body = parse(BatchRequestSchema)
+    if request.form.get("async", "true") != "false":
+        job = background.submit_certificate_batch(actor, **body)
+        return redirect(url_for("console.job_page", job_id=job.id))
+    batch = certificates.prepare_batch(actor, **body)
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it once the response is sent)
+    try:
+        certificates.write_batch_zip(batch, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return send_download(spool, "application/zip", batch.filename)
+
+
+JOB_KINDS = {"certificate_batch": "批量开具证明", "service_record_export": "导出服务记录"}
+
+
+def _job_state(job):
+    shown = background.present(job)
+    total, done = shown["total"] or 0, shown["done_count"]
+    text = {"queued": "排队中…", "running": f"进行中：{done} / {total}", "done": f"已完成：共 {total} 份",
+            "failed": f"失败：{(shown['error'] or {}).get('message', '')}"}[shown["status"]]
+    return {"id": job.id, "kind": JOB_KINDS.get(job.kind, job.kind),
+            "status": "succeeded" if shown["status"] == "done" else shown["status"],
+            "done": total if shown["status"] == "done" else done, "total": total, "text": text,
+            "download_url": _relative(shown["download_url"]), "created_at": job.created_at}
+
+
+@bp.route("/jobs")
+def jobs_page():
+    actor = current_actor()
+    listing = page(background.list_jobs(actor), lambda jobs: [_job_state(j) for j in jobs])
+    return render_template("console/jobs.html", listing=listing)
+
+
+@bp.route("/jobs/<int:job_id>")
+def job_page(job_id):
+    return render_template("console/job.html", job=_job_state(background.access_job(current_actor(), job_id)))
+
+
+@bp.route("/jobs/<int:job_id>/state")
+def job_state(job_id):
+    state = _job_state(background.access_job(current_actor(), job_id))
+    return jsonify({k: v for k, v in state.items() if k != "created_at"})

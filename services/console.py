@@ -102,3 +102,12 @@ def rows(query, limit=500):
 
 def post_names(post_ids):
     return names(Post, post_ids)
+
+
+def communities(actor):
+    """The communities the actor administers (or lie below its regions), by name: the choices of a form."""
+    ids = communities_within(actor)
+    query = select(Region).where(Region.kind == "community").order_by(Region.path)
+    if ids is not None:
+        query = query.where(Region.id.in_(ids or [0]))
+    return list(db.session.scalars(query.limit(1000)))

@@ -302,3 +302,52 @@ def test_overdue_appeals_count_only_those_still_in_work(client):
     assert page.split('id="count-appeals_overdue"')[1].split('class="number">')[1].split("<")[0] == "1"
     listing = _text(client.get("/console/appeals?status=in_work&overdue=true"))
     assert "路灯不亮" in listing and "井盖松动" not in listing
+
+
+def test_certificates_one_by_one_and_as_a_background_batch_with_its_download(client):
+    import io
+    import json
+    import zipfile
+
+    from clock import local_today
+    from models import Certificate
+    from schedulers.jobs import JOBS, run
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    members = [make_member(name=f"志愿者{i}") for i in range(3)]
+    for member in members:
+        make_record(member, tree["a1"], status="approved", hours="3.00")
+    today = local_today()
+    period = {"issuer_id": tree["a1"].id, "from": today.replace(month=1, day=1).isoformat(), "to": today.isoformat()}
+    sign_in(client, admin)
+    response = post_form(client, "/console/certificates", {**period, "member_id": members[0].id},
+                         page="/console/certificates")
+    assert response.status_code == 302
+    assert "已开具证明" in _text(client.get("/console/certificates"))
+    certificate = db.session.query(Certificate).one()
+    pdf = client.get(f"/console/certificates/{certificate.id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+    response = post_form(client, "/console/certificates/batch", {**period, "async": "true"},
+                         page="/console/certificates")
+    assert response.status_code == 302 and "/console/jobs/" in response.headers["Location"]
+    job_path = response.headers["Location"]
+    state = json.loads(client.get(job_path + "/state").data)
+    assert state["status"] == "queued" and state["download_url"] is None
+    assert run(JOBS["run_background_jobs"]) == 1
+    state = json.loads(client.get(job_path + "/state").data)
+    assert state["status"] == "succeeded" and state["done"] == state["total"] == 3
+    assert state["download_url"].startswith("/api/v1/jobs/")  # relative: followed on the console's own host
+    archive = zipfile.ZipFile(io.BytesIO(client.get(state["download_url"]).data))
+    assert len(archive.namelist()) == 3
+    # Someone else's job is not found.
+    other = make_staff("community_admin", tree["a1"])
+    second = client.application.test_client()
+    sign_in(second, other)
+    assert second.get(job_path).status_code == 404
+    # A community outside the scope: the service's 404 on the page.
+    response = post_form(client, "/console/certificates/batch", {**period, "issuer_id": tree["b1"].id},
+                         page="/console/certificates")
+    assert response.status_code == 404

@@ -25,8 +25,8 @@ function pollJob(job) {
     .then(function (response) { return response.json(); })
     .then(function (state) {
       var bar = document.getElementById("job-bar");
-      var percent = state.total ? Math.round(100 * state.done / state.total) : (state.status === "succeeded" ? 100 : 0);
-      bar.style.width = percent + "%";
+      bar.max = state.total || 1;
+      bar.value = state.total ? state.done : (state.status === "succeeded" ? 1 : 0);
       document.getElementById("job-text").textContent = state.text;
       if (state.status === "succeeded" && state.download_url) {
         var link = document.getElementById("job-download");
