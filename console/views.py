@@ -2,10 +2,13 @@
 renders; an action redirects back with a message (errors: console/errors.py)."""
 
 import tempfile
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
+from api.activities import ActivityChangeSchema, ActivityListArgs, ActivitySchema
 from api.appeals import (
     AnswerSchema,
     AppealListArgs,
@@ -17,16 +20,33 @@ from api.appeals import (
 )
 from api.certificates import BatchRequestSchema, CertificateRequestSchema
 from api.downloads import XLSX_MIMETYPE, send_download
+from api.meetings import MinutesSchema
 from api.records import BulkApprovalSchema, CorrectionSchema, ExportArgs, RecordListArgs
 from api.reports import RejectSchema, ReportListArgs
 from api.tasks import TaskDoneSchema
-from clock import to_local
+from clock import local_today, to_local
 from console import bp
 from console.auth import current_actor
-from console.forms import page, parse
+from console.forms import WeekArgs, list_filters, page, parse
+from errors import ValidationFailed
 from models import Region, Unit, User
-from services import appeals, background, certificates, departments, exports, records, reports, tasks
+from models.activity import CATEGORIES
+from services import (
+    activities,
+    appeals,
+    background,
+    certificates,
+    departments,
+    exports,
+    meetings,
+    posts,
+    records,
+    reports,
+    screen,
+    tasks,
+)
 from services import console as console_service
+from services import shifts as shifts_service
 from services.authz import require_region_staff
 
 STATUS_NAMES = {
@@ -60,6 +80,9 @@ NAV = (
     ("console.records_page", "服务时长", is_staff),
     ("console.appeals_page", "居民诉求", sees_appeals),
     ("console.tasks_page", "任务", is_staff),
+    ("console.activities_page", "活动", is_region_staff),
+    ("console.posts_page", "岗位排班", is_region_staff),
+    ("console.meetings_page", "议事会议", is_region_staff),
     ("console.certificates_page", "证明", is_region_staff),
     ("console.jobs_page", "后台任务", None),
 )
@@ -102,8 +125,7 @@ def dashboard():
 @bp.route("/reports")
 def reports_page():
     actor = current_actor()
-    args = parse(ReportListArgs, request.args)
-    listing = page(reports.list_reports(actor, **{k: v for k, v in args.items() if k not in ("page", "per_page")}))
+    listing = page(reports.list_reports(actor, **list_filters(ReportListArgs)))
     rows = listing["items"]
     labels = {"users": console_service.names(User, [r.member_id for r in rows]),
               "units": console_service.names(Unit, [r.unit_id for r in rows]),
@@ -130,9 +152,7 @@ def reject_report(report_id):
 @bp.route("/records")
 def records_page():
     actor = current_actor()
-    args = parse(RecordListArgs, request.args)
-    listing = page(records.list_records(actor, **{k: v for k, v in args.items() if k not in ("page", "per_page")}),
-                   per_page=50)
+    listing = page(records.list_records(actor, **list_filters(RecordListArgs)), per_page=50)
     rows = listing["items"]
     labels = {"users": console_service.names(User, [r.member_id for r in rows]),
               "regions": console_service.names(Region, [r.community_id for r in rows])}
@@ -373,3 +393,135 @@ def job_page(job_id):
 def job_state(job_id):
     state = _job_state(background.access_job(current_actor(), job_id))
     return jsonify({k: v for k, v in state.items() if k != "created_at"})
+
+
+# Activities (活动) and the organiser's screen.
+
+@bp.route("/activities")
+def activities_page():
+    actor = current_actor()
+    require_region_staff(actor)
+    listing = page(console_service.activities(actor, **list_filters(ActivityListArgs)), activities.present)
+    return render_template("console/activities.html", listing=listing, args=request.args,
+                           regions=console_service.names(Region, [a["community_id"] for a in listing["items"]]))
+
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+def new_activity():
+    actor = current_actor()
+    require_region_staff(actor)
+    if request.method == "POST":
+        activity = activities.create_activity(actor, **parse(ActivitySchema))
+        flash(f"活动“{activity.title}”已发布")
+        return redirect(url_for("console.activities_page"))
+    return render_template("console/activity_form.html", activity=None, categories=CATEGORIES,
+                           communities=console_service.communities(actor))
+
+
+@bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
+def edit_activity(activity_id):
+    actor = current_actor()
+    if request.method == "POST":
+        changes = parse(ActivityChangeSchema, partial=True)
+        activity = activities.update_activity(actor, activity_id, **changes)
+        flash(f"活动“{activity.title}”已保存")
+        return redirect(url_for("console.activities_page"))
+    activity = activities.access_activity(actor, activity_id, for_write=False, as_staff=True)
+    return render_template("console/activity_form.html", activity=activity, categories=CATEGORIES, communities=[])
+
+
+@bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
+def cancel_activity(activity_id):
+    activity = activities.cancel_activity(current_actor(), activity_id)
+    flash(f"活动“{activity.title}”已取消")
+    return back(url_for("console.activities_page"))
+
+
+@bp.route("/activities/<int:activity_id>/screen", methods=["POST"])
+def open_screen(activity_id):
+    link = screen.open_screen(current_actor(), activity_id)
+    flash("签到大屏链接已生成，活动结束前有效")
+    return render_template("console/screen_link.html", link={**link, "url": _relative(link["url"])},
+                           activity_id=activity_id)
+
+
+# Duty posts (岗位): the roster as a week grid, and the pool.
+
+@bp.route("/posts")
+def posts_page():
+    actor = current_actor()
+    require_region_staff(actor)
+    listing = page(console_service.posts(actor))
+    return render_template("console/posts.html", listing=listing,
+                           regions=console_service.names(Region, [p.community_id for p in listing["items"]]))
+
+
+@bp.route("/posts/<int:post_id>")
+def post_page(post_id):
+    actor = current_actor()
+    post = posts.access_post(actor, post_id, for_write=False, as_staff=True)
+    week = parse(WeekArgs, request.args).get("week") or local_today()
+    monday = week - timedelta(days=week.weekday())
+    days = [monday + timedelta(days=i) for i in range(7)]
+    shifts = shifts_service.with_assignees(actor, list(console_service.rows(
+        shifts_service.post_shifts(actor, post_id, date_from=days[0], date_to=days[-1]))))
+    grid = {day: [] for day in days}
+    for shift in shifts:
+        grid.setdefault(to_local(shift["starts_at"]).date(), []).append(shift)
+    pool = posts.pool_entries(list(console_service.rows(posts.list_pool(actor, post_id))))
+    return render_template("console/post.html", post=post, days=days, grid=grid, pool=pool,
+                           previous=monday - timedelta(days=7), following=monday + timedelta(days=7),
+                           weekdays="一二三四五六日")
+
+
+# Meetings (议事协商): minutes and decisions.
+
+@bp.route("/meetings")
+def meetings_page():
+    actor = current_actor()
+    require_region_staff(actor)
+    listing = page(console_service.meetings(actor), lambda rows: meetings.present(actor, rows))
+    return render_template("console/meetings.html", listing=listing,
+                           regions=console_service.names(Region, [m["community_id"] for m in listing["items"]]))
+
+
+@bp.route("/meetings/<int:meeting_id>")
+def meeting_page(meeting_id):
+    actor = current_actor()
+    meeting = meetings.present_one(actor, meetings.access_meeting(actor, meeting_id, for_write=False, as_staff=True))
+    return render_template("console/meeting.html", meeting=meeting, decision_rows=range(3))
+
+
+def _minutes_body():
+    """The minutes form as MinutesSchema's body: partners present, and up to three decisions with their votes and
+    one task each."""
+    form = request.form
+    decisions = []
+    for i in range(3):
+        text = form.get(f"decision-{i}-text", "").strip()
+        if not text:
+            continue
+        decision = {"text": text}
+        votes = [form.get(f"decision-{i}-{k}", "").strip() for k in ("for", "against", "abstain")]
+        if any(votes):
+            decision["votes"] = dict(zip(("for", "against", "abstain"),
+                                         (int(v) if v.isdigit() else v for v in votes), strict=True))
+        task_title = form.get(f"decision-{i}-task", "").strip()
+        if task_title:
+            owner = form.get(f"decision-{i}-owner", "")
+            decision["tasks"] = [{"title": task_title, "owner_partner_id": int(owner) if owner.isdigit() else owner,
+                                  "due_date": form.get(f"decision-{i}-due", "")}]
+        decisions.append(decision)
+    attendance = [{"partner_id": int(p)} for p in form.getlist("present") if p.isdigit()]
+    body = {"summary": form.get("summary", ""), "attendance": attendance, "decisions": decisions}
+    try:
+        return MinutesSchema().load(body)
+    except ValidationError as error:
+        raise ValidationFailed(error.messages) from None
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes", methods=["POST"])
+def record_minutes(meeting_id):
+    meetings.record_minutes(current_actor(), meeting_id, **_minutes_body())
+    flash("会议纪要已记录")
+    return redirect(url_for("console.meeting_page", meeting_id=meeting_id))

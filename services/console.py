@@ -7,7 +7,7 @@ from sqlalchemy import false, func, select, true
 
 from clock import local_today, utcnow
 from extensions import db
-from models import Appeal, Post, Region, Shift, Wish
+from models import Activity, Appeal, Meeting, Post, Region, Shift, Wish
 from models.appeal import AppealStatus
 from models.wish import WishStatus
 from services import appeal_stats, appeals, records, reports, stats, tasks
@@ -111,3 +111,22 @@ def communities(actor):
     if ids is not None:
         query = query.where(Region.id.in_(ids or [0]))
     return list(db.session.scalars(query.limit(1000)))
+
+
+def activities(actor, **filters):
+    """``activities.list_activities`` within the actor's communities (the API's list is everyone's)."""
+    from services.activities import list_activities
+
+    return list_activities(**filters).where(_in_communities(actor, Activity.community_id))
+
+
+def posts(actor):
+    """The duty posts of the actor's communities."""
+    return select(Post).where(_in_communities(actor, Post.community_id)).order_by(Post.community_id, Post.id)
+
+
+def meetings(actor, **filters):
+    """``meetings.list_meetings`` within the actor's communities."""
+    from services.meetings import list_meetings
+
+    return list_meetings(**filters).where(_in_communities(actor, Meeting.community_id))

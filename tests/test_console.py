@@ -351,3 +351,116 @@ def test_certificates_one_by_one_and_as_a_background_batch_with_its_download(cli
     response = post_form(client, "/console/certificates/batch", {**period, "issuer_id": tree["b1"].id},
                          page="/console/certificates")
     assert response.status_code == 404
+
+
+def test_activities_published_edited_and_shown_on_the_organisers_screen(client):
+    from models import Activity
+    from tests.activity_factories import make_activity
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    sign_in(client, admin)
+    form = {"community_id": tree["a1"].id, "title": "垃圾分类宣传日", "category": "environment", "capacity": "30",
+            "requires_signup": "true", "starts_at": "2031-06-01T09:00", "ends_at": "2031-06-01T11:00",
+            "location.address": "和平里广场", "location.lat": "39.95", "location.lng": "116.41"}
+    response = post_form(client, "/console/activities/new", form, page="/console/activities/new")
+    assert response.status_code == 302, _text(response)
+    activity = db.session.query(Activity).one()
+    assert (activity.title, activity.capacity, activity.address, activity.lat) == (
+        "垃圾分类宣传日", 30, "和平里广场", 39.95)
+    assert "09:00" in _text(client.get("/console/activities"))  # shown in TIMEZONE as entered
+    response = post_form(client, f"/console/activities/{activity.id}/edit", {"capacity": "40", "title": "宣传日"},
+                         page=f"/console/activities/{activity.id}/edit")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Activity, activity.id).capacity == 40
+    # The end before the start: the service's 422, named on the page.
+    response = post_form(client, "/console/activities/new", {**form, "ends_at": "2031-06-01T08:00"},
+                         page="/console/activities/new")
+    assert response.status_code == 422
+    page = post_form(client, f"/console/activities/{activity.id}/screen")
+    assert page.status_code == 200
+    link = _text(page).split('id="screen-link" href="')[1].split('"')[0]
+    assert link.startswith("/screen/")
+    assert client.get(link).status_code == 200
+    other = make_activity(tree["a2"])
+    assert client.get(f"/console/activities/{other.id}/edit").status_code == 404
+    assert post_form(client, f"/console/activities/{other.id}/screen").status_code == 404
+
+
+def test_a_posts_roster_as_a_week_grid_and_its_pool(client):
+    from clock import local_day_start, local_today
+    from models import PoolMembership
+    from tests.activity_factories import make_post_shift
+
+    tree = region_tree()
+    admin = make_staff("community_admin", tree["a1"])
+    volunteer, waiting = make_member(name="赵志愿"), make_member(name="钱候补")
+    monday = local_today() - timedelta(days=local_today().weekday())
+    post, shift = make_post_shift(tree["a1"], local_day_start(monday + timedelta(days=2)) + timedelta(hours=7),
+                                  assignees=[volunteer])
+    db.session.add(PoolMembership(post_id=post.id, member_id=waiting.id, joined_at=utcnow()))
+    db.session.commit()
+    sign_in(client, admin)
+    page = _text(client.get(f"/console/posts/{post.id}"))
+    grid = page.split('id="roster"')[1].split("</table>")[0]
+    cells = grid.split("<td>")[1:]
+    assert len(cells) == 7 and "赵志愿" in cells[2] and "07:00–09:00" in cells[2] and "1/2" in cells[2]
+    assert all("赵志愿" not in cell for i, cell in enumerate(cells) if i != 2)
+    assert "钱候补" in page.split('id="pool"')[1]
+    next_week = _text(client.get(f"/console/posts/{post.id}?week={(monday + timedelta(days=7)).isoformat()}"))
+    assert "赵志愿" not in next_week.split('id="roster"')[1]
+    other_post, _ = make_post_shift(tree["b1"], utcnow())
+    assert client.get(f"/console/posts/{other_post.id}").status_code == 404
+
+
+def test_meeting_minutes_recorded_with_decisions_and_tasks(client):
+    from clock import local_today
+    from models import MeetingTask
+    from tests.governance_factories import governance_world, schedule
+
+    world = governance_world()
+    meeting = schedule(client, world["admin_a1"], world["a1"], partner_ids=[p.id for p in world["partners"]])
+    sign_in(client, world["admin_a1"])
+    page = _text(client.get(f"/console/meetings/{meeting['id']}"))
+    assert 'id="minutes-form"' in page
+    due = (local_today() + timedelta(days=10)).isoformat()
+    form = {"summary": "讨论了楼道堆物清理", "present": [world["partners"][0].id, world["partners"][1].id],
+            "decision-0-text": "本月底前清理楼道堆物", "decision-0-for": "12", "decision-0-against": "0",
+            "decision-0-abstain": "1", "decision-0-task": "物业清运", "decision-0-owner": world["partners"][2].id,
+            "decision-0-due": due}
+    response = post_form(client, f"/console/meetings/{meeting['id']}/minutes", form,
+                         page=f"/console/meetings/{meeting['id']}")
+    assert response.status_code == 302
+    page = _text(client.get(f"/console/meetings/{meeting['id']}"))
+    assert "本月底前清理楼道堆物" in page and "赞成 12" in page and "物业清运" in page
+    assert db.session.query(MeetingTask).one().title == "物业清运"
+    # Recorded once: again is the service's 409.
+    response = post_form(client, f"/console/meetings/{meeting['id']}/minutes", form,
+                         page="/console/meetings")
+    assert response.status_code == 409
+    other = make_staff("community_admin", world["b1"])
+    second = client.application.test_client()
+    sign_in(second, other)
+    assert second.get(f"/console/meetings/{meeting['id']}").status_code == 404
+
+
+def test_every_page_renders_for_each_kind_of_staff(client):
+    from tests.appeal_factories import appeal_world
+
+    world = appeal_world()
+    pages = ("/console/", "/console/reports", "/console/records", "/console/appeals", "/console/tasks",
+             "/console/activities", "/console/activities/new", "/console/posts", "/console/meetings",
+             "/console/certificates", "/console/jobs", "/console/shifts/short", "/console/wishes/overdue")
+    for key in ("admin_a1", "street_admin", "district_admin"):
+        session = client.application.test_client()
+        sign_in(session, world[key])
+        for path in pages:
+            assert session.get(path).status_code == 200, (key, path)
+    # A department's and a unit's admins: their own pages, a readable 403 on the others.
+    for key, refused in (("department_admin", "/console/reports"), ("unit_admin", "/console/activities")):
+        session = client.application.test_client()
+        sign_in(session, world[key])
+        assert session.get("/console/").status_code == 200
+        response = session.get(refused)
+        assert response.status_code == 403 and "仅限" in _text(response)
