@@ -2,11 +2,11 @@
 renders; an action redirects back with a message (errors: console/errors.py)."""
 
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from api.activities import ActivityChangeSchema, ActivityListArgs, ActivitySchema
 from api.appeals import (
@@ -20,6 +20,7 @@ from api.appeals import (
 )
 from api.certificates import BatchRequestSchema, CertificateRequestSchema
 from api.downloads import XLSX_MIMETYPE, send_download
+from api.fields import Id, Year
 from api.meetings import MinutesSchema
 from api.records import BulkApprovalSchema, CorrectionSchema, ExportArgs, RecordListArgs
 from api.reports import RejectSchema, ReportListArgs
@@ -33,6 +34,7 @@ from models import Region, Unit, User
 from models.activity import CATEGORIES
 from services import (
     activities,
+    appeal_stats,
     appeals,
     background,
     certificates,
@@ -43,11 +45,12 @@ from services import (
     records,
     reports,
     screen,
+    stats,
     tasks,
 )
 from services import console as console_service
 from services import shifts as shifts_service
-from services.authz import require_region_staff
+from services.authz import require_community_staff, require_region_staff
 
 STATUS_NAMES = {
     "pending": "待审核", "approved": "已通过", "rejected": "已驳回", "withdrawn": "已撤回",
@@ -84,6 +87,7 @@ NAV = (
     ("console.posts_page", "岗位排班", is_region_staff),
     ("console.meetings_page", "议事会议", is_region_staff),
     ("console.certificates_page", "证明", is_region_staff),
+    ("console.charts", "图表", is_region_staff),
     ("console.jobs_page", "后台任务", None),
 )
 
@@ -525,3 +529,35 @@ def record_minutes(meeting_id):
     meetings.record_minutes(current_actor(), meeting_id, **_minutes_body())
     flash("会议纪要已记录")
     return redirect(url_for("console.meeting_page", meeting_id=meeting_id))
+
+
+# Charts (图表).
+
+CATEGORY_NAMES = {"civility": "文明实践", "order": "秩序维护", "culture": "文化活动", "health": "健康服务",
+                  "environment": "环境保护", "safety": "安全巡查", "other": "其他"}
+
+
+class ChartArgs(Schema):
+    region_id = Id()
+    year = Year()
+
+
+@bp.route("/charts")
+def charts():
+    actor = current_actor()
+    require_community_staff(actor)
+    args = parse(ChartArgs, request.args)
+    region_id = args.get("region_id") or getattr(console_service.home_region(actor), "id", None)
+    year = args.get("year") or local_today().year
+    breakdown = console_service.service_breakdown(actor, region_id=region_id, year=year)
+    service = stats.overview(actor, region_id=region_id, year=year)
+    rates = appeal_stats.appeal_stats(actor, region_id=region_id, date_from=date(year, 1, 1),
+                                      date_to=date(year, 12, 31))
+    return render_template(
+        "console/charts.html", breakdown=breakdown, appeal_figures=rates,
+        months=[float(h) for h in breakdown["by_month"]], month_labels=[f"{m}月" for m in range(1, 13)],
+        categories=[(CATEGORY_NAMES.get(c, c), float(h)) for c, h, _ in breakdown["by_category"]],
+        children=[(c["name"], float(c["approved_hours"])) for c in service["children"]],
+        rate_groups=[(rates["name"], rates)] + [(c["name"], c) for c in rates["children"]],
+        regions=console_service.chart_regions(actor, breakdown["region"]),
+        years=list(range(local_today().year, local_today().year - 5, -1)))

@@ -1,17 +1,19 @@
 """What the console (console/) shows that no single API list answers: the counts of what waits for a staff member,
 and the figures of its home region. Every count reuses the services' own scoped queries."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
-from sqlalchemy import false, func, select, true
+from sqlalchemy import and_, case, false, func, select, true
 
-from clock import local_today, utcnow
+from clock import local_day_start, local_today, utcnow
 from extensions import db
-from models import Activity, Appeal, Meeting, Post, Region, Shift, Wish
+from models import Activity, Appeal, Meeting, Post, Region, ServiceRecord, Shift, Wish
 from models.appeal import AppealStatus
+from models.record import RecordStatus
 from models.wish import WishStatus
 from services import appeal_stats, appeals, records, reports, stats, tasks
-from services.authz import communities_within, require_any_staff
+from services.authz import communities_within, require_any_staff, staff_of_region
 
 # Shifts starting within this many days with a free seat count as "short of seats".
 SHORT_SHIFT_DAYS = 7
@@ -83,8 +85,9 @@ def figures(actor, region_id=None, year=None):
     region_id = region_id or getattr(home_region(actor), "id", None)
     if region_id is None:
         return None
-    return {"service": stats.overview(actor, region_id=region_id, year=year),
-            "appeals": appeal_stats.appeal_stats(actor, region_id=region_id)}
+    service = stats.overview(actor, region_id=region_id, year=year)
+    return {"service": service, "appeals": appeal_stats.appeal_stats(actor, region_id=region_id),
+            "attendances": service_breakdown(actor, region_id=region_id, year=service["year"])["attendances"]}
 
 
 def names(model, ids, column="name"):
@@ -130,3 +133,35 @@ def meetings(actor, **filters):
     from services.meetings import list_meetings
 
     return list_meetings(**filters).where(_in_communities(actor, Meeting.community_id))
+
+
+def service_breakdown(actor, *, region_id, year):
+    """Approved hours of a region the actor covers in a local year, by local month (12 figures) and by category,
+    and the approved records (人次: one person's one service) counted: one grouped query each."""
+    region = staff_of_region(actor, region_id)
+    inside = select(Region.id).where(Region.kind == "community", Region.path.startswith(region.path))
+    approved = (ServiceRecord.status == RecordStatus.APPROVED, ServiceRecord.community_id.in_(inside))
+    starts = [local_day_start(date(year, month, 1)) for month in range(1, 13)] + [
+        local_day_start(date(year + 1, 1, 1))]
+    months = db.session.execute(select(*[
+        func.coalesce(func.sum(case((and_(ServiceRecord.started_at >= starts[i], ServiceRecord.started_at
+                                          < starts[i + 1]), ServiceRecord.hours), else_=0)), 0)
+        for i in range(12)]).where(*approved, ServiceRecord.started_at >= starts[0],
+                                   ServiceRecord.started_at < starts[12])).one()
+    categories = db.session.execute(
+        select(ServiceRecord.category, func.sum(ServiceRecord.hours), func.count())
+        .where(*approved, ServiceRecord.started_at >= starts[0], ServiceRecord.started_at < starts[12])
+        .group_by(ServiceRecord.category).order_by(func.sum(ServiceRecord.hours).desc())).all()
+    return {"region": region, "year": year, "by_month": [Decimal(m or 0) for m in months],
+            "by_category": [(c or "other", Decimal(h or 0), n) for c, h, n in categories],
+            "attendances": sum(n for _, _, n in categories)}
+
+
+def chart_regions(actor, region):
+    """The regions a chart may be switched to: the actor's own, ``region`` and ``region``'s children and parent
+    where the actor covers them."""
+    candidates = {r.id: r for r in db.session.scalars(select(Region).where(
+        (Region.id.in_([*actor.region_ids, region.id, region.parent_id or 0])) | (Region.parent_id == region.id)))}
+    if actor.is_sysadmin:
+        candidates.update({r.id: r for r in db.session.scalars(select(Region).where(Region.parent_id.is_(None)))})
+    return sorted((r for r in candidates.values() if actor.covers_region(r)), key=lambda r: r.path)

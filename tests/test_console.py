@@ -451,7 +451,8 @@ def test_every_page_renders_for_each_kind_of_staff(client):
     world = appeal_world()
     pages = ("/console/", "/console/reports", "/console/records", "/console/appeals", "/console/tasks",
              "/console/activities", "/console/activities/new", "/console/posts", "/console/meetings",
-             "/console/certificates", "/console/jobs", "/console/shifts/short", "/console/wishes/overdue")
+             "/console/certificates", "/console/jobs", "/console/shifts/short", "/console/wishes/overdue",
+             "/console/charts")
     for key in ("admin_a1", "street_admin", "district_admin"):
         session = client.application.test_client()
         sign_in(session, world[key])
@@ -464,3 +465,30 @@ def test_every_page_renders_for_each_kind_of_staff(client):
         assert session.get("/console/").status_code == 200
         response = session.get(refused)
         assert response.status_code == 403 and "仅限" in _text(response)
+
+
+def test_charts_draw_hours_by_month_and_category_children_and_the_three_rates(client):
+    from clock import local_day_start, local_today
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    street = make_staff("street_admin", tree["street_a"])
+    year = local_today().year
+    make_record(make_member(), tree["a1"], status="approved", hours="3.00", category="environment",
+                started_at=local_day_start(local_today().replace(month=1, day=1)) + timedelta(hours=1))
+    make_record(make_member(), tree["a2"], status="approved", hours="5.00", category="health",
+                started_at=local_day_start(local_today().replace(month=1, day=1)) + timedelta(hours=2))
+    make_record(make_member(), tree["b1"], status="approved", hours="7.00")  # another street: not counted
+    sign_in(client, street)
+    page = _text(client.get(f"/console/charts?year={year}"))
+    months = page.split('id="chart-months"')[1].split("</svg>")[0]
+    assert "1月：8.0 小时" in months and "2月：0.0 小时" in months
+    categories = page.split('id="chart-categories"')[1].split("</svg>")[0]
+    assert "健康服务：5.0" in categories and "环境保护：3.0" in categories
+    children = page.split('id="chart-children"')[1].split("</svg>")[0]
+    assert "a1社区：3.0" in children and "a2社区：5.0" in children and "b1社区" not in children
+    assert 'id="chart-rates"' in page and "甲街道" in page
+    dashboard = _text(client.get("/console/"))
+    assert dashboard.split("服务人次")[0].rsplit('class="number">', 1)[1].split("<")[0] == "2"
+    # Another street's region is outside the scope.
+    assert client.get(f"/console/charts?region_id={tree['street_b'].id}").status_code == 404
