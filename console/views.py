@@ -60,6 +60,11 @@ STATUS_NAMES = {
     "answered": "已答复", "recalled": "已召回", "escalated": "已吹哨", "converted": "已转为清单", "rated": "已评价",
     "queued": "排队中", "running": "进行中", "failed": "失败",
 }
+ACTION_NAMES = {
+    "submitted": "提交", "accepted": "受理", "rejected": "驳回", "withdrawn": "撤回", "converted": "转为清单",
+    "escalated": "吹哨", "answered": "部门答复", "recalled": "召回", "resolved": "办结", "rated": "评价",
+    "closed": "关闭",
+}
 KIND_NAMES = {"member": "党员报到", "unit": "单位报到", "problem": "随手拍", "suggestion": "求计问策",
               "request": "求助", "complaint": "投诉", "hotline": "12345热线", "reception": "接待日",
               "visit": "走访", "meeting": "会议", "app": "小程序"}
@@ -114,7 +119,8 @@ def page_context():
         return [(endpoint, label) for endpoint, label, allowed in NAV if allowed is None or allowed(actor)]
 
     return {"actor": current_actor(), "nav_items": nav_items, "endpoints": current_app.view_functions,
-            "status_name": lambda s: STATUS_NAMES.get(s, s), "kind_name": lambda k: KIND_NAMES.get(k, k)}
+            "status_name": lambda s: STATUS_NAMES.get(s, s),
+            "action_name": lambda a: ACTION_NAMES.get(a, a), "kind_name": lambda k: KIND_NAMES.get(k, k)}
 
 
 @bp.route("/")
