@@ -23,3 +23,4 @@ def register_console(app):
     from console import auth, errors, views  # noqa: F401  (routes and handlers on the blueprint)
 
     app.register_blueprint(bp)
+    app.register_error_handler(404, errors.not_found_anywhere)

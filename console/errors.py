@@ -6,7 +6,7 @@ from flask import g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from api.errors import HTTP_CODES
+from api.errors import HTTP_CODES, handle_http_exception
 from console import bp
 from errors import DomainError
 from telemetry import sentry
@@ -44,3 +44,11 @@ def unexpected(error):
     log.exception("console request %s crashed", g.get("request_id"))
     sentry.report(error)
     return _page(500, "服务器内部错误，请稍后再试")
+
+
+def not_found_anywhere(error):
+    """A path matching no route: under /console/ a page (the blueprint's handlers never see routing errors), the
+    API's envelope elsewhere."""
+    if request.path.startswith(bp.url_prefix + "/"):
+        return _page(404, "页面不存在")
+    return handle_http_exception(error)

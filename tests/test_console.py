@@ -492,3 +492,12 @@ def test_charts_draw_hours_by_month_and_category_children_and_the_three_rates(cl
     assert dashboard.split("服务人次")[0].rsplit('class="number">', 1)[1].split("<")[0] == "2"
     # Another street's region is outside the scope.
     assert client.get(f"/console/charts?region_id={tree['street_b'].id}").status_code == 404
+
+
+def test_an_unknown_console_address_is_a_page_and_the_apis_stays_an_envelope(client):
+    admin = make_staff("community_admin", region_tree()["a1"])
+    sign_in(client, admin)
+    response = client.get("/console/no-such-page")
+    assert response.status_code == 404 and "页面不存在" in _text(response) and response.mimetype == "text/html"
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
