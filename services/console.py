@@ -8,8 +8,8 @@ from sqlalchemy import and_, case, false, func, select, true
 
 from clock import local_day_start, local_today, utcnow
 from extensions import db
-from models import Activity, Appeal, Meeting, Post, Region, ServiceRecord, Shift, Wish
-from models.appeal import AppealStatus
+from models import Activity, Appeal, AppealEscalation, Meeting, Post, Region, ServiceRecord, Shift, Wish
+from models.appeal import AppealStatus, EscalationStatus
 from models.record import RecordStatus
 from models.wish import WishStatus
 from services import appeal_stats, appeals, records, reports, stats, tasks
@@ -63,6 +63,10 @@ def waiting(actor):
     if actor.is_region_staff or actor.is_department_staff:
         counts["appeals_late"] = count(appeals.list_appeals(actor, status="submitted", late=True))
         counts["appeals_overdue"] = count(appeals_in_work(actor, overdue=True))
+    if actor.is_department_staff:
+        counts["escalations_open"] = count(select(AppealEscalation).where(
+            AppealEscalation.department_id.in_(actor.department_ids),
+            AppealEscalation.status == EscalationStatus.OPEN))
     if actor.is_region_staff:
         counts["shifts_short"] = count(short_shifts(actor))
         counts["wishes_overdue"] = count(overdue_wishes(actor))

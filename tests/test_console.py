@@ -250,6 +250,8 @@ def test_appeal_accepted_escalated_and_answered_by_the_department(app, client):
 
     department = app.test_client()
     sign_in(department, world["department_admin"])
+    dashboard = _text(department.get("/console/"))
+    assert dashboard.split('id="count-escalations_open"')[1].split('class="number">')[1].split("<")[0] == "1"
     inbox = _text(department.get("/console/appeals"))
     assert "部门收件箱" in inbox and "楼道堆物影响通行" in inbox
     assert "报到审核" not in inbox  # a department admin has no other staff pages
