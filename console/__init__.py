@@ -1,6 +1,8 @@
 """The console for community workers (社区工作者工作台): server-rendered pages under /console/ that sign staff in
 with a session cookie and call the same services and authorisation as the API."""
 
+from datetime import timedelta
+
 from flask import Blueprint
 from flask_wtf.csrf import CSRFProtect
 
@@ -18,6 +20,7 @@ def register_console(app):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/console",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["CONSOLE_SESSION_HOURS"]),
     )
     csrf.init_app(app)
     from console import auth, errors, views  # noqa: F401  (routes and handlers on the blueprint)

@@ -1,9 +1,7 @@
 """Session sign-in for the console: the staff password check and login limit of POST /auth/login
 (services/auth.password_login), a revocable sign-in session kept in the cookie, CSRF on every form."""
 
-from datetime import timedelta
-
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_jwt_extended import decode_token
 
 from console import bp, csrf
@@ -16,11 +14,6 @@ PUBLIC_ENDPOINTS = {"console.login", "console.static"}
 
 def current_actor():
     return g.get("console_actor")
-
-
-@bp.before_app_request
-def _session_lifetime():
-    current_app.permanent_session_lifetime = timedelta(hours=current_app.config["CONSOLE_SESSION_HOURS"])
 
 
 @bp.before_request
