@@ -562,7 +562,7 @@ def charts():
     return render_template(
         "console/charts.html", breakdown=breakdown, appeal_figures=rates,
         months=[float(h) for h in breakdown["by_month"]], month_labels=[f"{m}月" for m in range(1, 13)],
-        categories=[(CATEGORY_NAMES.get(c, c), float(h)) for c, h, _ in breakdown["by_category"]],
+        categories=[(CATEGORY_NAMES.get(c, c), float(h)) for c, h in breakdown["by_category"]],
         children=[(c["name"], float(c["approved_hours"])) for c in service["children"]],
         rate_groups=[(rates["name"], rates)] + [(c["name"], c) for c in rates["children"]],
         regions=console_service.chart_regions(actor, breakdown["region"]),
