@@ -512,6 +512,9 @@ def _minutes_body():
         if not text:
             continue
         decision = {"text": text}
+        agenda = form.get(f"decision-{i}-agenda", "")
+        if agenda.isdigit():
+            decision["agenda_index"] = int(agenda)
         votes = [form.get(f"decision-{i}-{k}", "").strip() for k in ("for", "against", "abstain")]
         if any(votes):
             decision["votes"] = dict(zip(("for", "against", "abstain"),

@@ -418,17 +418,19 @@ def test_a_posts_roster_as_a_week_grid_and_its_pool(client):
 
 def test_meeting_minutes_recorded_with_decisions_and_tasks(client):
     from clock import local_today
-    from models import MeetingTask
+    from models import MeetingDecision, MeetingTask
     from tests.governance_factories import governance_world, schedule
 
     world = governance_world()
-    meeting = schedule(client, world["admin_a1"], world["a1"], partner_ids=[p.id for p in world["partners"]])
+    meeting = schedule(client, world["admin_a1"], world["a1"], partner_ids=[p.id for p in world["partners"]],
+                       agenda=[{"title": "楼道堆物"}])
     sign_in(client, world["admin_a1"])
     page = _text(client.get(f"/console/meetings/{meeting['id']}"))
     assert 'id="minutes-form"' in page
     due = (local_today() + timedelta(days=10)).isoformat()
     form = {"summary": "讨论了楼道堆物清理", "present": [world["partners"][0].id, world["partners"][1].id],
-            "decision-0-text": "本月底前清理楼道堆物", "decision-0-for": "12", "decision-0-against": "0",
+            "decision-0-text": "本月底前清理楼道堆物", "decision-0-agenda": "0", "decision-0-for": "12",
+            "decision-0-against": "0",
             "decision-0-abstain": "1", "decision-0-task": "物业清运", "decision-0-owner": world["partners"][2].id,
             "decision-0-due": due}
     response = post_form(client, f"/console/meetings/{meeting['id']}/minutes", form,
@@ -437,6 +439,7 @@ def test_meeting_minutes_recorded_with_decisions_and_tasks(client):
     page = _text(client.get(f"/console/meetings/{meeting['id']}"))
     assert "本月底前清理楼道堆物" in page and "赞成 12" in page and "物业清运" in page
     assert db.session.query(MeetingTask).one().title == "物业清运"
+    assert db.session.query(MeetingDecision).one().agenda_index == 0
     # Recorded once: again is the service's 409.
     response = post_form(client, f"/console/meetings/{meeting['id']}/minutes", form,
                          page="/console/meetings")
