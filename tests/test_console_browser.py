@@ -204,14 +204,30 @@ def test_a_certificate_batch_runs_in_the_background_with_its_progress_and_downlo
 
 
 def test_every_main_page_shows_without_script_errors(client, live_server, browser, shots):
+    from clock import utcnow
+    from tests.activity_factories import make_activity, make_post_shift
+    from tests.governance_factories import schedule
+
     world = appeal_world()
-    make_record(make_member(), world["a1"], status="approved", hours="4.00", category="environment")
+    record_id = make_record(make_member(), world["a1"], status="approved", hours="4.00", category="environment").id
+    post_id = make_post_shift(world["a1"], utcnow(), assignees=[make_member(name="赵志愿")])[0].id
+    activity_id = make_activity(world["a1"]).id
+    meeting_id = schedule(client, world["admin_a1"], world["a1"])["id"]
+    appeal_id = accepted_appeal(client, world)
     sign_in(browser, live_server, world["street_admin"])
     for path, name in (("/console/", "street-dashboard"), ("/console/charts", "charts"),
                        ("/console/activities", "activities"), ("/console/activities/new", "activity-new"),
-                       ("/console/posts", "posts"), ("/console/meetings", "meetings"), ("/console/tasks", "tasks"),
-                       ("/console/appeals", "appeals"), ("/console/jobs", "jobs")):
+                       (f"/console/activities/{activity_id}/edit", "activity-edit"),
+                       ("/console/posts", "posts"), (f"/console/posts/{post_id}", "post-roster"),
+                       ("/console/meetings", "meetings"), (f"/console/meetings/{meeting_id}", "meeting-minutes"),
+                       ("/console/tasks", "tasks"), ("/console/appeals", "appeals"),
+                       (f"/console/appeals/{appeal_id}", "appeal-accepted"),
+                       ("/console/records", "records-all"), (f"/console/records/{record_id}", "record"),
+                       ("/console/certificates", "certificates-street"), ("/console/jobs", "jobs"),
+                       ("/console/shifts/short", "short-shifts"), ("/console/wishes/overdue", "overdue-wishes")):
         visit(browser, live_server + path, shots, name)
+    visit(browser, f"{live_server}/console/posts/{post_id}")
+    assert "赵志愿" in browser.find_element(By.ID, "roster").text
     visit(browser, f"{live_server}/console/charts")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-months rect.bar")) == 12
     # An unknown object: a readable 404 page, the page's own status the only thing its console reports.
