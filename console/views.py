@@ -97,6 +97,11 @@ NAV = (
 )
 
 
+def _communities(actor):
+    """The communities a list may be narrowed to (region staff; others' lists are their unit's or department's)."""
+    return console_service.communities(actor) if actor.is_region_staff else []
+
+
 def back(default):
     """Where an action returns: the page it was sent from (a console page), else ``default``."""
     target = request.form.get("back") or ""
@@ -140,7 +145,8 @@ def reports_page():
     labels = {"users": console_service.names(User, [r.member_id for r in rows]),
               "units": console_service.names(Unit, [r.unit_id for r in rows]),
               "regions": console_service.names(Region, [r.community_id for r in rows])}
-    return render_template("console/reports.html", listing=listing, labels=labels, args=request.args)
+    return render_template("console/reports.html", listing=listing, labels=labels, args=request.args,
+                           communities=_communities(actor))
 
 
 @bp.route("/reports/<int:report_id>/approve", methods=["POST"])
@@ -166,7 +172,8 @@ def records_page():
     rows = listing["items"]
     labels = {"users": console_service.names(User, [r.member_id for r in rows]),
               "regions": console_service.names(Region, [r.community_id for r in rows])}
-    return render_template("console/records.html", listing=listing, labels=labels, args=request.args)
+    return render_template("console/records.html", listing=listing, labels=labels, args=request.args,
+                           communities=_communities(actor))
 
 
 @bp.route("/records/approve", methods=["POST"])
@@ -218,6 +225,7 @@ def appeals_page():
     listing = page(query, lambda rows: appeals.present(actor, rows))
     inbox = not actor.is_region_staff
     return render_template("console/appeals.html", listing=listing, args=request.args, inbox=inbox,
+                           communities=_communities(actor),
                            regions=console_service.names(Region, [a["community_id"] for a in listing["items"]]))
 
 

@@ -592,3 +592,18 @@ def test_two_desks_approving_the_same_records_at_once_approve_each_once(live_ser
     db.session.expire_all()
     assert {db.session.get(ServiceRecord, i).status for i in ids} == {"approved"}
     assert db.session.query(Notification).filter_by(kind="hours_approved").count() == 6
+
+
+def test_a_streets_lists_narrow_to_one_community(client):
+    from tests.activity_factories import make_record
+
+    tree = region_tree()
+    street = make_staff("street_admin", tree["street_a"])
+    here, there = make_record(make_member(), tree["a1"]), make_record(make_member(), tree["a2"])
+    sign_in(client, street)
+    page = _text(client.get("/console/records"))
+    assert 'id="community-filter"' in page and f'id="record-{here.id}"' in page and f'id="record-{there.id}"' in page
+    page = _text(client.get(f"/console/records?community_id={tree['a1'].id}"))
+    assert f'id="record-{here.id}"' in page and f'id="record-{there.id}"' not in page
+    assert 'id="community-filter"' in _text(client.get("/console/reports"))
+    assert 'id="community-filter"' in _text(client.get("/console/appeals"))
