@@ -20,6 +20,8 @@ def current_actor():
 def signed_in_staff():
     """Every console request: forms carry a valid CSRF token; pages other than sign-in need a live sign-in."""
     g.console_actor = None
+    if request.endpoint == "console.static":
+        return None  # the stylesheet, script and icon: no sign-in to look up
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     sid = session.get("sid")
@@ -35,6 +37,8 @@ def signed_in_staff():
 
 @bp.after_request
 def page_headers(response):
+    if request.endpoint == "console.static":
+        return response
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
