@@ -34,6 +34,7 @@ def create_app(config=None):
     register_extensions(app)
     register_telemetry(app)
     register_api(app)
+    register_console(app)
     register_commands(app)
     return app
 
@@ -97,6 +98,12 @@ def register_extensions(app):
 
 def register_api(app):
     from api import register_api as register
+
+    register(app)
+
+
+def register_console(app):
+    from console import register_console as register
 
     register(app)
 

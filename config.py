@@ -162,6 +162,10 @@ def load_config(env=None):
         "JWT_ACCESS_MINUTES": int(env.get("JWT_ACCESS_MINUTES", "30")),
         "JWT_REFRESH_DAYS": int(env.get("JWT_REFRESH_DAYS", "30")),
         "LOGIN_FAILURE_LIMIT": env.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes"),
+        # The console's session cookie (console/): Secure when set, by default when the public address is HTTPS.
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"),
+                                       (env.get("PUBLIC_BASE_URL") or "").startswith("https://")),
+        "CONSOLE_SESSION_HOURS": int(env.get("CONSOLE_SESSION_HOURS", "8")),
         # Files of finished background jobs (certificate batches, exports) are kept this long.
         "JOB_RETENTION_DAYS": int(env.get("JOB_RETENTION_DAYS", "7")),
     }

@@ -17,10 +17,11 @@ def require_chromium():
     pytest.importorskip("selenium.webdriver", reason=INSTALL_HINT)
 
 
-def start_chromium(timezone=None, only_hosts=None, insecure_tls=False):
+def start_chromium(timezone=None, only_hosts=None, insecure_tls=False, window_size=(1280, 800)):
     """A headless Chromium. ``timezone`` sets its TZ (the zone its JavaScript sees); ``only_hosts`` lets it reach
     those hosts alone: every other name resolves to nothing, so a page needing a CDN would fail to load it;
-    ``insecure_tls`` accepts the tests' self-signed certificate."""
+    ``insecure_tls`` accepts the tests' self-signed certificate. Its console is kept (``driver.get_log("browser")``)
+    so a test can see every JavaScript error and refused resource."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -28,8 +29,9 @@ def start_chromium(timezone=None, only_hosts=None, insecure_tls=False):
     options.binary_location = CHROMIUM
     for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                     "--window-size=1280,800"):
+                     "--window-size={},{}".format(*window_size)):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if only_hosts is not None:
         exclusions = "".join(f", EXCLUDE {host}" for host in only_hosts)
         options.add_argument(f"--host-resolver-rules=MAP * ~NOTFOUND{exclusions}")
