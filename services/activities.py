@@ -7,7 +7,7 @@ the seat and confirms the longest-waiting waitlisted member in the same transact
 activity row first, so promotions never interleave.
 """
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, select, update
 
 from clock import utcnow, within_local_days
 from errors import Conflict, NotFound, ValidationFailed
@@ -97,30 +97,29 @@ def list_activities(*, community_id=None, category=None, date_from=None, date_to
                        (Activity.category, category), (Activity.status, status))
 
 
-def signup_counts(activity_ids):
-    """``{activity_id: {"confirmed": n, "waitlisted": m}}`` in one grouped query."""
+def signup_counts(activity_ids, member_id=None):
+    """``({activity_id: {"confirmed": n, "waitlisted": m}}, {activity_id: member's status})`` in one grouped query:
+    a member has one active sign-up per activity, so the group holding it is its status."""
     counts = {i: {SignupStatus.CONFIRMED: 0, SignupStatus.WAITLISTED: 0} for i in activity_ids}
+    mine = {}
     if not activity_ids:
-        return counts
+        return counts, mine
+    has_mine = func.max(case((Signup.member_id == member_id, 1), else_=0)) if member_id is not None else literal(0)
     rows = db.session.execute(
-        select(Signup.activity_id, Signup.status, func.count())
+        select(Signup.activity_id, Signup.status, func.count(), has_mine)
         .where(Signup.activity_id.in_(activity_ids), Signup.status.in_(SignupStatus.ACTIVE))
         .group_by(Signup.activity_id, Signup.status))
-    for activity_id, status, count in rows:
+    for activity_id, status, count, is_mine in rows:
         counts[activity_id][status] = count
-    return counts
+        if is_mine:
+            mine[activity_id] = status
+    return counts, mine
 
 
 def present(activities, member_id=None):
-    """A page of activities with their sign-up counts and, for a member, that member's own sign-up status (two
-    grouped queries for the page)."""
-    ids = [a.id for a in activities]
-    counts = signup_counts(ids)
-    mine = {}
-    if member_id is not None and ids:
-        mine = dict(db.session.execute(select(Signup.activity_id, Signup.status).where(
-            Signup.member_id == member_id, Signup.activity_id.in_(ids),
-            Signup.status.in_(SignupStatus.ACTIVE))).all())
+    """A page of activities with their sign-up counts and, for a member, that member's own sign-up status (one
+    grouped query for the page)."""
+    counts, mine = signup_counts([a.id for a in activities], member_id)
     return [{**as_dict(a), "location": a.location, "signed_up": counts[a.id][SignupStatus.CONFIRMED],
              "waitlisted": counts[a.id][SignupStatus.WAITLISTED], "my_signup": mine.get(a.id)} for a in activities]
 

@@ -60,11 +60,14 @@ def list_wishes(*, community_id=None, status=None):
 
 def present(actor, wishes):
     """A page of wishes as the caller may see them: who claimed one is shown to staff and to the claimer, not to
-    other members. Claimer names come from two grouped queries, not one per wish."""
+    other members. Claimer names come from two grouped queries, not one per wish, and only for claimers the page
+    has: a page of open wishes sends neither (an empty IN is still a round trip)."""
     member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
     unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
-    members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all())
-    units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
+    members = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(member_ids))).all()
+                   if member_ids else {})
+    units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all()
+                 if unit_ids else {})
     covered = actor.covering({w.community_id for w in wishes})
     shown = []
     for wish in wishes:
