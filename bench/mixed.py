@@ -11,7 +11,9 @@ schema would answer them 422.
 
 As in bench/checkins.py, the run alternates slices of ``/healthz`` and of the mix on the same server (``--rounds``),
 each request on a new connection (``Connection: close``) as nginx sends them; the ratio is the mix's requests per
-second over ``/healthz``'s. wrk_mixed.lua tags each request with an X-Request-ID the API echoes, so every answer is
+second over ``/healthz``'s. The server's CPU per request (gunicorn's processes and the database's backends, read from
+/proc around each slice) gives the same comparison without the shared machine's other load: ``cpu_ratio``.
+wrk_mixed.lua tags each request with an X-Request-ID the API echoes, so every answer is
 timed and counted per endpoint: p50/p99 per endpoint and the errors (statuses other than 2xx, socket errors, answers
 that match no request). A first slice of the mix, not counted, warms the workers up. Afterwards the database must
 hold the acknowledged sign-ups, claims and scans (and at most the requests left in flight more).
@@ -33,7 +35,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from bench.runtime import WRK_MISSING, Server, bench_app, bench_database_url, mint_access_token, percentile, wrk_path
 from bench.seed import open_sessions
@@ -156,6 +158,43 @@ def prepare(app, members, seed=20241130):
         return targets, Path(handle.name)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid):
+    """User plus system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def server_cpu(server, app):
+    """CPU seconds used so far by the server: gunicorn's master and workers, and the PostgreSQL backends serving
+    the bench database (a shared machine's other load is not in it, so per request it compares runs made at any
+    load)."""
+    pids = [server.process.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == server.process.pid:
+                pids.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    backends = []
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            backends = list(db.session.scalars(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+            db.session.commit()
+    return {pid: _process_cpu(pid) for pid in pids + backends}
+
+
+def cpu_used(before, after):
+    """CPU seconds between two ``server_cpu`` samples (a backend that started in between counts from zero)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def run_wrk(url, lines_path, seconds, connections, log_prefix, threads=WRK_THREADS):
     output = subprocess.run(
         [wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
@@ -251,9 +290,13 @@ def run(database_url=None, seconds=20, connections=16, members=200_000, workers=
                 run_wrk(server.url, round_files[0], min(slice_seconds, 3), connections, directory / "w")
                 warm = read_log(directory / "w")
             for n, path in enumerate(round_files[1:] if warmup else round_files):
+                before = server_cpu(server, app)
                 health.append(run_wrk(server.url, health_lines, slice_seconds, connections, directory / "h"))
+                middle = server_cpu(server, app)
                 read_log(directory / "h")
                 mixes.append(run_wrk(server.url, path, slice_seconds, connections, directory / f"log{n}-"))
+                health[-1]["cpu_seconds"] = cpu_used(before, middle)
+                mixes[-1]["cpu_seconds"] = cpu_used(middle, server_cpu(server, app))
                 answers += read_log(directory / f"log{n}-")
                 load.append(os.getloadavg())
     finally:
@@ -266,15 +309,21 @@ def run(database_url=None, seconds=20, connections=16, members=200_000, workers=
     health_rps = sum(h["requests"] for h in health) / sum(h["seconds"] for h in health)
     endpoints = per_endpoint(answers)
     errors = sum(m["errors"] for m in mixes)
+    mix_cpu = sum(m["cpu_seconds"] for m in mixes) / max(1, sum(m["requests"] for m in mixes)) * 1000
+    health_cpu = sum(h["cpu_seconds"] for h in health) / max(1, sum(h["requests"] for h in health)) * 1000
     return {"workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
             "connections": connections, "keep_alive": False, "seconds": slice_seconds * rounds, "rounds": rounds,
             "members_prepared": members, "prepare_seconds": prepared_seconds, "mix_percent": MIX,
             "load_average": [[round(x, 2) for x in sample] for sample in load],
             "mix": {"requests": sum(m["requests"] for m in mixes), "rps": round(mix_rps, 1), "errors": errors,
-                    "exhausted_threads": sum(m["exhausted"] for m in mixes)},
+                    "exhausted_threads": sum(m["exhausted"] for m in mixes),
+                    "server_cpu_ms_per_request": round(mix_cpu, 2)},
             "healthz": {"requests": sum(h["requests"] for h in health), "rps": round(health_rps, 1),
-                        "errors": sum(h["errors"] for h in health)},
+                        "errors": sum(h["errors"] for h in health),
+                        "server_cpu_ms_per_request": round(health_cpu, 2)},
             "ratio": round(mix_rps / health_rps, 2),
+            # What the ratio would be were the server alone on its cores: /healthz's CPU per request over the mix's.
+            "cpu_ratio": round(health_cpu / mix_cpu, 2) if mix_cpu else None,
             "ratio_per_round": [round(m["rps"] / h["rps"], 2) for m, h in zip(mixes, health, strict=True)],
             "endpoints": endpoints,
             "writes": verify(app, targets, warm + answers, in_flight=connections * slices),
