@@ -187,12 +187,16 @@ def server_cpu(server, app):
             backends = list(db.session.scalars(text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
             db.session.commit()
-    return {pid: _process_cpu(pid) for pid in pids + backends}
+    return {**{("app", pid): _process_cpu(pid) for pid in pids}, **{("db", pid): _process_cpu(pid) for pid in backends}}
 
 
 def cpu_used(before, after):
-    """CPU seconds between two ``server_cpu`` samples (a backend that started in between counts from zero)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+    """CPU seconds between two ``server_cpu`` samples, ``{"app": gunicorn's, "db": PostgreSQL's}`` (a backend that
+    started in between counts from zero)."""
+    used = {"app": 0.0, "db": 0.0}
+    for (side, pid), seconds in after.items():
+        used[side] += seconds - before.get((side, pid), 0.0)
+    return used
 
 
 def run_wrk(url, lines_path, seconds, connections, log_prefix, threads=WRK_THREADS):
@@ -309,18 +313,27 @@ def run(database_url=None, seconds=20, connections=16, members=200_000, workers=
     health_rps = sum(h["requests"] for h in health) / sum(h["seconds"] for h in health)
     endpoints = per_endpoint(answers)
     errors = sum(m["errors"] for m in mixes)
-    mix_cpu = sum(m["cpu_seconds"] for m in mixes) / max(1, sum(m["requests"] for m in mixes)) * 1000
-    health_cpu = sum(h["cpu_seconds"] for h in health) / max(1, sum(h["requests"] for h in health)) * 1000
+
+    def cpu_ms(slices, side):
+        requests = max(1, sum(part["requests"] for part in slices))
+        return sum(part["cpu_seconds"][side] for part in slices) / requests * 1000
+
+    mix_cpu = cpu_ms(mixes, "app") + cpu_ms(mixes, "db")
+    health_cpu = cpu_ms(health, "app") + cpu_ms(health, "db")
     return {"workers": workers or "gunicorn.conf.py", "threads": threads or "gunicorn.conf.py",
             "connections": connections, "keep_alive": False, "seconds": slice_seconds * rounds, "rounds": rounds,
             "members_prepared": members, "prepare_seconds": prepared_seconds, "mix_percent": MIX,
             "load_average": [[round(x, 2) for x in sample] for sample in load],
             "mix": {"requests": sum(m["requests"] for m in mixes), "rps": round(mix_rps, 1), "errors": errors,
                     "exhausted_threads": sum(m["exhausted"] for m in mixes),
-                    "server_cpu_ms_per_request": round(mix_cpu, 2)},
+                    "server_cpu_ms_per_request": round(mix_cpu, 2),
+                    "gunicorn_cpu_ms_per_request": round(cpu_ms(mixes, "app"), 2),
+                    "postgresql_cpu_ms_per_request": round(cpu_ms(mixes, "db"), 2)},
             "healthz": {"requests": sum(h["requests"] for h in health), "rps": round(health_rps, 1),
                         "errors": sum(h["errors"] for h in health),
-                        "server_cpu_ms_per_request": round(health_cpu, 2)},
+                        "server_cpu_ms_per_request": round(health_cpu, 2),
+                        "gunicorn_cpu_ms_per_request": round(cpu_ms(health, "app"), 2),
+                        "postgresql_cpu_ms_per_request": round(cpu_ms(health, "db"), 2)},
             "ratio": round(mix_rps / health_rps, 2),
             # What the ratio would be were the server alone on its cores: /healthz's CPU per request over the mix's.
             "cpu_ratio": round(health_cpu / mix_cpu, 2) if mix_cpu else None,
