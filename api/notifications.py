@@ -49,8 +49,10 @@ class MarkedSchema(Schema):
 def my_notifications(args):
     """What happened to the caller (reports decided, sign-ups, shift reminders, wishes, hours), newest first."""
     member_id = current_actor().id
-    page = paginate(notifications.list_for(member_id, **filters(args)), args)
-    return {**page, "unread_count": notifications.unread_count(member_id)}
+    total, unread = notifications.counts(member_id)
+    page = paginate(notifications.list_for(member_id, **filters(args)), args,
+                    total=unread if args.get("unread") else total)
+    return {**page, "unread_count": unread}
 
 
 @blp.route("/me/notifications/read", methods=["POST"])

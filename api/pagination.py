@@ -31,9 +31,11 @@ def filters(args):
     return {name: value for name, value in args.items() if name not in PageArgs._declared_fields}
 
 
-def paginate(query, args, transform=None):
+def paginate(query, args, transform=None, total=None):
+    """A page of ``query``; ``total`` when the caller already counted the rows (saves the count)."""
     page, per_page = args.get("page", 1), args.get("per_page", 20)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     if transform is not None:
         items = transform(items)

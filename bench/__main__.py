@@ -15,7 +15,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import appeals, batches, certificates, checkins, exports, governance, instructions, reads, rosters, teams
+from bench import (
+    appeals,
+    batches,
+    certificates,
+    checkins,
+    exports,
+    governance,
+    instructions,
+    mixed,
+    reads,
+    rosters,
+    teams,
+)
 from bench.runtime import WRK_MISSING, bench_app, bench_database_url, wrk_path
 from bench.seed import PRESETS, analyze, seed
 from extensions import db
@@ -75,6 +87,8 @@ def main(argv=None):
          lambda: checkins.run(url, seconds=args.seconds, members=scanners, keep_alive=True))
     # It warms up with 20 more members than it counts.
     step("checkin_instructions", lambda: instructions.run(url, requests=min(100, scanners - 20)))
+    # The mini-program's Saturday morning: reads, sign-ups, claims and first scans of distinct members.
+    step("mixed", lambda: mixed.run(url, seconds=2 * args.seconds, members=PRESETS[args.preset].members))
     step("checkins_sqlite", lambda: checkins.run(checkins.sqlite_database(20_000), seconds=args.seconds))
     step("reads", lambda: reads.run(url))
     step("appeals", lambda: appeals.run(url))

@@ -16,7 +16,7 @@ same transaction. Every change of seats locks the activity row first (a sign-up 
 members and single ones take turns), so promotions never interleave.
 """
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, select, update
 
 from clock import to_local, utcnow, within_local_days
 from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -234,18 +234,23 @@ def list_activities(*, community_id=None, unit_id=None, category=None, date_from
                        (Activity.unit_id, unit_id), (Activity.category, category), (Activity.status, status))
 
 
-def signup_counts(activity_ids):
-    """``{activity_id: {"confirmed": n, "waitlisted": m}}`` in one grouped query."""
+def signup_counts(activity_ids, member_id=None):
+    """``({activity_id: {"confirmed": n, "waitlisted": m}}, {activity_id: member's status})`` in one grouped query:
+    a member has one active sign-up per activity, so the group holding it is its status."""
     counts = {i: {SignupStatus.CONFIRMED: 0, SignupStatus.WAITLISTED: 0} for i in activity_ids}
+    mine = {}
     if not activity_ids:
-        return counts
+        return counts, mine
+    has_mine = func.max(case((Signup.member_id == member_id, 1), else_=0)) if member_id is not None else literal(0)
     rows = db.session.execute(
-        select(Signup.activity_id, Signup.status, func.count())
+        select(Signup.activity_id, Signup.status, func.count(), has_mine)
         .where(Signup.activity_id.in_(activity_ids), Signup.status.in_(SignupStatus.ACTIVE))
         .group_by(Signup.activity_id, Signup.status))
-    for activity_id, status, count in rows:
+    for activity_id, status, count, is_mine in rows:
         counts[activity_id][status] = count
-    return counts
+        if is_mine:
+            mine[activity_id] = status
+    return counts, mine
 
 
 def _organizers(activities):
@@ -268,16 +273,11 @@ def _organizers(activities):
 def present(activities, actor=None):
     """A page of activities with their organiser, sign-up counts and, for the caller, its own sign-up status and
     whether it may sign up (``cannot_reason``: the code the sign-up would answer). A few queries for the whole page:
-    the counts, the caller's sign-ups, the organisers' names, the caller's user, and its memberships of the teams
+    the counts with the caller's sign-ups, the organisers' names, the caller's user, and its memberships of the teams
     the page's criteria name."""
     ids = [a.id for a in activities]
-    counts = signup_counts(ids)
+    counts, mine = signup_counts(ids, actor.id if actor is not None else None)
     organizers = _organizers(activities) if activities else {}
-    mine = {}
-    if actor is not None and ids:
-        mine = dict(db.session.execute(select(Signup.activity_id, Signup.status).where(
-            Signup.member_id == actor.id, Signup.activity_id.in_(ids),
-            Signup.status.in_(SignupStatus.ACTIVE))).all())
     team_ids = {a.eligible_team_id for a in activities if a.eligible_team_id is not None}
     my_teams = _active_teams_of(actor.id, team_ids) if actor is not None and team_ids else set()
 

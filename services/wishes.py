@@ -7,7 +7,7 @@ release a claimed wish back to open; staff may cancel an open or claimed wish. E
 ``invalid_state``. Each transition is one conditional UPDATE, so of simultaneous requests exactly one applies.
 """
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, cast, literal, null, or_, select, union_all, update
 
 from clock import local_today, to_local, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -69,6 +69,26 @@ def _led_teams(actor, team_ids):
         TeamMember.team_id.in_(team_ids), TeamMember.member_id == actor.id, TeamMember.role == TeamRole.LEADER)))
 
 
+def _claimer_names(actor, wishes):
+    """``{(kind, id): name}`` of the page's claimers (members, units, teams), with ``("led", team_id)`` for the
+    claiming teams the actor leads: one query for the page whatever its claimers, none when nobody claimed."""
+    member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
+    unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
+    team_ids = {w.claimer_team_id for w in wishes if w.claimer_team_id}
+    parts = []
+    if member_ids:
+        parts.append(select(literal("member"), User.id, SHOWN_NAME).where(User.id.in_(member_ids)))
+    if unit_ids:
+        parts.append(select(literal("unit"), Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))
+    if team_ids:
+        parts.append(select(literal("team"), Team.id, Team.name).where(Team.id.in_(team_ids)))
+        parts.append(select(literal("led"), TeamMember.team_id, cast(null(), String)).where(
+            TeamMember.team_id.in_(team_ids), TeamMember.member_id == actor.id, TeamMember.role == TeamRole.LEADER))
+    if not parts:
+        return {}
+    return {(kind, row_id): name for kind, row_id, name in db.session.execute(union_all(*parts))}
+
+
 def _claimer_type(wish):
     if wish.claimer_team_id:
         return "team"
@@ -78,14 +98,10 @@ def _claimer_type(wish):
 def present(actor, wishes):
     """A page of wishes as the caller may see them: who claimed one is shown to staff and to the claimer, not to
     other members; a team's claim is shown to everyone (a team serves in the open). Claimer names and the teams the
-    caller leads come from grouped queries, not one per wish."""
-    member_ids = {w.claimer_member_id for w in wishes if w.claimer_member_id}
-    unit_ids = {w.claimer_unit_id for w in wishes if w.claimer_unit_id}
-    team_ids = {w.claimer_team_id for w in wishes if w.claimer_team_id}
-    members = dict(db.session.execute(select(User.id, SHOWN_NAME).where(User.id.in_(member_ids))).all())
-    units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
-    teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
-    led = _led_teams(actor, team_ids)
+    caller leads come from grouped queries, not one per wish, and only for claimers the page has: a page of open
+    wishes sends none (an empty IN is still a round trip)."""
+    claimers = _claimer_names(actor, wishes)
+    led = {team_id for (kind, team_id) in claimers if kind == "led"}
     covered = actor.covering({w.community_id for w in wishes})
     held = moderation.under_review("wish", [w.id for w in wishes])
     shown = []
@@ -93,9 +109,8 @@ def present(actor, wishes):
         kind = _claimer_type(wish)
         mine = wish.claimer_team_id in led if kind == "team" else is_claimer(actor, wish)
         sees_claimer = mine or wish.community_id in covered
-        claimer_id, name = {"team": (wish.claimer_team_id, teams.get(wish.claimer_team_id)),
-                            "unit": (wish.claimer_unit_id, units.get(wish.claimer_unit_id)),
-                            "member": (wish.claimer_member_id, members.get(wish.claimer_member_id))}[kind]
+        claimer_id = getattr(wish, f"claimer_{kind}_id")
+        name = claimers.get((kind, claimer_id))
         claimer = None
         if wish.claimed_by and (sees_claimer or kind == "team"):
             claimer = {"type": kind, "id": claimer_id, "name": name}
