@@ -135,7 +135,11 @@ def issue_batch(query, body):
     with its progress, and the zip is downloaded when done."""
     if query["run_async"]:
         return accepted(background.submit_certificate_batch(current_actor(), **body))
-    batch = certificates.prepare_batch(current_actor(), **body)
+    return send_batch_zip(certificates.prepare_batch(current_actor(), **body))
+
+
+def send_batch_zip(batch):
+    """The batch's zip, written to a temporary file first (a failure is still an error answer) and streamed."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it once the response is sent)
     try:
         certificates.write_batch_zip(batch, spool)

@@ -1,7 +1,6 @@
 """The console's pages: each reads its form with the API's schema, calls one service with the signed-in Actor, and
 renders; an action redirects back with a message (errors: console/errors.py)."""
 
-import tempfile
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from api.appeals import (
     RecallSchema,
     ResolveSchema,
 )
-from api.certificates import BatchRequestSchema, CertificateRequestSchema
+from api.certificates import BatchRequestSchema, CertificateRequestSchema, send_batch_zip
 from api.downloads import XLSX_MIMETYPE, send_download
 from api.fields import Id, Year
 from api.meetings import MinutesSchema
@@ -370,15 +369,7 @@ def certificate_batch():
     if request.form.get("async", "true") != "false":
         job = background.submit_certificate_batch(actor, **body)
         return redirect(url_for("console.job_page", job_id=job.id))
-    batch = certificates.prepare_batch(actor, **body)
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it once the response is sent)
-    try:
-        certificates.write_batch_zip(batch, spool)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return send_download(spool, "application/zip", batch.filename)
+    return send_batch_zip(certificates.prepare_batch(actor, **body))
 
 
 JOB_KINDS = {"certificate_batch": "批量开具证明", "service_record_export": "导出服务记录"}
