@@ -31,7 +31,7 @@ from models import BackgroundJob
 from models.background_job import JobStatus
 from services import certificates, exports, notifications
 from services.authz import Actor, fetch
-from services.database import commit_batch, update_if
+from services.database import commit_batch, is_sqlite, update_if
 from services.signed_links import check, signed_link
 from services.storage import storage
 
@@ -132,22 +132,29 @@ class Superseded(Exception):
     """This worker was taken for dead and another took its job: it stops and leaves the job to the other."""
 
 
-def _still_mine(job, **values):
+def _still_mine(job, *, aside=False, **values):
     """Write ``values`` on the job while this worker's take (its ``attempts`` number) is still the job's, committed;
-    a worker another one superseded (it stalled past ``STALE``) stops here instead of writing over it."""
-    result = db.session.execute(
-        update(BackgroundJob)
-        .where(BackgroundJob.id == job.id, BackgroundJob.status == JobStatus.RUNNING,
-               BackgroundJob.attempts == job.take)
-        .values(heartbeat_at=utcnow(), **values).execution_options(synchronize_session=False))
-    commit_batch()
-    if result.rowcount != 1:
+    a worker another one superseded (it stalled past ``STALE``) stops here instead of writing over it. ``aside``:
+    in a transaction of its own, leaving the session's open (an export's rows still streaming from it)."""
+    statement = (update(BackgroundJob)
+                 .where(BackgroundJob.id == job.id, BackgroundJob.status == JobStatus.RUNNING,
+                        BackgroundJob.attempts == job.take)
+                 .values(heartbeat_at=utcnow(), **values).execution_options(synchronize_session=False))
+    if aside and not is_sqlite():
+        # PostgreSQL streams through a server-side cursor, which ends with its transaction. (SQLite's session holds
+        # the only write lock, and its cursor outlives a commit, so there the session commits.)
+        with db.engine.begin() as connection:
+            changed = connection.execute(statement).rowcount
+    else:
+        changed = db.session.execute(statement).rowcount
+        commit_batch()
+    if changed != 1:
         raise Superseded
 
 
-def _heartbeat(job, done):
+def _heartbeat(job, done, *, aside=False):
     """The job's progress and this worker's heartbeat: a worker that stops answering is noticed."""
-    _still_mine(job, done_count=done)
+    _still_mine(job, aside=aside, done_count=done)
 
 
 def _finish(job, **values):
@@ -180,7 +187,7 @@ def _run_export(job, path):
     query = exports.export_query(Actor(job.created_by), **filters)
 
     def progress(n):
-        _heartbeat(job, n)
+        _heartbeat(job, n, aside=True)
 
     if file_format == "xlsx":
         made = exports.write_xlsx(query, progress)

@@ -17,7 +17,7 @@ from clock import utcnow
 from extensions import db
 from models import BackgroundJob, Certificate, Notification
 from schedulers.jobs import JOBS, run
-from services import background, certificates
+from services import background, certificates, exports
 from services.authz import Actor
 from tests.activity_factories import make_record
 from tests.conftest import fire_at_once, postgres_only
@@ -102,6 +102,23 @@ def test_an_export_runs_in_the_background_as_csv_or_xlsx(client):
     xlsx = _download(client, _job(client, admin, jobs["xlsx"]).get_json())
     assert xlsx.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     assert openpyxl.load_workbook(io.BytesIO(xlsx.data)).active.max_row == 3
+
+
+def test_an_export_of_many_batches_reports_progress_as_it_streams(client, monkeypatch):
+    # Progress is written every BATCH rows while the rows still stream from the database (on PostgreSQL a server-side
+    # cursor, which a commit of the reading transaction would close).
+    monkeypatch.setattr(exports, "BATCH", 2)
+    tree, admin, people = _world(7)
+    files = {}
+    for file_format in ("csv", "xlsx"):
+        response = client.get(f"/api/v1/service-records/export?async=true&format={file_format}", headers=auth(admin))
+        assert response.status_code == 202, response.get_json()
+        assert run(JOBS["run_background_jobs"]) == 1
+        job = _job(client, admin, response.get_json()["job_id"]).get_json()
+        assert job["status"] == "done" and job["done_count"] == job["total"] == 7, job
+        files[file_format] = _download(client, job).data
+    assert len(list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig"))))) == 8
+    assert openpyxl.load_workbook(io.BytesIO(files["xlsx"])).active.max_row == 8
 
 
 def test_jobs_are_their_makers_and_a_sysadmins(client):
