@@ -16,6 +16,7 @@
 
 from sqlalchemy import and_, delete, distinct, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from clock import local_today, local_year_bounds, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -76,9 +77,13 @@ def unit_communities(unit_ids):
 
 
 def _units_in_community(community_id):
-    """SQL: the ids of the units whose community (as above) is this one."""
-    return (select(Unit.id).outerjoin(Report, _unit_report_join())
-            .where(func.coalesce(Report.community_id, Unit.community_id) == community_id))
+    """The ids of the units whose community (as above) is this one: those reported to it, and those sitting in it
+    reported nowhere. Two indexed lookups; a coalesce() over the join read every unit."""
+    reported = select(Report.unit_id).where(Report.kind == "unit", Report.status == ReportStatus.APPROVED,
+                                            Report.community_id == community_id)
+    unreported = select(Unit.id).where(Unit.community_id == community_id,
+                                       ~select(Report.id).where(_unit_report_join()).exists())
+    return list(db.session.scalars(reported.union(unreported)))
 
 
 def team_community_id(team):
@@ -216,8 +221,10 @@ def dissolve_team(actor, team_id):
 
 def list_teams(*, community_id=None, unit_id=None, q=None, owner_type=None, status=None):
     """Teams, newest first. ``community_id`` matches the community's own teams and those of units in it."""
-    query = select(Team).order_by(Team.id.desc())
+    query = select(Team)
     if community_id is not None:
+        # The unit ids as values, not a subquery: then each side of the OR reads its own index (a bitmap OR), where
+        # an OR with a subquery filtered every team (BENCHMARKS.md, "Teams").
         query = query.where(or_(Team.owner_community_id == community_id,
                                 Team.owner_unit_id.in_(_units_in_community(community_id))))
     if owner_type == "community":
@@ -226,7 +233,13 @@ def list_teams(*, community_id=None, unit_id=None, q=None, owner_type=None, stat
         query = query.where(Team.owner_unit_id.is_not(None))
     if q:
         query = query.where(contains_text(Team.name, q))
-    return where_given(query, (Team.owner_unit_id, unit_id), (Team.status, status))
+    query = where_given(query, (Team.owner_unit_id, unit_id), (Team.status, status))
+    if community_id is None:
+        return query.order_by(Team.id.desc())
+    # A community's teams (tens, hundreds) fetched first, then sorted: with a page's LIMIT the planner would walk
+    # every team newest first, filtering, since a community's teams are not spread over the ids evenly.
+    teams = aliased(Team, query.cte("community_teams").prefix_with("MATERIALIZED"))
+    return select(teams).order_by(teams.id.desc())
 
 
 def my_teams(actor):
@@ -235,12 +248,17 @@ def my_teams(actor):
             .order_by(Team.id.desc()))
 
 
-def _hours_this_year(condition, group_by):
+def hours_this_year(condition, group_by):
+    """SQL: this year's approved hours per ``group_by`` of the records meeting ``condition`` (on a team: read from
+    the covering ``ix_service_records_team_status_started``)."""
     start, end = local_year_bounds(local_today().year)
-    return dict(db.session.execute(
-        select(group_by, func.sum(ServiceRecord.hours))
-        .where(condition, ServiceRecord.status == RecordStatus.APPROVED, ServiceRecord.started_at >= start,
-               ServiceRecord.started_at < end).group_by(group_by)).all())
+    return (select(group_by, func.sum(ServiceRecord.hours))
+            .where(condition, ServiceRecord.status == RecordStatus.APPROVED, ServiceRecord.started_at >= start,
+                   ServiceRecord.started_at < end).group_by(group_by))
+
+
+def _hours_this_year(condition, group_by):
+    return dict(db.session.execute(hours_this_year(condition, group_by)).all())
 
 
 def present(actor, teams):
