@@ -1,6 +1,8 @@
 """Read paths at city scale (run after ``python -m bench.seed --preset city``): ``/me/hours``,
 ``/me/service-records``, ``/stats/overview`` for the district and for a street (live, from the rollups), the
-staff's ``/service-records`` for the district and a street, ``/units/{id}/members``; then, timed once each, the full
+staff's ``/service-records`` for the district and a street, ``/units/{id}/members``, and the teams' (seeded by
+bench/teams_seed.py): a member's community's ``/teams``, the biggest team, ``/me/teams``, a leader's
+``/teams/{id}/members`` and ``/teams/{id}/stats``; then, timed once each, the full
 recomputation of the district's figures from the records (``stats.compute``, what the rollups replace) and the
 nightly rebuild of the rollups (``reconcile_statistics``).
 
@@ -16,13 +18,13 @@ import json
 import sys
 import time
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import and_, event, func, select, text
 
 from bench.runtime import bench_app, mint_access_token, timings_ms
 from bench.seed import open_sessions
 from clock import local_today
 from extensions import db
-from models import Region, RoleAssignment, ServiceRecord, Unit, User
+from models import Region, Report, RoleAssignment, ServiceRecord, TeamMember, Unit, User
 from services import rollups, stats
 from services.database import unit_of_work
 
@@ -30,7 +32,7 @@ GOAL_P99_MS = 50
 # Statements worth a plan: the endpoint's own queries, not the sign-in lookups by primary key ("WHERE users.unit_id"
 # picks a unit's page of members and its count).
 PLANNED_TABLES = ("service_records", "reports", "shift_assignments", "points_entries", "wishes", "feedback",
-                  "stats_", "WHERE users.unit_id")
+                  "stats_", "WHERE users.unit_id", "teams", "team_members")
 
 
 def _actors(repeat):
@@ -68,6 +70,49 @@ def _paths(member_ids, staff, street_id, district_id, unit_id, tokens):
                                                     bearer(staff.get("street_admin", sysadmin))),
         "GET /units/{id}/members": lambda i: (f"/api/v1/units/{unit_id}/members?per_page=20",
                                               bearer(staff.get("district_admin", sysadmin))),
+    }
+
+
+def _team_actors(repeat):
+    """Members in teams with their communities, leaders with their teams, the biggest team, and their tokens; None
+    when the database has no teams."""
+    biggest = db.session.scalar(select(TeamMember.team_id).where(TeamMember.status == "active")
+                                .group_by(TeamMember.team_id).order_by(func.count().desc(), TeamMember.team_id)
+                                .limit(1))
+    if biggest is None:
+        return None
+    # Spread over the whole membership (every 97th row), not the first teams' members only.
+    members = db.session.execute(
+        select(TeamMember.member_id, Report.community_id).join(Report, and_(
+            Report.member_id == TeamMember.member_id, Report.kind == "member", Report.status == "approved"))
+        .where(TeamMember.role == "member", TeamMember.status == "active", TeamMember.id % 97 == 0)
+        .distinct().order_by(TeamMember.member_id).limit(repeat)).all()
+    leaders = db.session.execute(
+        select(TeamMember.member_id, TeamMember.team_id).where(TeamMember.role == "leader", TeamMember.id % 31 == 0)
+        .order_by(TeamMember.id).limit(repeat)).all()
+    sessions = open_sessions({m for m, _ in members} | {m for m, _ in leaders})
+    tokens = {user_id: mint_access_token(user_id, sid) for user_id, sid in sessions.items()}
+    return members, leaders, biggest, tokens
+
+
+def _team_paths(members, leaders, biggest, tokens):
+    def bearer(user_id):
+        return {"Authorization": f"Bearer {tokens[user_id]}"}
+
+    def member(i):
+        return members[i % len(members)]
+
+    def leader(i):
+        return leaders[i % len(leaders)]
+
+    return {
+        "GET /teams?community_id= (a member)": lambda i: (f"/api/v1/teams?community_id={member(i)[1]}",
+                                                          bearer(member(i)[0])),
+        "GET /teams/{id} (the biggest team)": lambda i: (f"/api/v1/teams/{biggest}", bearer(member(i)[0])),
+        "GET /me/teams": lambda i: ("/api/v1/me/teams", bearer(member(i)[0])),
+        "GET /teams/{id}/members (a leader)": lambda i: (f"/api/v1/teams/{leader(i)[1]}/members",
+                                                         bearer(leader(i)[0])),
+        "GET /teams/{id}/stats": lambda i: (f"/api/v1/teams/{leader(i)[1]}/stats", bearer(member(i)[0])),
     }
 
 
@@ -110,8 +155,9 @@ def run(database_url=None, repeat=200, explain=True, only=None):
         records = db.session.scalar(select(func.count()).select_from(ServiceRecord))
         units = db.session.scalar(select(func.count()).select_from(Unit))
         actors = _actors(repeat)
+        team_actors = _team_actors(repeat)
         db.session.commit()
-        paths = _paths(*actors)
+        paths = {**_paths(*actors), **(_team_paths(*team_actors) if team_actors else {})}
         # A bench database seeded before the rollups existed gains their tables, filled from its records.
         for model in rollups.ROLLUP_MODELS:
             model.__table__.create(db.engine, checkfirst=True)

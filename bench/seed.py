@@ -1,7 +1,8 @@
 """City-scale data, fast: a district of streets and communities, units, members with approved reports, activities,
 service records, posts with templates and pools, a fortnight of past shifts with their assignments, and residents'
 appeals over two years with departments of every street and of the district and the escalations to them, and a year of
-co-governance meetings in every community (bench/governance_seed.py).
+co-governance meetings in every community (bench/governance_seed.py), and volunteer teams with their members, some of
+the activity records marked with a team (bench/teams_seed.py).
 
 Rows are generated in batches of ``BATCH`` and written with PostgreSQL ``COPY`` (psycopg 3 ``cursor.copy``) or, on
 SQLite, SQLAlchemy Core ``insert()`` with a list of dicts. Ids are assigned here (from the table's current maximum),
@@ -24,6 +25,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, func, select, text
 
 from bench.governance_seed import governance_rows
+from bench.teams_seed import mark_records, team_rows
 from clock import local_day_start, local_today, to_local, utcnow
 from extensions import db
 from models import (
@@ -75,13 +77,15 @@ class SeedSpec:
     history_days: int = 14
     appeals: int = 500_000
     departments_per_street: int = 2
+    teams: int = 20_000
     seed: int = 20240601
 
 
 PRESETS = {
     "tiny": SeedSpec(communities=4, members=60, records=600, posts=6, communities_per_street=2,
-                     units_per_community=2, activities_per_community=3, pool_size=5, history_days=2, appeals=400),
-    "small": SeedSpec(communities=30, members=20_000, records=200_000, posts=300, appeals=50_000),
+                     units_per_community=2, activities_per_community=3, pool_size=5, history_days=2, appeals=400,
+                     teams=8),
+    "small": SeedSpec(communities=30, members=20_000, records=200_000, posts=300, appeals=50_000, teams=2_000),
     "city": SeedSpec(),
 }
 
@@ -369,6 +373,14 @@ def seed(spec: SeedSpec, connection=None, now=None) -> Seeded:
              district_id, department_rows, staff)
     governance_rows(w, community_ids=community_ids, units_of=units_of, first_member=first_member,
                     members=spec.members, now=now, seed=spec.seed)
+    unit_members_of = {}
+    for i, unit_id in enumerate(member_unit):
+        if unit_id is not None:
+            unit_members_of.setdefault(unit_id, []).append(first_member + i)
+    teams_of = team_rows(w, teams=spec.teams, community_ids=community_ids, units_of=units_of,
+                         members_of=members_of, unit_members_of=unit_members_of, now=now, seed=spec.seed,
+                         since=history_start)
+    w.counts["service_records_with_team"] = mark_records(connection, teams_of, first_record=first_record)
 
     w.finish([Region, Unit, User, RoleAssignment, Report, Activity, ServiceRecord, Post, ShiftTemplate,
               PoolMembership, Shift, ShiftAssignment, Department, Appeal, AppealEscalation])

@@ -44,7 +44,8 @@ class ServiceRecord(db.Model):
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"), index=True)
     attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"), unique=True)
     # The team of the attendance it follows (a team sign-up's); a team's figures sum these.
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    # Indexed by ix_service_records_team_status_started below (only the records that carry one).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     category: Mapped[str | None] = mapped_column(String(16))
     started_at = mapped_column(UTCDateTime, nullable=False)
     ended_at = mapped_column(UTCDateTime, nullable=False)
@@ -70,6 +71,10 @@ class ServiceRecord(db.Model):
         # The staff list's order (newest first) across many communities: a street's or district's first page
         # reads the newest entries and stops, instead of sorting every record in its scope.
         Index("ix_service_records_started_id", "started_at", "id"),
+        # Covering and only over records carrying a team: a team's hours of the year (its page, its members, its
+        # figures) read the index, not one scattered heap page per record.
+        Index("ix_service_records_team_status_started", "team_id", "status", "started_at",
+              postgresql_include=["member_id", "hours"], **partial_index("team_id is not null")),
     )
 
 

@@ -14,8 +14,9 @@
   a team's figures count those.
 """
 
-from sqlalchemy import and_, delete, distinct, func, or_, select, update
+from sqlalchemy import and_, case, delete, distinct, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from clock import local_today, local_year_bounds, utcnow
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -76,9 +77,13 @@ def unit_communities(unit_ids):
 
 
 def _units_in_community(community_id):
-    """SQL: the ids of the units whose community (as above) is this one."""
-    return (select(Unit.id).outerjoin(Report, _unit_report_join())
-            .where(func.coalesce(Report.community_id, Unit.community_id) == community_id))
+    """The ids of the units whose community (as above) is this one: those reported to it, and those sitting in it
+    reported nowhere. Two indexed lookups; a coalesce() over the join read every unit."""
+    reported = select(Report.unit_id).where(Report.kind == "unit", Report.status == ReportStatus.APPROVED,
+                                            Report.community_id == community_id)
+    unreported = select(Unit.id).where(Unit.community_id == community_id,
+                                       ~select(Report.id).where(_unit_report_join()).exists())
+    return list(db.session.scalars(reported.union(unreported)))
 
 
 def team_community_id(team):
@@ -216,8 +221,10 @@ def dissolve_team(actor, team_id):
 
 def list_teams(*, community_id=None, unit_id=None, q=None, owner_type=None, status=None):
     """Teams, newest first. ``community_id`` matches the community's own teams and those of units in it."""
-    query = select(Team).order_by(Team.id.desc())
+    query = select(Team)
     if community_id is not None:
+        # The unit ids as values, not a subquery: then each side of the OR reads its own index (a bitmap OR), where
+        # an OR with a subquery filtered every team (BENCHMARKS.md, "Teams").
         query = query.where(or_(Team.owner_community_id == community_id,
                                 Team.owner_unit_id.in_(_units_in_community(community_id))))
     if owner_type == "community":
@@ -226,7 +233,13 @@ def list_teams(*, community_id=None, unit_id=None, q=None, owner_type=None, stat
         query = query.where(Team.owner_unit_id.is_not(None))
     if q:
         query = query.where(contains_text(Team.name, q))
-    return where_given(query, (Team.owner_unit_id, unit_id), (Team.status, status))
+    query = where_given(query, (Team.owner_unit_id, unit_id), (Team.status, status))
+    if community_id is None:
+        return query.order_by(Team.id.desc())
+    # A community's teams (tens, hundreds) fetched first, then sorted: with a page's LIMIT the planner would walk
+    # every team newest first, filtering, since a community's teams are not spread over the ids evenly.
+    teams = aliased(Team, query.cte("community_teams").prefix_with("MATERIALIZED"))
+    return select(teams).order_by(teams.id.desc())
 
 
 def my_teams(actor):
@@ -235,12 +248,17 @@ def my_teams(actor):
             .order_by(Team.id.desc()))
 
 
-def _hours_this_year(condition, group_by):
+def hours_this_year(condition, group_by):
+    """SQL: this year's approved hours per ``group_by`` of the records meeting ``condition`` (on a team: read from
+    the covering ``ix_service_records_team_status_started``)."""
     start, end = local_year_bounds(local_today().year)
-    return dict(db.session.execute(
-        select(group_by, func.sum(ServiceRecord.hours))
-        .where(condition, ServiceRecord.status == RecordStatus.APPROVED, ServiceRecord.started_at >= start,
-               ServiceRecord.started_at < end).group_by(group_by)).all())
+    return (select(group_by, func.sum(ServiceRecord.hours))
+            .where(condition, ServiceRecord.status == RecordStatus.APPROVED, ServiceRecord.started_at >= start,
+                   ServiceRecord.started_at < end).group_by(group_by))
+
+
+def _hours_this_year(condition, group_by):
+    return dict(db.session.execute(hours_this_year(condition, group_by)).all())
 
 
 def present(actor, teams):
@@ -250,14 +268,23 @@ def present(actor, teams):
     if not ids:
         return []
     unit_ids = {t.owner_unit_id for t in teams if t.owner_unit_id}
-    communities = unit_communities(unit_ids)
     region_ids = {t.owner_community_id for t in teams if t.owner_community_id}
-    region_names = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(region_ids))).all())
-    unit_names = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))).all())
-    counts = dict(db.session.execute(
-        select(TeamMember.team_id, func.count()).where(TeamMember.team_id.in_(ids),
-                                                       TeamMember.status == MembershipStatus.ACTIVE)
-        .group_by(TeamMember.team_id)).all())
+    # A query only for the kinds of owner the page has; a unit's name and community in one.
+    region_names = dict(db.session.execute(
+        select(Region.id, Region.name).where(Region.id.in_(region_ids))).all()) if region_ids else {}
+    units = {unit_id: (name, community_id) for unit_id, name, community_id in db.session.execute(
+        select(Unit.id, Unit.name, func.coalesce(Report.community_id, Unit.community_id))
+        .outerjoin(Report, _unit_report_join()).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    # Member counts and the caller's own membership in one grouped statement (a round trip each cost p99 under load).
+    counts, mine = {}, {}
+    for team_id, active, my_status, my_role in db.session.execute(
+            select(TeamMember.team_id, func.count(case((TeamMember.status == MembershipStatus.ACTIVE, 1))),
+                   func.max(case((TeamMember.member_id == actor.id, TeamMember.status))),
+                   func.max(case((TeamMember.member_id == actor.id, TeamMember.role))))
+            .where(TeamMember.team_id.in_(ids)).group_by(TeamMember.team_id)):
+        counts[team_id] = active
+        if my_status is not None:
+            mine[team_id] = (my_status, my_role)
     leaders = {}
     for team_id, member_id, name in db.session.execute(
             select(TeamMember.team_id, TeamMember.member_id, User.name).join(User, User.id == TeamMember.member_id)
@@ -265,24 +292,22 @@ def present(actor, teams):
             .order_by(TeamMember.team_id, TeamMember.member_id)):
         leaders.setdefault(team_id, []).append({"member_id": member_id, "name": name})
     hours = _hours_this_year(ServiceRecord.team_id.in_(ids), ServiceRecord.team_id)
-    mine = {row.team_id: row for row in db.session.execute(
-        select(TeamMember.team_id, TeamMember.status, TeamMember.role)
-        .where(TeamMember.team_id.in_(ids), TeamMember.member_id == actor.id))}
     shown = []
     for team in teams:
-        own = mine.get(team.id)
+        own_status, own_role = mine.get(team.id, (None, None))
         unit = team.owner_unit_id
+        unit_name, unit_community = units.get(unit, (None, None))
         shown.append({
             **as_dict(team),
             "owner_type": team.owner_type,
             "owner_id": team.owner_id,
-            "owner_name": unit_names.get(unit) if unit else region_names.get(team.owner_community_id),
-            "community_id": communities.get(unit) if unit else team.owner_community_id,
+            "owner_name": unit_name if unit else region_names.get(team.owner_community_id),
+            "community_id": unit_community if unit else team.owner_community_id,
             "member_count": counts.get(team.id, 0),
             "leaders": leaders.get(team.id, []),
             "approved_hours_this_year": hours.get(team.id, 0),
-            "my_status": own.status if own else None,
-            "my_role": own.role if own else None,
+            "my_status": own_status,
+            "my_role": own_role,
         })
     return shown
 

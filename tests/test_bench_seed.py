@@ -170,3 +170,58 @@ def test_the_tiny_preset_seeds_appeals_a_department_admin_reads(client):
                                                  "title": "路灯不亮", "content": "东门路灯坏了"},
                         headers={"Authorization": f"Bearer {mint_access_token(member, member_session)}"})
     assert filed.status_code == 201, filed.get_json()
+
+
+def test_the_tiny_preset_seeds_teams_of_their_communities_that_leaders_read(client):
+    from bench.runtime import mint_access_token
+    from models import Team, TeamMember
+
+    seeded = seed(TINY)
+    assert count(Team) == TINY.teams == seeded.counts["teams"]
+    assert count(Team, Team.owner_unit_id.is_not(None)) > 0 and count(Team, Team.owner_community_id.is_not(None)) > 0
+    assert seeded.counts["service_records_with_team"] == count(ServiceRecord, ServiceRecord.team_id.is_not(None)) > 0
+    members_of = {}
+    for member_id, community_id in db.session.execute(select(Report.member_id, Report.community_id)
+                                                      .where(Report.kind == "member")):
+        members_of[member_id] = community_id
+    unit_community = dict(db.session.execute(select(Unit.id, Unit.community_id)).all())
+    for team in db.session.scalars(select(Team)):
+        rows = db.session.scalars(select(TeamMember).where(TeamMember.team_id == team.id)).all()
+        community_id = team.owner_community_id or unit_community[team.owner_unit_id]
+        assert {members_of[m.member_id] for m in rows} == {community_id}
+        assert 1 <= sum(m.role == "leader" for m in rows) <= 2 and all(m.status == "active" for m in rows
+                                                                       if m.role == "leader")
+    # A marked record's team is one its member belongs to.
+    assert count(ServiceRecord, ServiceRecord.team_id.is_not(None), ~select(TeamMember.id).where(
+        TeamMember.team_id == ServiceRecord.team_id, TeamMember.member_id == ServiceRecord.member_id).exists()) == 0
+
+    team_id, leader, started = db.session.execute(
+        select(ServiceRecord.team_id, TeamMember.member_id, ServiceRecord.started_at)
+        .join(TeamMember, TeamMember.team_id == ServiceRecord.team_id)
+        .where(TeamMember.role == "leader", ServiceRecord.status == "approved")
+        .order_by(ServiceRecord.id).limit(1)).one()
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {mint_access_token(leader, open_sessions([leader])[leader])}"}
+    members = client.get(f"/api/v1/teams/{team_id}/members", headers=headers)
+    assert members.status_code == 200 and members.get_json()["total"] >= TINY.members // TINY.communities // 2
+    assert client.get("/api/v1/me/teams", headers=headers).get_json()["total"] >= 1
+    from clock import to_local
+
+    stats = client.get(f"/api/v1/teams/{team_id}/stats?year={to_local(started).year}", headers=headers)
+    assert stats.status_code == 200 and float(stats.get_json()["approved_hours"]) > 0
+
+
+def test_teams_are_added_alone_to_a_database_seeded_without_them():
+    from dataclasses import replace
+
+    from bench.teams_seed import add_teams
+    from models import Team
+
+    seed(replace(TINY, teams=0))
+    with db.engine.begin() as connection:
+        counts = add_teams(connection, 6)
+    assert count(Team) == counts["teams"] == 6 and counts["service_records_marked"] > 0
+    db.session.commit()  # SQLite has one writer
+    with db.engine.begin() as connection, pytest.raises(SystemExit):
+        add_teams(connection, 6)
+    assert count(Team) == 6

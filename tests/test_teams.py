@@ -13,6 +13,7 @@ from extensions import db
 from models import Attendance, Notification, PointsEntry, Report, ServiceRecord, Signup, TeamMember, Wish
 from services import checkin_tokens
 from tests.activity_factories import PLACE, confirm, make_activity, make_record
+from tests.conftest import ON_POSTGRES
 from tests.factories import auth, error_code, make_member, make_staff, make_unit, region_tree
 from tests.team_factories import make_team
 
@@ -161,6 +162,19 @@ def test_a_page_of_teams_costs_the_same_queries_however_many_teams(client, world
         return counted.total
 
     assert page_queries(2) == page_queries(12)
+
+
+def test_a_communitys_page_of_teams_is_eight_statements(client, world, count_queries):
+    # BENCHMARKS.md, "Teams": each round trip showed in p99 on a loaded server.
+    for i in range(3):
+        make_team(world["a1"], f"文明劝导队第{i}分队", leaders=[make_member()], members=[make_member()])
+    headers, url = auth(world["leader"]), f"{API}/teams?community_id={world['a1'].id}"
+    with count_queries() as counted:
+        answer = client.get(url, headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["total"] == 3
+    # The sign-in, the community's units, the total, the page, the owners' names, the members (counts and the
+    # caller's own), the leaders, the hours; SQLite's BEGIN IMMEDIATE besides.
+    assert counted.total - (0 if ON_POSTGRES else 1) == 8
 
 
 # Joining, approving, removing, leaving.
