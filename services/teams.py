@@ -14,7 +14,7 @@
   a team's figures count those.
 """
 
-from sqlalchemy import and_, case, delete, distinct, func, or_, select, update
+from sqlalchemy import and_, case, delete, distinct, func, literal, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -269,12 +269,13 @@ def present(actor, teams):
         return []
     unit_ids = {t.owner_unit_id for t in teams if t.owner_unit_id}
     region_ids = {t.owner_community_id for t in teams if t.owner_community_id}
-    # A query only for the kinds of owner the page has; a unit's name and community in one.
-    region_names = dict(db.session.execute(
-        select(Region.id, Region.name).where(Region.id.in_(region_ids))).all()) if region_ids else {}
-    units = {unit_id: (name, community_id) for unit_id, name, community_id in db.session.execute(
-        select(Unit.id, Unit.name, func.coalesce(Report.community_id, Unit.community_id))
-        .outerjoin(Report, _unit_report_join()).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    # Every owner's name (and a unit's community) in one statement, whatever kinds of owner the page has.
+    owners = union_all(
+        select(literal("community"), Region.id, Region.name, Region.id).where(Region.id.in_(region_ids)),
+        select(literal("unit"), Unit.id, Unit.name, func.coalesce(Report.community_id, Unit.community_id))
+        .outerjoin(Report, _unit_report_join()).where(Unit.id.in_(unit_ids)))
+    named = {(kind, owner_id): (name, community_id)
+             for kind, owner_id, name, community_id in db.session.execute(owners)}
     # Member counts and the caller's own membership in one grouped statement (a round trip each cost p99 under load).
     counts, mine = {}, {}
     for team_id, active, my_status, my_role in db.session.execute(
@@ -296,13 +297,14 @@ def present(actor, teams):
     for team in teams:
         own_status, own_role = mine.get(team.id, (None, None))
         unit = team.owner_unit_id
-        unit_name, unit_community = units.get(unit, (None, None))
+        owner_name, community_id = named.get(("unit", unit) if unit else ("community", team.owner_community_id),
+                                             (None, None))
         shown.append({
             **as_dict(team),
             "owner_type": team.owner_type,
             "owner_id": team.owner_id,
-            "owner_name": unit_name if unit else region_names.get(team.owner_community_id),
-            "community_id": unit_community if unit else team.owner_community_id,
+            "owner_name": owner_name,
+            "community_id": community_id if unit else team.owner_community_id,
             "member_count": counts.get(team.id, 0),
             "leaders": leaders.get(team.id, []),
             "approved_hours_this_year": hours.get(team.id, 0),
