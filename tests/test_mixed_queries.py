@@ -1,14 +1,15 @@
 """The mini-program's Saturday-morning reads (bench/mixed.py) pinned to their statements: each one is a round trip
 that a loaded database server makes every member wait for (BENCHMARKS.md, "Mixed workload")."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from clock import utcnow
+from clock import local_today, utcnow
 from extensions import db
 from models import Activity, Notification, PointsEntry, Signup, Wish
-from tests.activity_factories import confirm, make_activity, make_record
+from tests.activity_factories import confirm, make_activity, make_post_shift, make_record
 from tests.conftest import ON_POSTGRES
 from tests.factories import auth, make_member, make_report, make_staff, region_tree
 
@@ -33,7 +34,7 @@ def morning():
                         Notification(member_id=member.id, kind="note", title="未读", created_at=utcnow()),
                         *(Wish(community_id=community.id, title=f"心愿{n}", status="open") for n in range(3))])
     db.session.commit()
-    return {"community": community, "member": member, "activities": activities}
+    return {"community": community, "member": member, "activities": activities, "tree": tree}
 
 
 def statements(client, count_queries, path, headers):
@@ -66,9 +67,9 @@ def test_open_wishes_send_no_query_for_claimers_they_do_not_have(client, count_q
     body, total = statements(client, count_queries, f"/api/v1/wishes?community_id={morning['community'].id}"
                              "&status=open", auth(morning["member"]))
     assert len(body["items"]) == 3 and all(item["claimer_name"] is None for item in body["items"])
-    # The sign-in (and that the caller holds no role: who sees claimers), the total, the page, what waits for
-    # moderation.
-    assert total == 4
+    # The sign-in (and that the caller holds no role: who sees claimers), the page with its total (a community's open
+    # wishes are few: a window count), what waits for moderation.
+    assert total == 3
 
 
 @pytest.mark.parametrize(("unread", "expected"), [(None, 2), ("true", 1)])
@@ -139,3 +140,39 @@ def test_a_claim_is_refreshed_by_its_update(client, count_queries, morning):
     assert total == 7
     again, _ = post(client, count_queries, f"/api/v1/wishes/{wish.id}/claim", auth(make_member()))
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_claimed"
+
+
+def test_a_communitys_coming_activities_come_with_their_total(client, count_queries, morning):
+    community, activities = morning["community"], morning["activities"]
+    body, total = statements(client, count_queries, f"/api/v1/activities?community_id={community.id}"
+                             f"&from={local_today().isoformat()}", auth(morning["member"]))
+    assert body["total"] == 3 and [item["id"] for item in body["items"]] == [a.id for a in activities]
+    # The sign-in, the page with its total, the sign-ups, the organisers' names, the caller's user.
+    assert total == 5
+
+
+@pytest.mark.parametrize(("page", "shown"), [(1, 2), (2, 1), (3, 0)])
+def test_a_page_past_the_end_still_has_the_total(client, morning, page, shown):
+    response = client.get(f"/api/v1/wishes?community_id={morning['community'].id}&status=open&per_page=2"
+                          f"&page={page}", headers=auth(morning["member"]))
+    body = response.get_json()
+    assert response.status_code == 200 and len(body["items"]) == shown and body["total"] == 3
+
+
+def test_no_open_wishes_total_zero(client, morning):
+    other = morning["tree"]["a2"]
+    body = client.get(f"/api/v1/wishes?community_id={other.id}&status=open", headers=auth(morning["member"])).get_json()
+    assert body == {"items": [], "page": 1, "per_page": 20, "total": 0}
+
+
+def test_my_shifts_come_with_their_total(client, count_queries, morning):
+    member, today = morning["member"], local_today()
+    path = f"/api/v1/me/shifts?from={today.isoformat()}&to={(today + timedelta(days=13)).isoformat()}"
+    body, total = statements(client, count_queries, path, auth(member))
+    # The sign-in, the (empty) page with its total.
+    assert body["total"] == 0 and total == 2
+    make_post_shift(morning["community"], utcnow() + timedelta(days=1), assignees=[member])
+    body, total = statements(client, count_queries, path, auth(member))
+    assert body["total"] == len(body["items"]) == 1 and body["items"][0]["my_status"] == "assigned"
+    # The sign-in, the page with its total, the assignees, their posts' communities, names waiting for moderation.
+    assert total == 5
