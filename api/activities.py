@@ -125,7 +125,10 @@ def list_activities(args):
     """Activities by start time, with sign-up counts, organiser and whether the caller may sign up; `from`/`to` are
     local dates."""
     actor = current_actor()
-    return paginate(activities.list_activities(**filters(args)), args, lambda page: activities.present(page, actor))
+    # A community's activities from a date on (the mini-program's "near me") are few: counted with their page.
+    few = args.get("community_id") is not None and args.get("date_from") is not None
+    return paginate(activities.list_activities(**filters(args)), args, lambda page: activities.present(page, actor),
+                    few=few)
 
 
 @blp.route("/activities/<int:activity_id>")

@@ -19,8 +19,9 @@ blp = Blueprint("shifts", __name__, url_prefix="/api/v1", description="Shifts an
 def my_shifts(args):
     """The caller's shifts starting on local days ``from`` .. ``to``, with ``my_status``."""
     actor = current_actor()
+    # A member's own shifts are few: counted with their page.
     return paginate(shifts.member_shifts(actor, **filters(args)), args,
-                    transform=lambda rows: shifts.with_assignees(actor, rows))
+                    transform=lambda rows: shifts.with_assignees(actor, rows), few=True)
 
 
 @blp.route("/shifts/<int:shift_id>/signups", methods=["POST"])

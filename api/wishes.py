@@ -84,7 +84,9 @@ def list_wishes(args):
     """Wishes by community and status, newest first (any signed-in user)."""
     actor = current_actor()
     query = wishes.list_wishes(**filters(args))
-    return paginate(query, args, lambda page: wishes.present(actor, page))
+    # A community's open wishes are few: counted with their page.
+    few = args.get("community_id") is not None and args.get("status") == WishStatus.OPEN
+    return paginate(query, args, lambda page: wishes.present(actor, page), few=few)
 
 
 @blp.route("/wishes/<int:wish_id>")

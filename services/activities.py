@@ -27,7 +27,7 @@ from models.report import ReportStatus
 from models.team import MembershipStatus
 from services import notifications, subscriptions
 from services.authz import community_field, fetch, require_region_staff, require_staff, row_field, within_scope
-from services.database import add_unique, as_dict, update_if, where_given
+from services.database import as_dict, insert_ignoring_conflicts, update_if, where_given
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
 EDITABLE = ("title", "description", "category", "starts_at", "ends_at", "capacity", "requires_signup",
@@ -306,6 +306,11 @@ def _take_seat(activity_id):
     return result.rowcount == 1
 
 
+def _release_seat(activity_id):
+    db.session.execute(update(Activity).where(Activity.id == activity_id, Activity.confirmed_count > 0)
+                       .values(confirmed_count=Activity.confirmed_count - 1))
+
+
 def find_activity(activity_id):
     """An activity anyone signed in may see, unlocked; 404 when there is none."""
     return fetch(Activity, activity_id, _not_found())
@@ -334,14 +339,18 @@ def sign_up_member(activity, member_id, *, team=None):
     """Sign a member up for an activity ``open_for_signup`` returned: confirmed while seats remain, else
     waitlisted; None when the member already holds an active sign-up. With ``team`` its leader signs the member up
     (the sign-up carries the team) and the member is told so, free to decline as usual."""
-    signup = Signup(activity_id=activity.id, member_id=member_id, status=SignupStatus.WAITLISTED,
-                    team_id=team.id if team else None, created_at=utcnow())
-    if not add_unique(signup):
+    # The seat first (the activity is locked), then the sign-up in its final state, in one INSERT that the unique
+    # index of active sign-ups may refuse: no savepoint around it and no second UPDATE of its status.
+    confirmed = _take_seat(activity.id)
+    signup = db.session.scalar(insert_ignoring_conflicts(Signup).values(
+        activity_id=activity.id, member_id=member_id,
+        status=SignupStatus.CONFIRMED if confirmed else SignupStatus.WAITLISTED,
+        team_id=team.id if team else None, created_at=utcnow()).returning(Signup))
+    if signup is None:
+        if confirmed:
+            _release_seat(activity.id)
         return None
     ref = f"activity:{activity.id}"
-    confirmed = _take_seat(activity.id)
-    if confirmed:
-        signup.status = SignupStatus.CONFIRMED
     if team is not None:
         notifications.notify(member_id, "team_signup", f"{team.name}已为您报名：{activity.title}",
                              "报名成功" if confirmed else "已进入候补，有名额空出时将自动递补；不能参加可取消报名",

@@ -8,13 +8,13 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from limits import parse as parse_limit
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from clock import utcnow
 from errors import NotFound, TooManyRequests, Unauthorized
 from extensions import db
-from models import AuthSession, LoginAttempt, User
+from models import AuthSession, LoginAttempt, RoleAssignment, User
 from services import members, wechat
 
 password_hasher = PasswordHasher()
@@ -143,15 +143,18 @@ def logout(session_id):
 
 # Every authenticated request runs this, so it is a Core statement of two columns built once, run on the session's
 # connection: no ORM object is made, its SQL and cache key are computed once, and the ORM's execution is skipped.
-# The caller's user, when a view needs it, is read then (services.authz).
-_sessions, _users = AuthSession.__table__, User.__table__
-LIVE_SIGN_IN = (select(_users.c.id.label("user_id"), _users.c.is_active)
+# The caller's user, when a view needs it, is read then (services.authz). Whether it holds any role comes along (an
+# index probe), so that a member's Actor knows its roles are none without a query of its own.
+_sessions, _users, _roles = AuthSession.__table__, User.__table__, RoleAssignment.__table__
+LIVE_SIGN_IN = (select(_users.c.id.label("user_id"), _users.c.is_active,
+                       exists().where(_roles.c.user_id == _users.c.id).label("has_roles"))
                 .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
                 .where(_sessions.c.id == bindparam("session_id"), _sessions.c.revoked_at.is_(None)))
 
 
 def live_sign_in(session_id):
-    """``(user_id, is_active)`` of a live sign-in, in one query; None when the session was revoked or never existed."""
+    """``(user_id, is_active, has_roles)`` of a live sign-in, in one query; None when the session was revoked or
+    never existed."""
     if not session_id:
         return None
     return db.session.connection().execute(LIVE_SIGN_IN, {"session_id": session_id}).first()

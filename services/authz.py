@@ -19,7 +19,8 @@ Every operation asks its questions in this order, so the same mistake gets the s
 
 from functools import cached_property
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, inspect, or_, select, true
+from sqlalchemy.orm.attributes import set_committed_value
 
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
@@ -32,12 +33,17 @@ class Actor:
     """The caller, known by its user id. Its user and its roles are read only when a rule or a view asks: a member's
     check-in needs neither."""
 
-    def __init__(self, user_id):
+    def __init__(self, user_id, *, has_roles=None):
         self.id = user_id
+        if has_roles is False:
+            self.roles = []  # the sign-in's query found none (services.auth.LIVE_SIGN_IN): no query for them
 
     @cached_property
     def user(self):
-        return db.session.get(User, self.id)
+        user = db.session.get(User, self.id)
+        if user is not None and self.__dict__.get("roles") == [] and "roles" not in inspect(user).dict:
+            set_committed_value(user, "roles", [])  # known to be none: ``user.roles`` (GET /me) needs no query
+        return user
 
     @cached_property
     def roles(self):

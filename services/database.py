@@ -115,10 +115,13 @@ def update_if(row, *conditions, **values):
     transaction goes on, and the caller decides: usually a 409, which ends the unit of work). Either way the row is
     refreshed, so the caller sees what the winner left."""
     model = type(row)
-    result = db.session.execute(update(model).where(model.id == row.id, *conditions).values(**values)
-                                .execution_options(synchronize_session=False))
-    db.session.refresh(row)
-    return result.rowcount == 1
+    # RETURNING refreshes the row in the update's own statement (populate_existing); only a refused one reads it.
+    updated = db.session.execute(update(model).where(model.id == row.id, *conditions).values(**values)
+                                 .returning(model)
+                                 .execution_options(synchronize_session=False, populate_existing=True)).first()
+    if updated is None:
+        db.session.refresh(row)
+    return updated is not None
 
 
 def insert_rows_ignoring_conflicts(model, rows, *returning):

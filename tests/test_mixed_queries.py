@@ -1,16 +1,17 @@
 """The mini-program's Saturday-morning reads (bench/mixed.py) pinned to their statements: each one is a round trip
 that a loaded database server makes every member wait for (BENCHMARKS.md, "Mixed workload")."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from clock import utcnow
+from clock import local_today, utcnow
 from extensions import db
-from models import Notification, PointsEntry, Signup, Wish
-from tests.activity_factories import confirm, make_activity, make_record
+from models import Activity, Notification, PointsEntry, Signup, Wish
+from tests.activity_factories import confirm, make_activity, make_post_shift, make_record
 from tests.conftest import ON_POSTGRES
-from tests.factories import auth, make_member, make_report, region_tree
+from tests.factories import auth, make_member, make_report, make_staff, region_tree
 
 # SQLite's transactions open with an explicit BEGIN IMMEDIATE (services/database.py), which is counted too.
 BEGIN = 0 if ON_POSTGRES else 1
@@ -33,7 +34,7 @@ def morning():
                         Notification(member_id=member.id, kind="note", title="未读", created_at=utcnow()),
                         *(Wish(community_id=community.id, title=f"心愿{n}", status="open") for n in range(3))])
     db.session.commit()
-    return {"community": community, "member": member, "activities": activities}
+    return {"community": community, "member": member, "activities": activities, "tree": tree}
 
 
 def statements(client, count_queries, path, headers):
@@ -47,8 +48,9 @@ def test_me_reads_its_three_figures_in_one_statement(client, count_queries, morn
     body, total = statements(client, count_queries, "/api/v1/me", auth(morning["member"]))
     assert Decimal(str(body["approved_hours"])) == Decimal("2.50") and body["points"] == 7
     assert body["community_id"] == morning["community"].id
-    # The sign-in, the user, its roles, the figures.
-    assert total == 4
+    # The sign-in (which also tells that the member holds no role), the user, the figures.
+    assert total == 3
+    assert body["roles"] == []
 
 
 def test_activities_count_sign_ups_and_the_members_own_in_one_statement(client, count_queries, morning):
@@ -65,8 +67,9 @@ def test_open_wishes_send_no_query_for_claimers_they_do_not_have(client, count_q
     body, total = statements(client, count_queries, f"/api/v1/wishes?community_id={morning['community'].id}"
                              "&status=open", auth(morning["member"]))
     assert len(body["items"]) == 3 and all(item["claimer_name"] is None for item in body["items"])
-    # The sign-in, the total, the page, the caller's roles (who sees claimers), what waits for moderation.
-    assert total == 5
+    # The sign-in (and that the caller holds no role: who sees claimers), the page with its total (a community's open
+    # wishes are few: a window count), what waits for moderation.
+    assert total == 3
 
 
 @pytest.mark.parametrize(("unread", "expected"), [(None, 2), ("true", 1)])
@@ -77,3 +80,99 @@ def test_notifications_count_the_total_and_the_unread_in_one_statement(client, c
     assert body["total"] == len(body["items"]) == expected and body["unread_count"] == 1
     # The sign-in, both counts, the page.
     assert total == 3
+
+
+def test_staff_roles_are_still_read_and_seen(client, count_queries, morning):
+    admin = make_staff("community_admin", morning["community"])
+    body, total = statements(client, count_queries, "/api/v1/me", auth(admin))
+    assert [role["role"] for role in body["roles"]] == ["community_admin"]
+    # The sign-in, the user, its roles, the figures.
+    assert total == 4
+    body, _ = statements(client, count_queries, f"/api/v1/wishes?community_id={morning['community'].id}",
+                         auth(admin))
+    assert len(body["items"]) == 3
+
+
+def post(client, count_queries, path, headers):
+    with count_queries() as counted:
+        response = client.post(path, json={}, headers=headers)
+    return response, counted.total - BEGIN
+
+
+def test_sign_up_takes_its_seat_and_inserts_once(client, count_queries, morning):
+    member, activities = morning["member"], morning["activities"]
+    full = activities[1]
+    full.capacity = full.confirmed_count = 1  # the other member holds its one seat
+    db.session.commit()
+    response, total = post(client, count_queries, f"/api/v1/activities/{activities[2].id}/signups", auth(member))
+    assert response.status_code == 201 and response.get_json()["status"] == "confirmed"
+    # The sign-in, the activity (locked), the user (eligibility), the seat, the sign-up, the notification.
+    assert total == 6
+    response, total = post(client, count_queries, f"/api/v1/activities/{full.id}/signups", auth(member))
+    assert response.status_code == 201 and response.get_json()["status"] == "waitlisted"
+    assert total == 6
+    again, _ = post(client, count_queries, f"/api/v1/activities/{activities[2].id}/signups", auth(member))
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_signed_up"
+    db.session.expire_all()
+    assert [db.session.get(Activity, a.id).confirmed_count for a in activities[1:]] == [1, 1]
+
+
+def test_a_refused_sign_up_gives_its_seat_back(app, morning):
+    from services.activities import sign_up_member
+
+    activity = morning["activities"][0]  # the member holds a confirmed seat already
+    with app.test_request_context():
+        assert sign_up_member(db.session.get(Activity, activity.id), morning["member"].id) is None
+        db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Activity, activity.id).confirmed_count == 1
+    assert db.session.query(Signup).filter_by(activity_id=activity.id).count() == 1
+
+
+def test_a_claim_is_refreshed_by_its_update(client, count_queries, morning):
+    wish = db.session.query(Wish).filter_by(community_id=morning["community"].id).first()
+    response, total = post(client, count_queries, f"/api/v1/wishes/{wish.id}/claim", auth(morning["member"]))
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "claimed" and body["claimed_by_me"] is True
+    assert body["claimer_member_id"] == morning["member"].id and body["claimed_at"]
+    # The sign-in, the user (a member?), the wish, the update returning it, the notification, the claimer's name,
+    # what waits for moderation.
+    assert total == 7
+    again, _ = post(client, count_queries, f"/api/v1/wishes/{wish.id}/claim", auth(make_member()))
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_claimed"
+
+
+def test_a_communitys_coming_activities_come_with_their_total(client, count_queries, morning):
+    community, activities = morning["community"], morning["activities"]
+    body, total = statements(client, count_queries, f"/api/v1/activities?community_id={community.id}"
+                             f"&from={local_today().isoformat()}", auth(morning["member"]))
+    assert body["total"] == 3 and [item["id"] for item in body["items"]] == [a.id for a in activities]
+    # The sign-in, the page with its total, the sign-ups, the organisers' names, the caller's user.
+    assert total == 5
+
+
+@pytest.mark.parametrize(("page", "shown"), [(1, 2), (2, 1), (3, 0)])
+def test_a_page_past_the_end_still_has_the_total(client, morning, page, shown):
+    response = client.get(f"/api/v1/wishes?community_id={morning['community'].id}&status=open&per_page=2"
+                          f"&page={page}", headers=auth(morning["member"]))
+    body = response.get_json()
+    assert response.status_code == 200 and len(body["items"]) == shown and body["total"] == 3
+
+
+def test_no_open_wishes_total_zero(client, morning):
+    other = morning["tree"]["a2"]
+    body = client.get(f"/api/v1/wishes?community_id={other.id}&status=open", headers=auth(morning["member"])).get_json()
+    assert body == {"items": [], "page": 1, "per_page": 20, "total": 0}
+
+
+def test_my_shifts_come_with_their_total(client, count_queries, morning):
+    member, today = morning["member"], local_today()
+    path = f"/api/v1/me/shifts?from={today.isoformat()}&to={(today + timedelta(days=13)).isoformat()}"
+    body, total = statements(client, count_queries, path, auth(member))
+    # The sign-in, the (empty) page with its total.
+    assert body["total"] == 0 and total == 2
+    make_post_shift(morning["community"], utcnow() + timedelta(days=1), assignees=[member])
+    body, total = statements(client, count_queries, path, auth(member))
+    assert body["total"] == len(body["items"]) == 1 and body["items"][0]["my_status"] == "assigned"
+    # The sign-in, the page with its total, the assignees, their posts' communities, names waiting for moderation.
+    assert total == 5
