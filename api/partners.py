@@ -23,7 +23,7 @@ class PartnerChangeSchema(Schema):
         "description": "With role department only: a department of the community's street or district"})
     contact_name = Text(required=True, validate=validate.Length(min=1, max=50))
     contact_phone = Text(required=True, allow_none=True, validate=validate.Length(max=20), metadata={
-        "description": "A mobile or a landline (0XX-XXXXXXXX); answered whole to the community's staff only, "
+        "description": "A mobile or a landline (such as 010-12345678); answered whole to the community's staff only, "
                        "null for others"})
 
 

@@ -13,33 +13,11 @@ from services import appeal_stats, appeals
 from services.authz import Actor
 from tests.conftest import postgres_only
 from tests.factories import make_member, make_staff, region_tree
+from tests.plans import explain, rows_read, seq_scans
 
 pytestmark = postgres_only
 
 PER_COMMUNITY = 1500
-
-
-def _plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
-def _plan(statement):
-    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
-    return db.session.connection().exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params).scalar()[0]["Plan"]
-
-
-def _read(plan, table):
-    """Rows each node reading ``table`` (or one of its indexes) returned plus those it read and dropped."""
-    return [node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in _plan_nodes(plan)
-            if node.get("Relation Name") == table or str(node.get("Index Name", "")).startswith(
-                (f"ix_{table}_", f"uq_{table}_"))]
-
-
-def _seq_scans(plan, table):
-    return [n for n in _plan_nodes(plan) if n.get("Node Type") == "Seq Scan" and n.get("Relation Name") == table]
 
 
 @pytest.fixture
@@ -94,32 +72,32 @@ def _actor(user):
 
 def test_a_communitys_page_reads_one_page_from_the_index(city):
     staff = make_staff("community_admin", city["a1"])
-    plan = _plan(appeals.list_appeals(_actor(staff)).limit(20))
-    assert not _seq_scans(plan, "appeals")
-    assert max(_read(plan, "appeals")) <= 20
+    plan = explain(appeals.list_appeals(_actor(staff)).limit(20))
+    assert not seq_scans(plan, "appeals")
+    assert max(rows_read(plan, "appeals")) <= 20
 
 
 def test_a_streets_page_reads_only_its_communities(city):
     staff = make_staff("street_admin", city["street_a"])
-    plan = _plan(appeals.list_appeals(_actor(staff)).limit(20))
-    assert not _seq_scans(plan, "appeals")
-    assert max(_read(plan, "appeals")) <= 2 * PER_COMMUNITY
+    plan = explain(appeals.list_appeals(_actor(staff)).limit(20))
+    assert not seq_scans(plan, "appeals")
+    assert max(rows_read(plan, "appeals")) <= 2 * PER_COMMUNITY
 
 
 def test_a_departments_page_reads_one_page_of_its_appeals(city):
     staff = make_staff("department_admin", city["department"])
-    plan = _plan(appeals.list_appeals(_actor(staff)).limit(20))
-    assert not _seq_scans(plan, "appeals")
-    read = _read(plan, "appeals") + _read(plan, "appeal_departments")
+    plan = explain(appeals.list_appeals(_actor(staff)).limit(20))
+    assert not seq_scans(plan, "appeals")
+    read = rows_read(plan, "appeals") + rows_read(plan, "appeal_departments")
     assert read and max(read) <= 20, read
     assert len(db.session.execute(appeals.list_appeals(_actor(staff))).all()) == 220
 
 
 def test_a_members_own_appeals_come_from_its_index(city):
-    plan = _plan(appeals.my_appeals(_actor(city["member"])).limit(20))
-    assert not _seq_scans(plan, "appeals")
+    plan = explain(appeals.my_appeals(_actor(city["member"])).limit(20))
+    assert not seq_scans(plan, "appeals")
     # The member's own 30 at most, whatever the table holds.
-    assert max(_read(plan, "appeals")) <= 30
+    assert max(rows_read(plan, "appeals")) <= 30
 
 
 def test_a_streets_statistics_read_its_communities_rows_of_the_dates(city):
@@ -149,9 +127,9 @@ def test_a_streets_statistics_read_its_communities_rows_of_the_dates(city):
                  .where(Appeal.community_id.in_([city["a1"].id, city["a2"].id]),
                         *within_local_days(Appeal.created_at, start, utcnow().date()))
                  .group_by(Appeal.community_id))
-    plan = _plan(statement)
-    assert not _seq_scans(plan, "appeals")
-    assert max(_read(plan, "appeals")) <= 2 * 130
+    plan = explain(statement)
+    assert not seq_scans(plan, "appeals")
+    assert max(rows_read(plan, "appeals")) <= 2 * 130
 
 
 def test_the_reminder_reads_only_appeals_still_concerned(city):
@@ -162,7 +140,7 @@ def test_the_reminder_reads_only_appeals_still_concerned(city):
         appeals.select(Appeal.id).where(Appeal.status.in_(("accepted", "escalated")), Appeal.due_at <= now,
                                         Appeal.overdue_notified_at.is_(None)),
     ):
-        plan = _plan(statement)
-        assert not _seq_scans(plan, "appeals")
+        plan = explain(statement)
+        assert not seq_scans(plan, "appeals")
         # Only appeals in the state the job looks at: a fifth of the table at most, not all of it.
-        assert max(_read(plan, "appeals")) <= city["appeals"] // 5 + 1
+        assert max(rows_read(plan, "appeals")) <= city["appeals"] // 5 + 1

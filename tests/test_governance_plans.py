@@ -14,33 +14,11 @@ from services import governance_stats, meeting_links, meetings, tasks
 from services.authz import Actor
 from tests.conftest import postgres_only
 from tests.factories import make_region, make_staff, region_tree
+from tests.plans import explain, rows_read, seq_scans
 
 pytestmark = postgres_only
 
 PER_COMMUNITY = 600
-
-
-def _plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
-def _plan(statement):
-    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
-    return db.session.connection().exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params).scalar()[0]["Plan"]
-
-
-def _read(plan, table):
-    """Rows each node reading ``table`` (or one of its indexes) returned plus those it read and dropped."""
-    return [node["Actual Rows"] + node.get("Rows Removed by Filter", 0) for node in _plan_nodes(plan)
-            if node.get("Relation Name") == table or str(node.get("Index Name", "")).startswith(
-                (f"ix_{table}_", f"uq_{table}_"))]
-
-
-def _seq_scans(plan, table):
-    return [n for n in _plan_nodes(plan) if n.get("Node Type") == "Seq Scan" and n.get("Relation Name") == table]
 
 
 @pytest.fixture
@@ -95,24 +73,24 @@ def city():
 
 
 def test_a_communitys_page_of_meetings_reads_one_page_from_the_index(city):
-    plan = _plan(meetings.list_meetings(community_id=city["a1"].id).limit(20))
-    assert not _seq_scans(plan, "meetings")
-    assert max(_read(plan, "meetings")) <= 20
+    plan = explain(meetings.list_meetings(community_id=city["a1"].id).limit(20))
+    assert not seq_scans(plan, "meetings")
+    assert max(rows_read(plan, "meetings")) <= 20
 
 
 def test_a_communitys_overdue_tasks_read_one_page_from_the_index(city):
     staff = make_staff("community_admin", city["a1"])
-    plan = _plan(tasks.list_tasks(Actor(staff.id), status="overdue").limit(20))
-    assert not _seq_scans(plan, "meeting_tasks")
-    assert max(_read(plan, "meeting_tasks")) <= 20
+    plan = explain(tasks.list_tasks(Actor(staff.id), status="overdue").limit(20))
+    assert not seq_scans(plan, "meeting_tasks")
+    assert max(rows_read(plan, "meeting_tasks")) <= 20
 
 
 def test_a_streets_overdue_tasks_read_only_its_communities(city):
     staff = make_staff("street_admin", city["street_a"])
-    plan = _plan(tasks.list_tasks(Actor(staff.id), status="overdue").limit(20))
-    assert not _seq_scans(plan, "meeting_tasks")
+    plan = explain(tasks.list_tasks(Actor(staff.id), status="overdue").limit(20))
+    assert not seq_scans(plan, "meeting_tasks")
     # The two communities' open overdue tasks at most, never the big one's in the other street.
-    assert max(_read(plan, "meeting_tasks")) <= 2 * PER_COMMUNITY
+    assert max(rows_read(plan, "meeting_tasks")) <= 2 * PER_COMMUNITY
 
 
 def test_a_streets_figures_read_its_communities_rows_of_the_year(city):
@@ -120,24 +98,24 @@ def test_a_streets_figures_read_its_communities_rows_of_the_year(city):
     starts = governance_stats.month_starts(city["today"].year)
     for statement, table in ((governance_stats.held_by_community(ids, starts), "meetings"),
                              (governance_stats.tasks_by_community(ids, starts, city["today"]), "meeting_tasks")):
-        plan = _plan(statement)
-        assert not _seq_scans(plan, table), (table, plan)
+        plan = explain(statement)
+        assert not seq_scans(plan, table), (table, plan)
         # A year of two communities: about 730 meetings and twice as many tasks, not the 11,400 meetings stored.
-        assert max(_read(plan, table)) <= 2 * 2 * 366, (table, plan)
+        assert max(rows_read(plan, table)) <= 2 * 2 * 366, (table, plan)
 
 
 def test_the_overdue_reminder_reads_only_open_tasks(city):
     statement = select(MeetingTask.id).where(MeetingTask.status == "open", MeetingTask.due_date < city["today"],
                                              MeetingTask.overdue_notified_at.is_(None))
-    plan = _plan(statement)
-    assert not _seq_scans(plan, "meeting_tasks")
+    plan = explain(statement)
+    assert not seq_scans(plan, "meeting_tasks")
     open_tasks = db.session.scalar(select(db.func.count()).select_from(MeetingTask).where(MeetingTask.status == "open"))
-    assert max(_read(plan, "meeting_tasks")) <= open_tasks
+    assert max(rows_read(plan, "meeting_tasks")) <= open_tasks
 
 
 def test_the_meetings_about_a_need_come_from_the_agendas_index(city):
     about = meeting_links.meetings_about("need", [city["need"].id])[city["need"].id]
     assert len(about) == 3 and all(m["decisions"] for m in about)
-    plan = _plan(select(AgendaItem.meeting_id).where(AgendaItem.need_id.in_([city["need"].id])))
-    assert not _seq_scans(plan, "meeting_agenda_items")
-    assert max(_read(plan, "meeting_agenda_items")) <= 3
+    plan = explain(select(AgendaItem.meeting_id).where(AgendaItem.need_id.in_([city["need"].id])))
+    assert not seq_scans(plan, "meeting_agenda_items")
+    assert max(rows_read(plan, "meeting_agenda_items")) <= 3

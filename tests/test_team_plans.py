@@ -11,29 +11,13 @@ from models import Report, ServiceRecord, Team
 from services import teams
 from tests.conftest import postgres_only
 from tests.factories import make_member, make_region, make_unit, region_tree
+from tests.plans import explain, reading
 
 pytestmark = postgres_only
 
 PER_COMMUNITY = 400
 UNITS = 5
 TEAMS_PER_UNIT = 4
-
-
-def _plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
-def _plan(statement):
-    compiled = statement.compile(db.engine, compile_kwargs={"render_postcompile": True})
-    return db.session.connection().exec_driver_sql(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params).scalar()[0]["Plan"]
-
-
-def _reading(plan, table):
-    return [node for node in _plan_nodes(plan) if node.get("Relation Name") == table
-            or str(node.get("Index Name", "")).startswith((f"ix_{table}_", f"uq_{table}_"))]
 
 
 @pytest.fixture
@@ -81,11 +65,11 @@ def test_a_communitys_teams_are_its_own_and_its_units_and_come_from_the_owner_in
     assert {t.owner_unit_id for t in shown} - {None} == units_here
     assert len(shown) == PER_COMMUNITY + UNITS * TEAMS_PER_UNIT
 
-    plan = _plan(teams.list_teams(community_id=a1.id).limit(20))
-    reading = _reading(plan, "teams")
-    assert not [n for n in reading if n["Node Type"] == "Seq Scan"], plan
+    plan = explain(teams.list_teams(community_id=a1.id).limit(20))
+    nodes = reading(plan, "teams")
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], plan
     # The community's 420 teams at most, not the 8,080 stored (an OR with a subquery filtered them all).
-    assert max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in reading) <= len(shown)
+    assert max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in nodes) <= len(shown)
 
 
 def test_team_hours_come_from_the_covering_index_of_team_records(city):
@@ -94,9 +78,9 @@ def test_team_hours_come_from_the_covering_index_of_team_records(city):
     for statement in (teams.hours_this_year(ServiceRecord.team_id.in_(page), ServiceRecord.team_id),
                       teams.hours_this_year(and_(ServiceRecord.team_id == page[0],
                                                  ServiceRecord.member_id.in_(member_ids)), ServiceRecord.member_id)):
-        plan = _plan(statement)
-        reading = _reading(plan, "service_records")
-        assert not [n for n in reading if n["Node Type"] == "Seq Scan"], plan
-        assert {n["Index Name"] for n in reading if "Index Name" in n} == {"ix_service_records_team_status_started"}
+        plan = explain(statement)
+        nodes = reading(plan, "service_records")
+        assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], plan
+        assert {n["Index Name"] for n in nodes if "Index Name" in n} == {"ix_service_records_team_status_started"}
         # Twenty teams' ten records each, not the 30,000 stored.
-        assert max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in reading) <= 20 * 10
+        assert max(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in nodes) <= 20 * 10
