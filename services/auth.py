@@ -76,18 +76,21 @@ def _attempt(username):
 
     Attempts are rows, written and committed on a connection of their own before the password is checked, so every
     process and machine sees them at once and a failed sign-in's 401 (which rolls its unit of work back) keeps them.
-    Each attempt counts the attempts up to its own id: of simultaneous ones exactly the first ``limit`` go ahead.
-    Returns the attempt's id, removed again when the password was right."""
+    The attempts of one username take turns (a transaction lock on PostgreSQL, SQLite's one writer), and each counts
+    those before it with its own: of simultaneous ones exactly the first ``limit`` go ahead. (Counting ids up to its
+    own after the commit was not enough: a later id can commit before an earlier one.) Returns the attempt's id,
+    removed again when the password was right."""
     limit = parse_limit(current_app.config["LOGIN_FAILURE_LIMIT"])
     key, now = f"login:{username.lower()}"[:64], utcnow()
     since = now - timedelta(seconds=limit.get_expiry())
     attempts = LoginAttempt.__table__
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
         conn.execute(attempts.delete().where(attempts.c.username_key == key, attempts.c.at < since))
         attempt_id = conn.execute(attempts.insert().values(username_key=key, at=now).returning(attempts.c.id)).scalar()
-    with db.engine.connect() as conn:
         earlier = conn.scalar(select(func.count()).select_from(attempts).where(
-            attempts.c.username_key == key, attempts.c.at >= since, attempts.c.id <= attempt_id))
+            attempts.c.username_key == key, attempts.c.at >= since))
     if earlier > limit.amount:
         raise TooManyRequests("rate_limited", "登录失败次数过多，请稍后再试", {"limit": str(limit)},
                               headers={"Retry-After": str(limit.get_expiry())})
