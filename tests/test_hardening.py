@@ -13,7 +13,7 @@ import requests
 import time_machine
 from sqlalchemy import func, select
 
-from clock import utcnow
+from clock import to_local, utcnow
 from extensions import db
 from models import Certificate, ServiceRecord, ShiftAssignment, User
 from services import checkin_tokens
@@ -162,7 +162,7 @@ def test_a_roster_names_its_volunteers_only_to_staff_and_to_those_on_the_shift(c
     tree = region_tree()
     on_shift, outsider = make_member("王伟"), make_member("李芳")
     post, shift = make_post_shift(tree["a1"], utcnow() + timedelta(days=1), assignees=[on_shift])
-    day = (utcnow() + timedelta(days=1)).date().isoformat()
+    day = to_local(shift.starts_at).date().isoformat()  # the shift's local day (tomorrow in UTC may be later here)
 
     def names(user):
         rows = client.get(f"/api/v1/posts/{post.id}/shifts?from={day}&to={day}", headers=auth(user)).get_json()
