@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -18,7 +19,7 @@ os.environ.setdefault("PII_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODl
 
 from flask import current_app  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import MetaData, event, text  # noqa: E402
+from sqlalchemy import MetaData, create_engine, event, make_url, text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -235,3 +236,21 @@ def fire_at_once(count, request):
     if errors:
         raise errors[0]
     return results
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """The URL of a database with nothing in it, for migrations to run on: a SQLite file, or a fresh PostgreSQL
+    database beside the test database, dropped afterwards."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    url = make_url(normalise_database_url(DATABASE_URL))
+    name = f"{url.database}_empty_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,35 +1,14 @@
 """`flask db upgrade` builds the schema from empty, and the migrations match the models exactly."""
 
 import re
-import uuid
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import CheckConstraint, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import CheckConstraint
 
 from app import create_app
-from config import normalise_database_url
 from extensions import db
-from tests.conftest import DATABASE_URL, ON_POSTGRES
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-        return
-    url = make_url(normalise_database_url(DATABASE_URL))
-    name = f"{url.database}_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_upgrade_from_empty_matches_the_models(empty_database_url):

@@ -3,19 +3,16 @@
 through the API and the jobs; simultaneous approvals add up; ``rebuild`` mends drift; the migration fills them."""
 
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 import time_machine
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, update
 
 from app import create_app
 from clock import local_year_bounds
-from config import normalise_database_url
 from extensions import db
 from models import (
     CommunityYearFigures,
@@ -38,7 +35,7 @@ from tests.activity_factories import (
     make_post_shift,
     make_record,
 )
-from tests.conftest import DATABASE_URL, ON_POSTGRES, fire_at_once, postgres_only
+from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, make_member, make_report, make_staff, make_unit, region_tree
 
 # 2030-12-31 20:00 in Beijing: records, shifts and corrections fall on both sides of the local new year.
@@ -271,22 +268,6 @@ def test_unit_changes_during_approvals_leave_no_drift(live_server):
     assert {model: _counted_rows(model) for model in (UnitYear, RegionYearUnits)} == kept
     units_active = dict(db.session.execute(select(RegionYearUnits.region_id, RegionYearUnits.units_active)).all())
     assert units_active[tree["district"].id] == 1  # every member is now in the second unit
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'rollups.sqlite3'}"
-        return
-    url = make_url(normalise_database_url(DATABASE_URL))
-    name = f"{url.database}_roll_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_the_migration_fills_the_rollups_from_the_records(empty_database_url):
