@@ -9,13 +9,16 @@ and that a request carries read-only ids. So each schema is shown as:
   of them ``required`` (a null is still carried), the nested resources as their answers;
 - its *input* (``input_schema``), named ``<Resource>Input``: the fields a request may send.
 
-The answer schema is also what dumps the answer, so the document and the answers cannot drift apart.
+The answer schema is also what dumps the answer, so the document and the answers cannot drift apart; it dumps by a
+plan made once (api/dumping.py).
 """
 
 import copy
 from functools import cache
 
 from marshmallow import Schema, fields
+
+from api.dumping import PlannedDumpSchema
 
 
 def _schema_class(schema):
@@ -44,8 +47,8 @@ def _derived_field(field, derive, required=None):
     return field
 
 
-def _derived_class(schema_class, name, declared):
-    derived = type(name, (Schema,), {**declared, "__doc__": schema_class.__doc__})
+def _derived_class(schema_class, name, declared, base=Schema):
+    derived = type(name, (base,), {**declared, "__doc__": schema_class.__doc__})
     derived.__module__ = schema_class.__module__
     return derived
 
@@ -57,7 +60,7 @@ def answer_schema(schema_class):
         return schema_class
     answer = _derived_class(schema_class, _name(schema_class), {
         name: _derived_field(field, answer_schema, required=True)
-        for name, field in _declared(schema_class).items() if not field.load_only})
+        for name, field in _declared(schema_class).items() if not field.load_only}, base=PlannedDumpSchema)
     answer.is_answer = True
     return answer
 

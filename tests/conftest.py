@@ -54,6 +54,7 @@ def app(fake_wechat_server):
     _, wechat_url = fake_wechat_server
     app = create_app({
         "TESTING": True,
+        "CHECK_DUMPS": True,  # every answer's planned dump is checked against marshmallow's (api/dumping.py)
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(DATABASE_URL),
         "WECHAT_APPID": "wx-test-app",
         "WECHAT_SECRET": "wx-test-secret",
