@@ -1,11 +1,12 @@
 """Extension objects, created without an app and bound in create_app."""
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+
+from jwt_manager import OneDecodeJWTManager
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -18,5 +19,5 @@ NAMING_CONVENTION = {
 # A request ends with its commit: objects keep their loaded values after it instead of being read again.
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
 migrate = Migrate()
-jwt = JWTManager()
+jwt = OneDecodeJWTManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")

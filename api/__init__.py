@@ -80,30 +80,13 @@ def register_api(app):
     register_jwt_callbacks()
 
 
-def well_formed(payload):
-    """The claims every token of this app carries, each of its kind."""
-    return (isinstance(payload.get("exp"), int) and not isinstance(payload.get("exp"), bool)
-            and payload.get("type") in ("access", "refresh")
-            and all(isinstance(payload.get(claim), str) and 0 < len(payload[claim]) <= 64
-                    for claim in ("sub", "sid", "jti")))
-
-
 def register_jwt_callbacks():
-    from flask import current_app, g
-    from jwt import InvalidTokenError
+    from flask import g
 
     from api.errors import envelope
     from extensions import jwt
     from services.auth import live_sign_in
     from services.authz import Actor
-
-    # Asked for the key before the token is decoded, with its claims unverified: a token must be one this app makes
-    # (its claims of the right kinds, an expiry, a known type) before its signature, expiry or session are looked at.
-    @jwt.decode_key_loader
-    def decoding_key(_header, payload):
-        if not well_formed(payload):
-            raise InvalidTokenError("malformed claims")
-        return current_app.config["JWT_SECRET_KEY"]
 
     # One query per request checks the sign-in and its user; the user lookup then reuses its answer.
     @jwt.token_in_blocklist_loader

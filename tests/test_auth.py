@@ -2,6 +2,7 @@ import re
 import uuid
 from datetime import timedelta
 
+import pytest
 from flask_jwt_extended import create_access_token, decode_token
 from sqlalchemy import select
 
@@ -183,6 +184,19 @@ def test_missing_invalid_and_expired_tokens_are_401(client):
     assert response.status_code == 401
     assert error_code(response) == "token_expired"
     assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("claims", [{"sid": 12345}, {"sid": ""}, {"sid": "x" * 65}, {"jti": None}])
+@pytest.mark.parametrize("expires", [timedelta(minutes=5), timedelta(seconds=-5)])
+def test_a_signed_token_with_claims_of_the_wrong_kind_is_invalid_even_when_expired(client, claims, expires):
+    admin = make_staff("sysadmin")
+    auth(admin)
+    sid = db.session.query(AuthSession.id).scalar()
+    token = create_access_token(identity=str(admin.id), additional_claims={"sid": sid, **claims},
+                                expires_delta=expires)
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "token_invalid"
 
 
 def test_token_of_a_deactivated_user_is_refused(client):
