@@ -99,7 +99,7 @@ def register_jwt_callbacks():
         sign_in = g.pop("sign_in", None)
         if sign_in is None or str(sign_in.user_id) != payload["sub"] or not sign_in.is_active:
             return None
-        return Actor(sign_in.user_id, has_roles=sign_in.has_roles)
+        return Actor(sign_in.user_id, has_roles=sign_in.has_roles, is_member=sign_in.is_member)
 
     @jwt.unauthorized_loader
     def missing(reason):

@@ -127,8 +127,9 @@ def list_activities(args):
     actor = current_actor()
     # A community's activities from a date on (the mini-program's "near me") are few: counted with their page.
     few = args.get("community_id") is not None and args.get("date_from") is not None
-    return paginate(activities.list_activities(**filters(args)), args, lambda page: activities.present(page, actor),
-                    few=few)
+    return paginate(activities.list_activities(**filters(args)), args,
+                    lambda rows: activities.present_rows(rows, actor), few=few,
+                    columns=activities.extras_columns(actor.id))
 
 
 @blp.route("/activities/<int:activity_id>")

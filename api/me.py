@@ -39,7 +39,7 @@ class UnavailabilitySchema(Schema):
 @blp.response(200, MeSchema)
 def get_me():
     """The caller's profile, approved hours, star level (100/300/600/1000/1500 h) and points."""
-    return members.profile(current_actor().user)
+    return members.profile(current_actor())
 
 
 @blp.route("", methods=["PATCH"])
@@ -49,7 +49,9 @@ def get_me():
 @blp.alt_response(409, description="The ID number belongs to another member (id_number_taken)")
 def patch_me(changes):
     """Change the profile. Phone and ID number are validated; neither is ever returned whole."""
-    return members.profile(members.update_profile(current_actor().user, **changes))
+    actor = current_actor()
+    members.update_profile(actor.user, **changes)
+    return members.profile(actor)
 
 
 @blp.route("", methods=["DELETE"])
@@ -72,7 +74,9 @@ def delete_me():
 @blp.alt_response(503, description="WeChat unreachable (wechat_unavailable) or not configured (wechat_not_configured)")
 def verify_my_phone(body):
     """Take the phone WeChat verified (getuserphonenumber) as the caller's: `phone_verified` becomes true."""
-    return members.profile(members.verify_phone(current_actor().user, body["code"]))
+    actor = current_actor()
+    members.verify_phone(actor.user, body["code"])
+    return members.profile(actor)
 
 
 class UnavailabilityAnswerSchema(UnavailabilitySchema):

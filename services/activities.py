@@ -16,7 +16,7 @@ same transaction. Every change of seats locks the activity row first (a sign-up 
 members and single ones take turns), so promotions never interleave.
 """
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import case, func, null, select, update
 
 from clock import to_local, utcnow, within_local_days
 from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -27,7 +27,7 @@ from models.report import ReportStatus
 from models.team import MembershipStatus
 from services import notifications, subscriptions
 from services.authz import community_field, fetch, require_region_staff, require_staff, row_field, within_scope
-from services.database import as_dict, insert_ignoring_conflicts, update_if, where_given
+from services.database import among, as_dict, insert_ignoring_conflicts, update_if, where_given
 
 LOCATION_FIELDS = ("address", "lat", "lng", "radius_m")
 EDITABLE = ("title", "description", "category", "starts_at", "ends_at", "capacity", "requires_signup",
@@ -72,7 +72,8 @@ def _signup_closed(activity):
 
 
 def check_eligible(activity, member, *, in_team=_member_in_team):
-    """403 ``not_eligible`` unless the member meets every criterion of the activity. ``in_team`` answers team
+    """403 ``not_eligible`` unless the member (a ``User``, or an ``Actor``, whose user is then read only for a
+    criterion on political status or unit) meets every criterion of the activity. ``in_team`` answers team
     membership (a page of activities passes a memo of it)."""
     criteria_met = (
         (activity.eligible_political_statuses is None
@@ -234,68 +235,58 @@ def list_activities(*, community_id=None, unit_id=None, category=None, date_from
                        (Activity.unit_id, unit_id), (Activity.category, category), (Activity.status, status))
 
 
-def signup_counts(activity_ids, member_id=None):
-    """``({activity_id: {"confirmed": n, "waitlisted": m}}, {activity_id: member's status})`` in one grouped query:
-    a member has one active sign-up per activity, so the group holding it is its status."""
-    counts = {i: {SignupStatus.CONFIRMED: 0, SignupStatus.WAITLISTED: 0} for i in activity_ids}
-    mine = {}
-    if not activity_ids:
-        return counts, mine
-    has_mine = func.max(case((Signup.member_id == member_id, 1), else_=0)) if member_id is not None else literal(0)
-    rows = db.session.execute(
-        select(Signup.activity_id, Signup.status, func.count(), has_mine)
-        .where(Signup.activity_id.in_(activity_ids), Signup.status.in_(SignupStatus.ACTIVE))
-        .group_by(Signup.activity_id, Signup.status))
-    for activity_id, status, count, is_mine in rows:
-        counts[activity_id][status] = count
-        if is_mine:
-            mine[activity_id] = status
-    return counts, mine
+def extras_columns(member_id):
+    """What ``present`` shows of an activity beyond its row, as columns of a statement selecting activities: the
+    count of each sign-up status and the member's own sign-up (``uq_signups_active`` holds one at most), on the
+    sign-ups' ``activity_id`` index, and the name of the unit for a unit's activity, else of the community."""
+    def signups(status):
+        return (select(func.count()).where(Signup.activity_id == Activity.id, Signup.status == status)
+                .scalar_subquery())
 
-
-def _organizers(activities):
-    """``{activity_id: {"type", "id", "name"}}``: the unit for a unit's activity, else the community (one query for
-    the page's communities, one for its units)."""
-    community_ids = {a.community_id for a in activities}
-    unit_ids = {a.unit_id for a in activities if a.unit_id is not None}
-    names = {("community", i): name for i, name in db.session.execute(
-        select(Region.id, Region.name).where(Region.id.in_(community_ids)))} if community_ids else {}
-    if unit_ids:
-        names.update({("unit", i): name for i, name in db.session.execute(
-            select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))})
-    organizers = {}
-    for a in activities:
-        key = ("unit", a.unit_id) if a.unit_id is not None else ("community", a.community_id)
-        organizers[a.id] = {"type": key[0], "id": key[1], "name": names.get(key)}
-    return organizers
+    mine = (select(Signup.status).where(Signup.activity_id == Activity.id, Signup.member_id == member_id,
+                                        Signup.status != SignupStatus.CANCELLED).scalar_subquery()
+            if member_id is not None else null())
+    organizer_name = case(
+        (Activity.unit_id.is_not(None), select(Unit.name).where(Unit.id == Activity.unit_id).scalar_subquery()),
+        else_=select(Region.name).where(Region.id == Activity.community_id).scalar_subquery())
+    return signups(SignupStatus.CONFIRMED), signups(SignupStatus.WAITLISTED), mine, organizer_name
 
 
 def present(activities, actor=None):
-    """A page of activities with their organiser, sign-up counts and, for the caller, its own sign-up status and
-    whether it may sign up (``cannot_reason``: the code the sign-up would answer). A few queries for the whole page:
-    the counts with the caller's sign-ups, the organisers' names, the caller's user, and its memberships of the teams
-    the page's criteria name."""
-    ids = [a.id for a in activities]
-    counts, mine = signup_counts(ids, actor.id if actor is not None else None)
-    organizers = _organizers(activities) if activities else {}
-    team_ids = {a.eligible_team_id for a in activities if a.eligible_team_id is not None}
+    """Activities already read, as ``present_rows`` shows them: their ``extras_columns`` in one statement."""
+    if not activities:
+        return []
+    extras = select(Activity, *extras_columns(actor.id if actor is not None else None)).where(
+        among(Activity.id, [a.id for a in activities]))
+    rows = {row[0].id: row for row in db.session.execute(extras)}
+    return present_rows([rows[a.id] for a in activities], actor)
+
+
+def present_rows(rows, actor=None):
+    """A page of activities, each row an activity and its ``extras_columns``, with their organiser, sign-up counts
+    and, for the caller, its own sign-up status and whether it may sign up (``cannot_reason``: the code the sign-up
+    would answer). One statement more at most for the whole page: the caller's memberships of the teams the page's
+    criteria name; the caller's user is read only for a page with criteria on political status or unit."""
+    team_ids = {a.eligible_team_id for a, *_ in rows if a.eligible_team_id is not None}
     my_teams = _active_teams_of(actor.id, team_ids) if actor is not None and team_ids else set()
 
     def in_team(team_id, _member_id):
         return team_id in my_teams
 
     now = utcnow()
-    rows = []
-    for a in activities:
+    shown = []
+    for a, confirmed, waitlisted, my_signup, organizer_name in rows:
         reason = None
         if actor is not None:
-            reason = "already_signed_up" if a.id in mine else cannot_sign_up_reason(
-                a, actor.user, now=now, in_team=in_team)
-        rows.append({**as_dict(a), "location": a.location, "organizer": organizers[a.id],
-                     "eligibility": a.eligibility, "signed_up": counts[a.id][SignupStatus.CONFIRMED],
-                     "waitlisted": counts[a.id][SignupStatus.WAITLISTED], "my_signup": mine.get(a.id),
-                     "can_sign_up": actor is not None and reason is None, "cannot_reason": reason})
-    return rows
+            reason = "already_signed_up" if my_signup is not None else cannot_sign_up_reason(
+                a, actor, now=now, in_team=in_team)
+        organizer = ({"type": "unit", "id": a.unit_id} if a.unit_id is not None
+                     else {"type": "community", "id": a.community_id})
+        shown.append({**as_dict(a), "location": a.location, "organizer": {**organizer, "name": organizer_name},
+                      "eligibility": a.eligibility, "signed_up": confirmed, "waitlisted": waitlisted,
+                      "my_signup": my_signup, "can_sign_up": actor is not None and reason is None,
+                      "cannot_reason": reason})
+    return shown
 
 
 def _take_seat(activity_id):
@@ -328,7 +319,7 @@ def sign_up(actor, activity_id):
     """Confirmed while seats remain, else waitlisted; one active sign-up per member and activity; only a member who
     ``check_can_sign_up`` lets through (eligible, published, not over, within the window)."""
     activity = _lock_seats(activity_id)
-    check_can_sign_up(activity, actor.user)
+    check_can_sign_up(activity, actor)
     signup = sign_up_member(activity, actor.id)
     if signup is None:
         raise Conflict("already_signed_up", "已经报名")

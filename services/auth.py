@@ -144,20 +144,21 @@ def logout(session_id):
         db.session.flush()
 
 
-# Every authenticated request runs this, so it is a Core statement of two columns built once, run on the session's
-# connection: no ORM object is made, its SQL and cache key are computed once, and the ORM's execution is skipped.
-# The caller's user, when a view needs it, is read then (services.authz). Whether it holds any role comes along (an
-# index probe), so that a member's Actor knows its roles are none without a query of its own.
+# Every authenticated request runs this, so it is a Core statement built once, run on the session's connection: no
+# ORM object is made, its SQL and cache key are computed once, and the ORM's execution is skipped. The caller's user,
+# when a view needs it, is read then (services.authz). Whether it holds any role (an index probe) and whether it is a
+# member (it has an openid) come along, so that a member's Actor knows both without a query of its own.
 _sessions, _users, _roles = AuthSession.__table__, User.__table__, RoleAssignment.__table__
 LIVE_SIGN_IN = (select(_users.c.id.label("user_id"), _users.c.is_active,
-                       exists().where(_roles.c.user_id == _users.c.id).label("has_roles"))
+                       exists().where(_roles.c.user_id == _users.c.id).label("has_roles"),
+                       _users.c.openid.is_not(None).label("is_member"))
                 .select_from(_sessions.join(_users, _users.c.id == _sessions.c.user_id))
                 .where(_sessions.c.id == bindparam("session_id"), _sessions.c.revoked_at.is_(None)))
 
 
 def live_sign_in(session_id):
-    """``(user_id, is_active, has_roles)`` of a live sign-in, in one query; None when the session was revoked or
-    never existed."""
+    """``(user_id, is_active, has_roles, is_member)`` of a live sign-in, in one query; None when the session was
+    revoked or never existed."""
     if not session_id:
         return None
     return db.session.connection().execute(LIVE_SIGN_IN, {"session_id": session_id}).first()

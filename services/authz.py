@@ -33,10 +33,12 @@ class Actor:
     """The caller, known by its user id. Its user and its roles are read only when a rule or a view asks: a member's
     check-in needs neither."""
 
-    def __init__(self, user_id, *, has_roles=None):
+    def __init__(self, user_id, *, has_roles=None, is_member=None):
         self.id = user_id
         if has_roles is False:
             self.roles = []  # the sign-in's query found none (services.auth.LIVE_SIGN_IN): no query for them
+        if is_member is not None:
+            self.is_member = is_member  # the sign-in's query told it too
 
     @cached_property
     def user(self):
@@ -44,6 +46,17 @@ class Actor:
         if user is not None and self.__dict__.get("roles") == [] and "roles" not in inspect(user).dict:
             set_committed_value(user, "roles", [])  # known to be none: ``user.roles`` (GET /me) needs no query
         return user
+
+    # What an activity's eligibility criteria read of a member (services.activities.check_eligible), so that the
+    # actor stands for its user there: the user is read only when an activity has such a criterion.
+    @property
+    def political_status(self):
+        return self.user.political_status
+
+    @property
+    def unit_id(self):
+        """The member's own unit (``users.unit_id``), not a unit it administers (``unit_ids``)."""
+        return self.user.unit_id
 
     @cached_property
     def roles(self):
@@ -77,7 +90,7 @@ class Actor:
         """A community admin of exactly this community (*the community's own staff*; not staff above it)."""
         return community_id in self.region_ids
 
-    @property
+    @cached_property
     def is_member(self):
         """Signed in through the mini-program (a staff account may also be one)."""
         return self.user.openid is not None

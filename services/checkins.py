@@ -247,7 +247,7 @@ def scan(actor, token, lat, lng):
         if place.requires_signup and not place.confirmed:
             raise _not_signed_up()
         if not place.requires_signup and not place.open_to_all:
-            check_eligible(db.session.get(Activity, place.id), actor.user)
+            check_eligible(db.session.get(Activity, place.id), actor)
         values["activity_id"] = place.id
         values["team_id"] = place.team_id
     else:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import bindparam, cast, event, func, inspect, select, update
+from sqlalchemy import any_, bindparam, cast, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -90,6 +90,16 @@ def where_given(query, *conditions):
         if value is not None:
             query = query.where(column == value)
     return query
+
+
+def among(column, values):
+    """SQL: ``column IN values``. On PostgreSQL ``column = ANY(:values)``, one array parameter, so that the statement is
+    compiled once: SQLAlchemy renders an expanding ``IN`` afresh at every execution, a cast for each value (a page's
+    20 ids cost more to render than the statement's own run). Any index on the column serves both."""
+    values = list(values)
+    if is_sqlite():
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 def contains_text(column, text):

@@ -114,18 +114,23 @@ def star_level(hours):
     return sum(1 for threshold in STAR_THRESHOLDS if hours >= threshold)
 
 
-def profile(user):
-    """What ``GET /me`` shows: the user's own fields, its roles and its figures (the three figures and whether its
-    name waits for moderation in one statement: the app opens on it)."""
+def profile(actor):
+    """What ``GET /me`` shows: the caller's own fields, its roles and its figures. The user, its three figures and
+    whether its name waits for moderation come in one statement (the app opens on it); a user already read (after a
+    change) is taken as it is in the session."""
+    member_id = actor.id
     hours = select(func.coalesce(func.sum(ServiceRecord.hours), 0)).where(
-        ServiceRecord.member_id == user.id, ServiceRecord.status == RecordStatus.APPROVED).scalar_subquery()
+        ServiceRecord.member_id == member_id, ServiceRecord.status == RecordStatus.APPROVED).scalar_subquery()
     balance = select(func.coalesce(func.sum(PointsEntry.delta), 0)).where(
-        PointsEntry.member_id == user.id).scalar_subquery()
+        PointsEntry.member_id == member_id).scalar_subquery()
     community = select(Report.community_id).where(
-        Report.member_id == user.id, Report.kind == "member", Report.status == ReportStatus.APPROVED).scalar_subquery()
-    held = exists().where(ModerationItem.object_type == "user", ModerationItem.object_id == user.id,
+        Report.member_id == member_id, Report.kind == "member",
+        Report.status == ReportStatus.APPROVED).scalar_subquery()
+    held = exists().where(ModerationItem.object_type == "user", ModerationItem.object_id == member_id,
                           ModerationItem.status == ModerationStatus.REVIEW)
-    hours, balance, community_id, held = db.session.execute(select(hours, balance, community, held)).one()
+    _, hours, balance, community_id, held = db.session.execute(
+        select(User, hours, balance, community, held).where(User.id == member_id)).one()
+    user = actor.user  # the row just read, from the session (and its roles known to be none: services.authz)
     hours = Decimal(hours).quantize(Decimal("0.01"))
     return {**as_dict(user), "moderation": "review" if held else None, "roles": user.roles,
             "community_id": community_id, "approved_hours": hours, "star_level": star_level(hours),

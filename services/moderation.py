@@ -26,7 +26,7 @@ from services.authz import (
     require_community_staff,
     within_scope,
 )
-from services.database import update_if, where_given
+from services.database import among, update_if, where_given
 
 SCENE_NAME, SCENE_COMMENT, SCENE_POST = 1, 2, 3
 # What moderation may erase: object type → model.
@@ -71,7 +71,7 @@ def under_review(object_type, object_ids):
     if not object_ids:
         return set()
     held = set(db.session.scalars(select(ModerationItem.object_id).where(
-        ModerationItem.object_type == object_type, ModerationItem.object_id.in_(object_ids),
+        ModerationItem.object_type == object_type, among(ModerationItem.object_id, object_ids),
         ModerationItem.status == ModerationStatus.REVIEW)))
     if object_type == "appeal":
         held |= uploads.held_appeal_ids(object_ids)

@@ -44,12 +44,12 @@ def statements(client, count_queries, path, headers):
     return response.get_json(), counted.total - BEGIN
 
 
-def test_me_reads_its_three_figures_in_one_statement(client, count_queries, morning):
+def test_me_reads_the_user_and_its_three_figures_in_one_statement(client, count_queries, morning):
     body, total = statements(client, count_queries, "/api/v1/me", auth(morning["member"]))
     assert Decimal(str(body["approved_hours"])) == Decimal("2.50") and body["points"] == 7
     assert body["community_id"] == morning["community"].id
-    # The sign-in (which also tells that the member holds no role), the user, the figures.
-    assert total == 3
+    # The sign-in (which also tells that the member holds no role), and the user with its figures.
+    assert total == 2
     assert body["roles"] == []
 
 
@@ -59,8 +59,26 @@ def test_activities_count_sign_ups_and_the_members_own_in_one_statement(client, 
                              auth(morning["member"]))
     shown = {item["id"]: (item["signed_up"], item["my_signup"]) for item in body["items"]}
     assert shown == {activities[0].id: (1, "confirmed"), activities[1].id: (1, None), activities[2].id: (0, None)}
-    # The sign-in, the total, the page, the sign-ups, the organisers' names, the caller's user (its eligibility).
-    assert total == 6
+    # The sign-in, the total, and the page with the sign-ups and the organisers' names: no activity has a criterion,
+    # so the caller's user is not read.
+    assert total == 3
+    assert all(item["organizer"] == {"type": "community", "id": community.id, "name": community.name}
+               for item in body["items"])
+    assert [item["can_sign_up"] for item in body["items"]] == [False, True, True]
+
+
+def test_a_page_with_a_criterion_on_it_reads_the_callers_user(client, count_queries, morning):
+    community, activities = morning["community"], morning["activities"]
+    activities[2].eligible_political_statuses = ["party_member"]
+    morning["member"].political_status = "masses"
+    db.session.commit()
+    body, total = statements(client, count_queries, f"/api/v1/activities?community_id={community.id}",
+                             auth(morning["member"]))
+    reasons = {item["id"]: item["cannot_reason"] for item in body["items"]}
+    assert reasons == {activities[0].id: "already_signed_up", activities[1].id: None,
+                       activities[2].id: "not_eligible"}
+    # As above, and the caller's user for its political status.
+    assert total == 4
 
 
 def test_open_wishes_send_no_query_for_claimers_they_do_not_have(client, count_queries, morning):
@@ -86,8 +104,8 @@ def test_staff_roles_are_still_read_and_seen(client, count_queries, morning):
     admin = make_staff("community_admin", morning["community"])
     body, total = statements(client, count_queries, "/api/v1/me", auth(admin))
     assert [role["role"] for role in body["roles"]] == ["community_admin"]
-    # The sign-in, the user, its roles, the figures.
-    assert total == 4
+    # The sign-in, the user with its figures, its roles.
+    assert total == 3
     body, _ = statements(client, count_queries, f"/api/v1/wishes?community_id={morning['community'].id}",
                          auth(admin))
     assert len(body["items"]) == 3
@@ -106,11 +124,12 @@ def test_sign_up_takes_its_seat_and_inserts_once(client, count_queries, morning)
     db.session.commit()
     response, total = post(client, count_queries, f"/api/v1/activities/{activities[2].id}/signups", auth(member))
     assert response.status_code == 201 and response.get_json()["status"] == "confirmed"
-    # The sign-in, the activity (locked), the user (eligibility), the seat, the sign-up, the notification.
-    assert total == 6
+    # The sign-in, the activity (locked), the seat, the sign-up, the notification: an activity open to anyone does not
+    # need the member's user.
+    assert total == 5
     response, total = post(client, count_queries, f"/api/v1/activities/{full.id}/signups", auth(member))
     assert response.status_code == 201 and response.get_json()["status"] == "waitlisted"
-    assert total == 6
+    assert total == 5
     again, _ = post(client, count_queries, f"/api/v1/activities/{activities[2].id}/signups", auth(member))
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_signed_up"
     db.session.expire_all()
@@ -135,9 +154,9 @@ def test_a_claim_is_refreshed_by_its_update(client, count_queries, morning):
     body = response.get_json()
     assert response.status_code == 200 and body["status"] == "claimed" and body["claimed_by_me"] is True
     assert body["claimer_member_id"] == morning["member"].id and body["claimed_at"]
-    # The sign-in, the user (a member?), the wish, the update returning it, the notification, the claimer's name,
-    # what waits for moderation.
-    assert total == 7
+    # The sign-in (which also tells that the caller is a member), the wish, the update returning it, the
+    # notification, the claimer's name, what waits for moderation.
+    assert total == 6
     again, _ = post(client, count_queries, f"/api/v1/wishes/{wish.id}/claim", auth(make_member()))
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_claimed"
 
@@ -147,8 +166,8 @@ def test_a_communitys_coming_activities_come_with_their_total(client, count_quer
     body, total = statements(client, count_queries, f"/api/v1/activities?community_id={community.id}"
                              f"&from={local_today().isoformat()}", auth(morning["member"]))
     assert body["total"] == 3 and [item["id"] for item in body["items"]] == [a.id for a in activities]
-    # The sign-in, the page with its total, the sign-ups, the organisers' names, the caller's user.
-    assert total == 5
+    # The sign-in, and the page with its total, the sign-ups and the organisers' names.
+    assert total == 2
 
 
 @pytest.mark.parametrize(("page", "shown"), [(1, 2), (2, 1), (3, 0)])
