@@ -2,13 +2,12 @@
 
 from decimal import Decimal
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from errors import Conflict, Unprocessable, ValidationFailed
 from extensions import db
 from integrations.wechat import WeChatRefused, WeChatUnavailable
-from models import ModerationItem, PointsEntry, Report, ServiceRecord, Unit, User
-from models.moderation import ModerationStatus
+from models import PointsEntry, Report, ServiceRecord, Unit, User
 from models.record import RecordStatus
 from models.report import ReportStatus
 from services import moderation, pii, rollups, shifts, wechat
@@ -126,8 +125,7 @@ def profile(actor):
     community = select(Report.community_id).where(
         Report.member_id == member_id, Report.kind == "member",
         Report.status == ReportStatus.APPROVED).scalar_subquery()
-    held = exists().where(ModerationItem.object_type == "user", ModerationItem.object_id == member_id,
-                          ModerationItem.status == ModerationStatus.REVIEW)
+    held = moderation.review_column("user", member_id)
     _, hours, balance, community_id, held = db.session.execute(
         select(User, hours, balance, community, held).where(User.id == member_id)).one()
     user = actor.user  # the row just read, from the session (and its roles known to be none: services.authz)

@@ -11,7 +11,7 @@ a rejected photo is removed everywhere (services/uploads.py). Decisions are cond
 two staff deciding at once one applies, the other gets 409 ``invalid_state``.
 """
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from clock import utcnow
 from errors import Conflict, ContentRejected, NotFound, ValidationFailed
@@ -64,6 +64,13 @@ def supersede(object_type, object_id, field):
     db.session.execute(delete(ModerationItem).where(
         ModerationItem.object_type == object_type, ModerationItem.object_id == object_id,
         ModerationItem.field == field, ModerationItem.status == ModerationStatus.REVIEW))
+
+
+def review_column(object_type, object_id):
+    """SQL: whether the object (its id, a column of the statement) has text or a photo waiting for staff; for a
+    statement that reads a page of them (``under_review`` for objects already read; appeals' photos are apart)."""
+    return exists().where(ModerationItem.object_type == object_type, ModerationItem.object_id == object_id,
+                          ModerationItem.status == ModerationStatus.REVIEW)
 
 
 def under_review(object_type, object_ids):

@@ -8,7 +8,7 @@ import pytest
 
 from clock import local_today, utcnow
 from extensions import db
-from models import Activity, Notification, PointsEntry, Signup, Wish
+from models import Activity, ModerationItem, Notification, PointsEntry, Signup, Wish
 from tests.activity_factories import confirm, make_activity, make_post_shift, make_record
 from tests.conftest import ON_POSTGRES
 from tests.factories import auth, make_member, make_report, make_staff, region_tree
@@ -85,9 +85,22 @@ def test_open_wishes_send_no_query_for_claimers_they_do_not_have(client, count_q
     body, total = statements(client, count_queries, f"/api/v1/wishes?community_id={morning['community'].id}"
                              "&status=open", auth(morning["member"]))
     assert len(body["items"]) == 3 and all(item["claimer_name"] is None for item in body["items"])
-    # The sign-in (and that the caller holds no role: who sees claimers), the page with its total (a community's open
-    # wishes are few: a window count), what waits for moderation.
-    assert total == 3
+    # The sign-in (and that the caller holds no role: who sees claimers), and the page with its total (a community's
+    # open wishes are few: a window count) and what waits for moderation.
+    assert total == 2
+
+
+def test_the_open_wishes_page_tells_which_wait_for_moderation(client, morning):
+    held, passed, kept = db.session.query(Wish).filter_by(community_id=morning["community"].id).order_by(Wish.id)
+    db.session.add_all([
+        ModerationItem(object_type="wish", object_id=held.id, field="title", text="待审", status="review"),
+        ModerationItem(object_type="wish", object_id=passed.id, field="title", text="已过", status="approved"),
+        ModerationItem(object_type="appeal", object_id=kept.id, field="title", text="别的对象", status="review")])
+    db.session.commit()
+    body = client.get(f"/api/v1/wishes?community_id={morning['community'].id}&status=open",
+                      headers=auth(morning["member"])).get_json()
+    assert {item["id"]: item["moderation"] for item in body["items"]} == {
+        held.id: "review", passed.id: None, kept.id: None}
 
 
 @pytest.mark.parametrize(("unread", "expected"), [(None, 2), ("true", 1)])
