@@ -522,5 +522,11 @@ def teams_within(*region_paths):
                      .where(Team.status == TeamStatus.ACTIVE).group_by(community).subquery())
     rows = db.session.execute(
         select(Region.path, per_community.c.teams).join(per_community, per_community.c.community_id == Region.id)
-        .where(or_(*[Region.path.startswith(p) for p in region_paths]))).all()
-    return {p: sum(n for path, n in rows if path.startswith(p)) for p in region_paths}
+        .where(or_(*[Region.path.startswith(p) for p in region_paths])))
+    within = dict.fromkeys(region_paths, 0)
+    for path, teams in rows:
+        # A path lies under each of its prefixes that ends a segment ("/1/2/13/" under "/1/" and "/1/2/").
+        for end in range(1, len(path)):
+            if path[end] == "/" and path[:end + 1] in within:
+                within[path[:end + 1]] += teams
+    return within
