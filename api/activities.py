@@ -129,7 +129,7 @@ def list_activities(args):
     few = args.get("community_id") is not None and args.get("date_from") is not None
     return paginate(activities.list_activities(**filters(args)), args,
                     lambda rows: activities.present_rows(rows, actor), few=few,
-                    columns=activities.extras_columns(actor.id))
+                    columns=activities.EXTRAS_COLUMNS, parameters=activities.extras_parameters(actor))
 
 
 @blp.route("/activities/<int:activity_id>")

@@ -16,7 +16,7 @@ same transaction. Every change of seats locks the activity row first (a sign-up 
 members and single ones take turns), so promotions never interleave.
 """
 
-from sqlalchemy import case, func, null, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from clock import to_local, utcnow, within_local_days
 from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -235,7 +235,7 @@ def list_activities(*, community_id=None, unit_id=None, category=None, date_from
                        (Activity.unit_id, unit_id), (Activity.category, category), (Activity.status, status))
 
 
-def extras_columns(member_id):
+def _extras_columns(member_id):
     """What ``present`` shows of an activity beyond its row, as columns of a statement selecting activities: the
     count of each sign-up status and the member's own sign-up (``uq_signups_active`` holds one at most), on the
     sign-ups' ``activity_id`` index, and the name of the unit for a unit's activity, else of the community."""
@@ -243,27 +243,35 @@ def extras_columns(member_id):
         return (select(func.count()).where(Signup.activity_id == Activity.id, Signup.status == status)
                 .scalar_subquery())
 
-    mine = (select(Signup.status).where(Signup.activity_id == Activity.id, Signup.member_id == member_id,
-                                        Signup.status != SignupStatus.CANCELLED).scalar_subquery()
-            if member_id is not None else null())
+    mine = select(Signup.status).where(Signup.activity_id == Activity.id, Signup.member_id == member_id,
+                                       Signup.status != SignupStatus.CANCELLED).scalar_subquery()
     organizer_name = case(
         (Activity.unit_id.is_not(None), select(Unit.name).where(Unit.id == Activity.unit_id).scalar_subquery()),
         else_=select(Region.name).where(Region.id == Activity.community_id).scalar_subquery())
     return signups(SignupStatus.CONFIRMED), signups(SignupStatus.WAITLISTED), mine, organizer_name
 
 
+# Built once, the member a parameter (``extras_parameters``): made afresh, these five subqueries cost a page of
+# activities more CPU than running them.
+EXTRAS_COLUMNS = _extras_columns(bindparam("extras_member_id"))
+
+
+def extras_parameters(actor):
+    """The parameters of a statement with ``EXTRAS_COLUMNS``: whose sign-ups are the caller's (none without one)."""
+    return {"extras_member_id": actor.id if actor is not None else None}
+
+
 def present(activities, actor=None):
-    """Activities already read, as ``present_rows`` shows them: their ``extras_columns`` in one statement."""
+    """Activities already read, as ``present_rows`` shows them: their ``EXTRAS_COLUMNS`` in one statement."""
     if not activities:
         return []
-    extras = select(Activity, *extras_columns(actor.id if actor is not None else None)).where(
-        among(Activity.id, [a.id for a in activities]))
-    rows = {row[0].id: row for row in db.session.execute(extras)}
+    extras = select(Activity, *EXTRAS_COLUMNS).where(among(Activity.id, [a.id for a in activities]))
+    rows = {row[0].id: row for row in db.session.execute(extras, extras_parameters(actor))}
     return present_rows([rows[a.id] for a in activities], actor)
 
 
 def present_rows(rows, actor=None):
-    """A page of activities, each row an activity and its ``extras_columns``, with their organiser, sign-up counts
+    """A page of activities, each row an activity and its ``EXTRAS_COLUMNS``, with their organiser, sign-up counts
     and, for the caller, its own sign-up status and whether it may sign up (``cannot_reason``: the code the sign-up
     would answer). One statement more at most for the whole page: the caller's memberships of the teams the page's
     criteria name; the caller's user is read only for a page with criteria on political status or unit."""

@@ -1,6 +1,6 @@
 """A member's notifications: what happened to them, newest first, with read marks."""
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from clock import utcnow
 from extensions import db
@@ -27,10 +27,14 @@ def list_for(member_id, *, unread=False):
     return query.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
+# Built once: the mini-program asks it whenever it opens.
+COUNTS = (select(func.count(), func.count(case((Notification.read_at.is_(None), 1))))
+          .where(Notification.member_id == bindparam("member_id")))
+
+
 def counts(member_id):
     """``(total, unread)`` of the member's notifications, in one statement."""
-    return tuple(db.session.execute(select(func.count(), func.count(case((Notification.read_at.is_(None), 1))))
-                                    .where(Notification.member_id == member_id)).one())
+    return tuple(db.session.execute(COUNTS, {"member_id": member_id}).one())
 
 
 def unread_count(member_id):

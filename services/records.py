@@ -9,7 +9,7 @@ after, why) and, on an approved record, settles the points with one compensating
 
 from decimal import Decimal
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from clock import local_today, local_year_bounds, to_local, utcnow, within_local_days
 from errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -397,15 +397,20 @@ def my_records(actor, *, status=None, year=None):
     return query.order_by(ServiceRecord.started_at.desc(), ServiceRecord.id.desc())
 
 
+# Built once (``GET /me/hours`` is among the app's most frequent requests), the member and the year's bounds its
+# parameters.
+MY_HOURS = (select(ServiceRecord.status, ServiceRecord.category, func.sum(ServiceRecord.hours))
+            .where(ServiceRecord.member_id == bindparam("member_id"), ServiceRecord.started_at >= bindparam("start"),
+                   ServiceRecord.started_at < bindparam("end"),
+                   ServiceRecord.status.in_((RecordStatus.APPROVED, RecordStatus.PENDING)))
+            .group_by(ServiceRecord.status, ServiceRecord.category))
+
+
 def my_hours(actor, *, year=None):
     """Approved and pending hours in a local calendar year, approved hours by category."""
     year = year or local_today().year
     start, end = local_year_bounds(year)
-    rows = db.session.execute(
-        select(ServiceRecord.status, ServiceRecord.category, func.sum(ServiceRecord.hours))
-        .where(ServiceRecord.member_id == actor.id, ServiceRecord.started_at >= start, ServiceRecord.started_at < end,
-               ServiceRecord.status.in_((RecordStatus.APPROVED, RecordStatus.PENDING)))
-        .group_by(ServiceRecord.status, ServiceRecord.category))
+    rows = db.session.execute(MY_HOURS, {"member_id": actor.id, "start": start, "end": end})
     totals = {RecordStatus.APPROVED: Decimal(0), RecordStatus.PENDING: Decimal(0)}
     by_category = {category: Decimal(0) for category in CATEGORIES}
     for status, category, hours in rows:
