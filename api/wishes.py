@@ -86,7 +86,7 @@ def list_wishes(args):
     query = wishes.list_wishes(**filters(args))
     # A community's open wishes are few: counted with their page.
     few = args.get("community_id") is not None and args.get("status") == WishStatus.OPEN
-    return paginate(query, args, lambda rows: wishes.present_rows(actor, rows), few=few, columns=wishes.page_columns())
+    return paginate(query, args, lambda rows: wishes.present_rows(actor, rows), few=few, columns=wishes.PAGE_COLUMNS)
 
 
 @blp.route("/wishes/<int:wish_id>")

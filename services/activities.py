@@ -297,17 +297,21 @@ def present_rows(rows, actor=None):
     return shown
 
 
+# Every sign-up and withdrawal runs one of these: built once, the activity a parameter.
+TAKE_SEAT = (update(Activity)
+             .where(Activity.id == bindparam("activity_id"), Activity.confirmed_count < Activity.capacity)
+             .values(confirmed_count=Activity.confirmed_count + 1))
+RELEASE_SEAT = (update(Activity).where(Activity.id == bindparam("activity_id"), Activity.confirmed_count > 0)
+                .values(confirmed_count=Activity.confirmed_count - 1))
+
+
 def _take_seat(activity_id):
     """True if a seat was free and is now taken: the database decides, one statement, no read-then-write."""
-    result = db.session.execute(
-        update(Activity).where(Activity.id == activity_id, Activity.confirmed_count < Activity.capacity)
-        .values(confirmed_count=Activity.confirmed_count + 1))
-    return result.rowcount == 1
+    return db.session.execute(TAKE_SEAT, {"activity_id": activity_id}).rowcount == 1
 
 
 def _release_seat(activity_id):
-    db.session.execute(update(Activity).where(Activity.id == activity_id, Activity.confirmed_count > 0)
-                       .values(confirmed_count=Activity.confirmed_count - 1))
+    db.session.execute(RELEASE_SEAT, {"activity_id": activity_id})
 
 
 def find_activity(activity_id):

@@ -95,14 +95,13 @@ def _claimer_type(wish):
     return "unit" if wish.claimer_unit_id else "member"
 
 
-def page_columns():
-    """What ``present_rows`` needs of each wish beyond its row, as columns of the page's statement: whether its text
-    waits for moderation."""
-    return (moderation.review_column("wish", Wish.id),)
+# What ``present_rows`` needs of each wish beyond its row, as columns of the page's statement (built once): whether
+# its text waits for moderation.
+PAGE_COLUMNS = (moderation.review_column("wish", Wish.id),)
 
 
 def present_rows(actor, rows):
-    """A page of wishes read with their ``page_columns``, as ``present`` shows them."""
+    """A page of wishes read with their ``PAGE_COLUMNS``, as ``present`` shows them."""
     return present(actor, [wish for wish, _ in rows], held={wish.id for wish, held in rows if held})
 
 
@@ -111,7 +110,7 @@ def present(actor, wishes, held=None):
     other members; a team's claim is shown to everyone (a team serves in the open). Claimer names and the teams the
     caller leads come from grouped queries, not one per wish, and only for claimers the page has: a page of open
     wishes sends none (an empty IN is still a round trip). ``held``: the wishes waiting for moderation, when the
-    page's statement told (``page_columns``)."""
+    page's statement told (``PAGE_COLUMNS``)."""
     claimers = _claimer_names(actor, wishes)
     led = {team_id for (kind, team_id) in claimers if kind == "led"}
     covered = actor.covering({w.community_id for w in wishes})
