@@ -70,7 +70,7 @@ def measured_mix(database_url, requests):
 
     app = bench_app(database_url, QR_ROTATE_SECONDS=3600)
     client = app.test_client()
-    _targets, lines = prepare(app, (requests + 5) * 100 // min(MIX.values()) + 100)
+    _targets, lines = prepare(app, (requests + 10) * 100 // min(MIX.values()) + 100)
     by_kind = {kind: [] for kind in MIX}
     for line in lines.read_text().splitlines():
         kind, method, path, token, body = line.split("\t")
@@ -86,13 +86,13 @@ def measured_mix(database_url, requests):
         subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, capture_output=True)
 
     for kind in MIX:
-        for request in by_kind[kind][:5]:
+        for request in by_kind[kind][:10]:
             send(*request)
     for _ in range(5):
         client.get("/healthz")
     callgrind("-z")
     for kind in MIX:
-        for request in by_kind[kind][5:5 + requests]:
+        for request in by_kind[kind][10:10 + requests]:
             send(*request)
         callgrind("-d")
     for _ in range(requests):
