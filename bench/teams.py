@@ -27,6 +27,7 @@ from clock import utcnow
 from extensions import db
 from models import Activity, Region, Signup, Team, TeamMember
 from models.team import name_key
+from services import rollups
 from services.members import register_member
 
 
@@ -50,6 +51,7 @@ def _round(app, n, members, singles, capacity):
                     join_policy="open", status="active", created_at=utcnow())
         db.session.add(team)
         db.session.flush()
+        rollups.teams_changed(community.id, +1)
         db.session.add_all([TeamMember(team_id=team.id, member_id=p.id, status="active",
                                        role="leader" if i == 0 else "member", joined_at=utcnow())
                             for i, p in enumerate(people[:members])])

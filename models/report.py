@@ -1,6 +1,6 @@
 from enum import StrEnum, nonmember
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import utcnow
@@ -47,6 +47,12 @@ class Report(db.Model):
         Index("uq_reports_active_unit", "unit_id", unique=True,
               **partial_index(f"kind = 'unit' and {sql_in('status', ReportStatus.ACTIVE)}")),
     )
+
+
+def approved_unit_report(unit_id):
+    """SQL: the unit's approved unit report, one at most (the index above). A unit stands in that report's community,
+    else in the community where it sits (``units.community_id``): its teams count there."""
+    return and_(Report.kind == "unit", Report.unit_id == unit_id, Report.status == ReportStatus.APPROVED)
 
 
 class Feedback(db.Model):

@@ -26,13 +26,16 @@ class CommunityYearFigures(db.Model):
 
 
 class CommunityReportCounts(db.Model):
-    """Approved member and unit reports of one community, now."""
+    """Approved member and unit reports of one community, and its active teams (its own and its units'), now."""
 
     __tablename__ = "stats_community_reports"
 
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     members_reported: Mapped[int] = mapped_column(Integer, default=0)
     units_reported: Mapped[int] = mapped_column(Integer, default=0)
+    # Active teams the community owns or its units own (a unit counts where its approved unit report is, else where
+    # it sits: services/teams.py).
+    active_teams: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class VolunteerYear(db.Model):

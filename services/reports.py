@@ -104,6 +104,7 @@ def decide(actor, report_id, *, approve, reason=None):
     _transition(report, (ReportStatus.PENDING,), to, decided_by=actor.id, decided_at=utcnow(), reason=reason)
     if approve:
         rollups.reports_changed(report, +1)
+        _unit_moves(report, to_report=True)
     if report.member_id:
         title = "报到已通过" if approve else "报到未通过"
         notifications.notify(report.member_id, f"report_{to}", title, reason, ref=f"report:{report.id}",
@@ -127,7 +128,19 @@ def withdraw(actor, report_id):
     _transition(report, ReportStatus.ACTIVE, ReportStatus.WITHDRAWN, decided_at=utcnow())
     if was_approved:
         rollups.reports_changed(report, -1)
+        _unit_moves(report, to_report=False)
     return report
+
+
+def _unit_moves(report, *, to_report):
+    """A unit report approved (``to_report``) or an approved one withdrawn: the unit now stands in the report's
+    community, or again where it sits, and its teams count there. The unit's row is locked for update, so a team
+    of the unit created or dissolved at the same moment is counted once, where the unit stands when it commits."""
+    if report.kind != "unit":
+        return
+    sits_in = db.session.scalar(select(Unit.community_id).where(Unit.id == report.unit_id).with_for_update())
+    rollups.unit_teams_moved(report.unit_id, *((sits_in, report.community_id) if to_report
+                                               else (report.community_id, sits_in)))
 
 
 def give_feedback(actor, report_id, *, year, rating, comment=None):

@@ -9,6 +9,9 @@ Who calls what (and nothing else changes these figures):
 - ``attendances_closed``: an attendance checked out (by the member, or closed by ``close_open_attendances``).
 - ``appeal_received``: an appeal submitted.
 - ``member_unit_changed``: a member's unit changed in their profile: their records move to the new unit's counts.
+- ``teams_changed``: a team created (+1) or dissolved (-1), in the community where it counts.
+- ``unit_teams_moved``: a unit report approved, or an approved one withdrawn: the unit's active teams move between
+  the community of the report and the one where the unit sits.
 
 Each change is a delta added with ``INSERT ... ON CONFLICT DO UPDATE`` (an upsert), so simultaneous changes add up
 instead of overwriting each other, and rows are written in key order, so two transactions never wait for each other
@@ -49,6 +52,8 @@ from models import (
     ServiceRecord,
     Shift,
     ShiftAssignment,
+    Team,
+    Unit,
     UnitYear,
     User,
     VolunteerYear,
@@ -56,7 +61,8 @@ from models import (
 from models.activity import CATEGORIES
 from models.post import AssignmentStatus
 from models.record import RecordStatus
-from models.report import ReportStatus
+from models.report import ReportStatus, approved_unit_report
+from models.team import TeamStatus
 from services.database import is_sqlite
 
 log = logging.getLogger("baodao.rollups")
@@ -213,6 +219,34 @@ def reports_changed(report, sign):
     _upsert(CommunityReportCounts, ("community_id",), [{"community_id": report.community_id, column: sign}])
 
 
+def teams_changed(community_id, delta):
+    """A community's active teams: one created (+1) or dissolved (-1)."""
+    _upsert(CommunityReportCounts, ("community_id",), [{"community_id": community_id, "active_teams": delta}])
+
+
+def unit_teams_moved(unit_id, from_community_id, to_community_id):
+    """A unit now stands in another community (its unit report approved, or withdrawn), its row locked for update
+    by the caller: its active teams move there. Creating or dissolving a unit's team share-locks the same row
+    (services/teams.py), so each of the two sees the other's teams as they are once it commits."""
+    if from_community_id == to_community_id:
+        return
+    teams = db.session.scalar(select(func.count()).select_from(Team).where(
+        Team.owner_unit_id == unit_id, Team.status == TeamStatus.ACTIVE))
+    if teams:
+        _upsert(CommunityReportCounts, ("community_id",),
+                [{"community_id": from_community_id, "active_teams": -teams},
+                 {"community_id": to_community_id, "active_teams": teams}])
+
+
+def active_teams_by_community():
+    """SQL: ``(community id, active teams)`` of every community with some, counted from the teams: a community's own,
+    and its units' (where each unit stands)."""
+    community = func.coalesce(Team.owner_community_id, Report.community_id, Unit.community_id)
+    return (select(community, func.count()).select_from(Team)
+            .outerjoin(Unit, Unit.id == Team.owner_unit_id).outerjoin(Report, approved_unit_report(Unit.id))
+            .where(Team.status == TeamStatus.ACTIVE).group_by(community))
+
+
 def assignments_settled(shift_ids_and_statuses):
     """Assignments that just became ``attended`` or ``no_show``: ``[(shift id, status), ...]``."""
     if not shift_ids_and_statuses:
@@ -241,14 +275,14 @@ def within(region, community_column):
 
 CATEGORY_COLUMNS = tuple(f"hours_{c}" for c in (*CATEGORIES, "other"))
 # The additive figures of a community, in the order ``figures`` gives them.
-ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_reported", "units_reported", "attendances",
-            "appeals_received", *CATEGORY_COLUMNS)
+ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_reported", "units_reported", "active_teams",
+            "attendances", "appeals_received", *CATEGORY_COLUMNS)
 
 
 def figures(region, year):
     """The rollups an overview of ``region`` needs: ``(per community {id: [the ADDITIVE figures]}, {region id:
     (active volunteers, active units)})`` for the region and its children."""
-    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0, 0, 0, *(Decimal(0),) * len(CATEGORY_COLUMNS)])
+    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0, 0, 0, 0, *(Decimal(0),) * len(CATEGORY_COLUMNS)])
     join, inside = within(region, CommunityYearFigures.community_id)
     for community_id, hours, settled, no_shows in db.session.execute(
             select(CommunityYearFigures.community_id, CommunityYearFigures.approved_hours,
@@ -256,17 +290,18 @@ def figures(region, year):
             .join(Region, join).where(inside, CommunityYearFigures.year == year)):
         per_community[community_id][:3] = [Decimal(hours), settled, no_shows]
     join, inside = within(region, CommunityReportCounts.community_id)
-    for community_id, members, units in db.session.execute(
+    for community_id, members, units, teams in db.session.execute(
             select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
-                   CommunityReportCounts.units_reported).join(Region, join).where(inside)):
-        per_community[community_id][3:5] = [members, units]
+                   CommunityReportCounts.units_reported, CommunityReportCounts.active_teams)
+            .join(Region, join).where(inside)):
+        per_community[community_id][3:6] = [members, units, teams]
     join, inside = within(region, CommunityYearDetails.community_id)
     details = CommunityYearDetails.__table__.c
     for community_id, *values in db.session.execute(
             select(details.community_id, details.attendances, details.appeals_received,
                    *(details[c] for c in CATEGORY_COLUMNS))
             .join(Region, join).where(inside, details.year == year)):
-        per_community[community_id][5:] = [*values[:2], *(Decimal(v) for v in values[2:])]
+        per_community[community_id][6:] = [*values[:2], *(Decimal(v) for v in values[2:])]
     distinct_counts = defaultdict(lambda: [0, 0])
     for position, model, column in ((0, RegionYearVolunteers, RegionYearVolunteers.active_volunteers),
                                     (1, RegionYearUnits, RegionYearUnits.units_active)):
@@ -329,6 +364,8 @@ def rebuild():
         .where(Report.status == ReportStatus.APPROVED).group_by(Report.community_id))
     _upsert(CommunityReportCounts, ("community_id",),
             [{"community_id": c, "members_reported": m, "units_reported": u} for c, m, u in reports])
+    _upsert(CommunityReportCounts, ("community_id",),
+            [{"community_id": c, "active_teams": n} for c, n in db.session.execute(active_teams_by_community())])
     after = _summary()
     changed = sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
     if changed:
@@ -415,7 +452,7 @@ def _summary():
         values = tuple(Decimal(v) for v in values)
         if any(values):
             summary[("details", community_id, year)] = values
-    summary.update({("reports", c): (m, u) for c, m, u in db.session.execute(
+    summary.update({("reports", c): (m, u, t) for c, m, u, t in db.session.execute(
         select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
-               CommunityReportCounts.units_reported)) if (m, u) != (0, 0)})
+               CommunityReportCounts.units_reported, CommunityReportCounts.active_teams)) if (m, u, t) != (0, 0, 0)})
     return summary

@@ -44,7 +44,6 @@ from models.record import RecordStatus
 from models.report import ReportStatus
 from services import pii, rollups, spreadsheets
 from services.authz import require_region_staff, staff_of_region
-from services.teams import teams_within
 
 FIGURES = ("members_reported", "units_reported", "activities", "approved_hours", "active_volunteers", "no_show_rate",
            "teams", "attendances", "units_active", "hours_by_category", "appeals_received")
@@ -85,6 +84,8 @@ def _figures(values, activities, volunteers, units_active):
     return {
         "members_reported": int(values["members_reported"]),
         "units_reported": int(values["units_reported"]),
+        # Not per year: the active teams of the region's communities and their units, now.
+        "teams": int(values["active_teams"]),
         "activities": int(activities),
         "approved_hours": Decimal(values["approved_hours"]),
         "active_volunteers": int(volunteers),
@@ -98,18 +99,13 @@ def _figures(values, activities, volunteers, units_active):
 
 
 def _answer(region, year, children, figures):
-    children = list(children)
-    # Live, not per year: the active teams of the region's communities and their units, now.
-    teams = teams_within(region.path, *(c.path for c in children))
     return {
         "region_id": region.id,
         "name": region.name,
         "kind": region.kind,
         "year": year,
         **figures(region.id),
-        "teams": teams[region.path],
-        "children": [{"region_id": c.id, "name": c.name, "kind": c.kind, **figures(c.id), "teams": teams[c.path]}
-                     for c in children],
+        "children": [{"region_id": c.id, "name": c.name, "kind": c.kind, **figures(c.id)} for c in children],
         "computed_at": utcnow(),
     }
 
@@ -215,6 +211,8 @@ def compute(region, year):
         .where(Post.community_id.in_(communities), Shift.ends_at >= start, Shift.ends_at < end,
                ShiftAssignment.status.in_(AssignmentStatus.SETTLED))
         .group_by(Post.community_id)))
+    teams = _roll_up(region, buckets, (row for row in db.session.execute(rollups.active_teams_by_community())
+                                       if row[0] in buckets))
     appeals = _roll_up(region, buckets, db.session.execute(
         select(Appeal.community_id, func.count())
         .where(Appeal.community_id.in_(communities), Appeal.created_at >= start, Appeal.created_at < end)
@@ -229,6 +227,7 @@ def compute(region, year):
         hours, volunteers, units_active = service.get(bucket_id, (0, 0, 0))
         no_shows, settled = attendance.get(bucket_id, (0, 0))
         values = {"members_reported": members, "units_reported": units, "approved_hours": hours,
+                  "active_teams": teams.get(bucket_id, (0,))[0],
                   "no_shows": no_shows, "settled_assignments": settled,
                   "attendances": checked_out.get(bucket_id, (0,))[0],
                   "appeals_received": appeals.get(bucket_id, (0,))[0],

@@ -24,9 +24,9 @@ from extensions import db
 from models import Attendance, Region, Report, ServiceRecord, Signup, Team, TeamEvent, TeamMember, Unit, User
 from models.activity import SignupStatus
 from models.record import RecordStatus
-from models.report import ReportStatus
+from models.report import ReportStatus, approved_unit_report
 from models.team import JoinPolicy, MembershipStatus, TeamAction, TeamRole, TeamStatus, name_key
-from services import activities, notifications, subscriptions
+from services import activities, notifications, rollups, subscriptions
 from services.authz import community_field, fetch, require_member, require_staff, row_field
 from services.database import add_unique, as_dict, contains_text, update_if, valid_id, where_given
 
@@ -61,10 +61,10 @@ def _log(team, action, actor_id, member_id=None, details=None):
                              details=details, at=utcnow()))
 
 
-# Where units stand: the community of a unit's approved unit report (one at most, a unique index), else its own.
+# Where units stand: the community of a unit's approved unit report, else their own (models/report.py).
 
 def _unit_report_join():
-    return and_(Report.kind == "unit", Report.unit_id == Unit.id, Report.status == ReportStatus.APPROVED)
+    return approved_unit_report(Unit.id)
 
 
 def unit_communities(unit_ids):
@@ -90,6 +90,16 @@ def team_community_id(team):
     if team.owner_community_id is not None:
         return team.owner_community_id
     return unit_communities([team.owner_unit_id]).get(team.owner_unit_id)
+
+
+def _count_active(team, delta):
+    """The team's community gains (+1) or loses (-1) an active team in the overview's rollup. A unit team's unit row
+    is share-locked first: a unit report decided at the same moment locks it for update (services/reports.py), so
+    either it waits and then moves this team with the unit's others, or it goes first and this counts the team
+    where the unit stands now."""
+    if team.owner_unit_id is not None:
+        db.session.execute(select(Unit.id).where(Unit.id == team.owner_unit_id).with_for_update(read=True))
+    rollups.teams_changed(team_community_id(team), delta)
 
 
 def is_owner_staff(actor, team):
@@ -173,6 +183,7 @@ def create_team(actor, *, owner_type, owner_id, name, description=None, join_pol
                else NotFound("unit_not_found", "单位不存在或不在管辖范围内"))
     if not add_unique(team):
         raise _name_taken()
+    _count_active(team, +1)
     _log(team, TeamAction.CREATED, actor.id, details={"name": team.name})
     return team
 
@@ -215,6 +226,7 @@ def dissolve_team(actor, team_id):
     team = _as_owner_staff(actor, team_id)
     if not update_if(team, Team.status == TeamStatus.ACTIVE, status=TeamStatus.DISSOLVED, dissolved_at=utcnow()):
         raise _invalid_state("服务队已解散")
+    _count_active(team, -1)
     _log(team, TeamAction.DISSOLVED, actor.id)
     return team
 
@@ -509,24 +521,3 @@ def team_stats(actor, team_id, *, year=None):
                Attendance.checked_in_at >= start, Attendance.checked_in_at < end)).one()
     return {"team_id": team.id, "year": year, "approved_hours": hours, "attendances": attendances,
             "active_members": members, "activities": activity_count}
-
-
-def teams_within(*region_paths):
-    """``{path: n}``: the active teams owned by the communities at or below each region path, or by their units,
-    from one grouped query (per community)."""
-    if not region_paths:
-        return {}
-    community = func.coalesce(Team.owner_community_id, Report.community_id, Unit.community_id).label("community_id")
-    per_community = (select(community, func.count().label("teams")).select_from(Team)
-                     .outerjoin(Unit, Unit.id == Team.owner_unit_id).outerjoin(Report, _unit_report_join())
-                     .where(Team.status == TeamStatus.ACTIVE).group_by(community).subquery())
-    rows = db.session.execute(
-        select(Region.path, per_community.c.teams).join(per_community, per_community.c.community_id == Region.id)
-        .where(or_(*[Region.path.startswith(p) for p in region_paths])))
-    within = dict.fromkeys(region_paths, 0)
-    for path, teams in rows:
-        # A path lies under each of its prefixes that ends a segment ("/1/2/13/" under "/1/" and "/1/2/").
-        for end in range(1, len(path)):
-            if path[end] == "/" and path[:end + 1] in within:
-                within[path[:end + 1]] += teams
-    return within

@@ -1,6 +1,7 @@
 """The statistics rollups (services/rollups.py) equal a full recomputation from the records (services/stats.py
-``compute``) after random approvals, rejections, corrections, report decisions, check-outs and no-shows made
-through the API and the jobs; simultaneous approvals add up; ``rebuild`` mends drift; the migration fills them."""
+``compute``) after random approvals, rejections, corrections, report decisions, teams founded and dissolved,
+check-outs and no-shows made through the API and the jobs; simultaneous approvals add up, and so do a unit's teams
+founded while its report is decided; ``rebuild`` mends drift; the migration fills them."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,12 @@ from app import create_app
 from clock import local_year_bounds
 from extensions import db
 from models import (
+    CommunityReportCounts,
     CommunityYearFigures,
     Region,
     RegionYearUnits,
     RegionYearVolunteers,
+    Report,
     ServiceRecord,
     UnitYear,
     VolunteerYear,
@@ -37,6 +40,7 @@ from tests.activity_factories import (
 )
 from tests.conftest import fire_at_once, postgres_only
 from tests.factories import auth, make_member, make_report, make_staff, make_unit, region_tree
+from tests.team_factories import make_team
 
 # 2030-12-31 20:00 in Beijing: records, shifts and corrections fall on both sides of the local new year.
 T0 = datetime(2030, 12, 31, 12, 0, tzinfo=UTC)
@@ -192,6 +196,37 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
     clock.move_to(T0 + timedelta(hours=9))
     run(JOBS["mark_no_shows"])
 
+    # Teams of the communities and of the units, some dissolved; units reported to a community (their teams move
+    # there, those founded after too) and some of those reports withdrawn (they move back).
+    headers = auth(district_admin)  # signed in again: the clock has moved on
+    unit_admins = {unit.id: make_staff("unit_admin", unit) for unit in units}
+    team_ids = []
+
+    def found(owner_type, owner, by):
+        response = client.post("/api/v1/teams", headers=auth(by), json={
+            "owner_type": owner_type, "owner_id": owner.id, "name": f"服务队{len(team_ids)}"})
+        assert response.status_code == 201, response.get_json()
+        team_ids.append(response.get_json()["id"])
+
+    for community in rng.choices(communities, k=4):
+        found("community", community, district_admin)
+    for unit in units:
+        for _ in range(rng.randrange(1, 3)):
+            found("unit", unit, unit_admins[unit.id])
+    for unit, fate in zip(units, rng.sample(("approve", "withdraw", "pending"), 3), strict=True):
+        report = client.post("/api/v1/reports", json={"community_id": rng.choice(communities).id,
+                                                      "unit_id": unit.id}, headers=auth(unit_admins[unit.id]))
+        assert report.status_code == 201, report.get_json()
+        report_id = report.get_json()["id"]
+        if fate in ("approve", "withdraw"):
+            assert client.post(f"/api/v1/reports/{report_id}/approve", headers=headers).status_code == 200
+        found("unit", unit, unit_admins[unit.id])
+        if fate == "withdraw":
+            assert client.post(f"/api/v1/reports/{report_id}/withdraw",
+                               headers=auth(unit_admins[unit.id])).status_code == 200
+    for team_id in rng.sample(team_ids, 3):
+        assert client.post(f"/api/v1/teams/{team_id}/dissolve", headers=headers).status_code == 200
+
     assert_rollups_equal_recomputation(client, district_admin, tree)
     # The scene exercised every figure (the seeds are fixed, so this holds every run).
     district = [client.get("/api/v1/stats/overview", query_string={"region_id": tree["district"].id, "year": year},
@@ -200,6 +235,7 @@ def test_random_changes_keep_the_rollups_equal_to_a_recomputation(client, clock,
     assert any(0 < figures["no_show_rate"] < 1 for figures in district) and district[0]["members_reported"] > 0
     assert all(figures["units_active"] > 0 and figures["appeals_received"] > 0 for figures in district)
     assert sum(figures["attendances"] for figures in district) > 0
+    assert district[0]["teams"] == len(team_ids) - 3 and district[0]["units_reported"] > 0
     assert sum(1 for figures in district for hours in figures["hours_by_category"].values() if hours) > 6
     # And a rebuild from the facts finds nothing to mend.
     assert rollups.rebuild() == {"changed": 0}
@@ -270,6 +306,34 @@ def test_unit_changes_during_approvals_leave_no_drift(live_server):
     assert units_active[tree["district"].id] == 1  # every member is now in the second unit
 
 
+@postgres_only
+def test_a_units_teams_founded_and_dissolved_while_its_report_is_decided_leave_no_drift(live_server):
+    """The unit sits in a1 and reports to b1: its report approved while its admin founds and dissolves teams, all at
+    once. Each team ends counted once, in b1 (the decision locks the unit's row, a team's change share-locks it)."""
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    unit = make_unit(tree["a1"])
+    unit_admin = make_staff("unit_admin", unit)
+    standing = [make_team(unit, f"老队{n}") for n in range(3)]
+    report = Report(kind="unit", status="pending", unit_id=unit.id, community_id=tree["b1"].id,
+                    created_by=unit_admin.id)
+    db.session.add(report)
+    db.session.commit()
+    calls = [(f"{live_server}/api/v1/reports/{report.id}/approve", auth(admin), None)]
+    calls += [(f"{live_server}/api/v1/teams", auth(unit_admin),
+               {"owner_type": "unit", "owner_id": unit.id, "name": f"新队{n}"}) for n in range(4)]
+    calls += [(f"{live_server}/api/v1/teams/{team.id}/dissolve", auth(unit_admin), None) for team in standing[:2]]
+    results = fire_at_once(len(calls), lambda i: requests.post(calls[i][0], headers=calls[i][1], json=calls[i][2],
+                                                               timeout=60))
+    assert sorted(r.status_code for r in results) == [200] * 3 + [201] * 4
+    db.session.expire_all()
+    overview = requests.get(f"{live_server}/api/v1/stats/overview", params={"region_id": tree["district"].id},
+                            headers=auth(admin), timeout=60).json()
+    assert {child["region_id"]: child["teams"] for child in overview["children"]} == {
+        tree["street_a"].id: 0, tree["street_b"].id: 5}
+    assert rollups.rebuild() == {"changed": 0}
+
+
 def test_the_migration_fills_the_rollups_from_the_records(empty_database_url):
     migrated = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
     with migrated.app_context():
@@ -294,6 +358,32 @@ def test_the_migration_fills_the_rollups_from_the_records(empty_database_url):
         downgrade(directory="migrations", revision="0014")
         upgrade(directory="migrations")
         assert {model: _rows(model) for model in rollups.ROLLUP_MODELS} == expected
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_migration_counts_the_active_teams(empty_database_url):
+    """0022 fills the active teams of each community: its own, and those of units standing in it (reported to it,
+    or sitting in it reported nowhere)."""
+    migrated = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with migrated.app_context():
+        upgrade(directory="migrations")
+        tree = region_tree()
+        reported, unreported = make_unit(tree["a1"]), make_unit(tree["a2"])
+        db.session.add(Report(kind="unit", status="approved", unit_id=reported.id, community_id=tree["b1"].id,
+                              created_by=make_staff("unit_admin", reported).id))
+        make_report(make_member(), tree["b1"])
+        for owner, name in ((reported, "一队"), (reported, "二队"), (unreported, "三队"), (tree["a2"], "四队")):
+            make_team(owner, name)
+        make_team(tree["a1"], "散了的队", status="dissolved")
+        rollups.rebuild()  # counts the unit report, written past the services
+        db.session.commit()
+        expected = _rows(CommunityReportCounts)
+        db.session.commit()
+        downgrade(directory="migrations", revision="0021")
+        upgrade(directory="migrations")
+        assert _rows(CommunityReportCounts) == expected == sorted([
+            (str(tree["b1"].id), "1", "1", "2"), (str(tree["a2"].id), "0", "0", "2")])
         db.session.remove()
         db.engine.dispose()
 

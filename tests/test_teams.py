@@ -520,8 +520,7 @@ def test_the_overview_counts_active_teams_of_communities_and_their_units(client,
     make_team(world["unit"], "单位队")
     make_team(world["a2"], "二队")
     make_team(world["b1"], "乙队")
-    gone = make_team(world["a1"], "散了的队")
-    gone.status = "dissolved"
+    make_team(world["a1"], "散了的队", status="dissolved")
     # A unit sitting in b2 and reported to a2 counts under a2.
     reported = make_unit(world["b2"])
     db.session.add(Report(kind="unit", status="approved", unit_id=reported.id, community_id=world["a2"].id,
