@@ -273,6 +273,20 @@ def within(region, community_column):
     return Region.id == community_column, Region.path.startswith(region.path)
 
 
+def child_of(region):
+    """SQL: the child of ``region`` a community (``Region``) counts under: its street in a district, else itself (a
+    street's children are its communities; a community is its own)."""
+    return Region.parent_id if region.kind == "district" else Region.id
+
+
+def with_whole(region, per_child):
+    """``per_child`` ``{child id: [sums]}`` and, under ``region.id``, their sum (a community's one row is already
+    its whole)."""
+    if per_child and region.id not in per_child:
+        per_child[region.id] = [sum(values) for values in zip(*per_child.values(), strict=True)]
+    return per_child
+
+
 CATEGORY_COLUMNS = tuple(f"hours_{c}" for c in (*CATEGORIES, "other"))
 # The additive figures of a community, in the order ``figures`` gives them.
 ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_reported", "units_reported", "active_teams",
@@ -280,36 +294,32 @@ ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_report
 
 
 def figures(region, year):
-    """The rollups an overview of ``region`` needs: ``(per community {id: [the ADDITIVE figures]}, {region id:
-    (active volunteers, active units)})`` for the region and its children."""
-    per_community = defaultdict(lambda: [Decimal(0), 0, 0, 0, 0, 0, 0, 0, *(Decimal(0),) * len(CATEGORY_COLUMNS)])
-    join, inside = within(region, CommunityYearFigures.community_id)
-    for community_id, hours, settled, no_shows in db.session.execute(
-            select(CommunityYearFigures.community_id, CommunityYearFigures.approved_hours,
-                   CommunityYearFigures.settled_assignments, CommunityYearFigures.no_shows)
-            .join(Region, join).where(inside, CommunityYearFigures.year == year)):
-        per_community[community_id][:3] = [Decimal(hours), settled, no_shows]
-    join, inside = within(region, CommunityReportCounts.community_id)
-    for community_id, members, units, teams in db.session.execute(
-            select(CommunityReportCounts.community_id, CommunityReportCounts.members_reported,
-                   CommunityReportCounts.units_reported, CommunityReportCounts.active_teams)
-            .join(Region, join).where(inside)):
-        per_community[community_id][3:6] = [members, units, teams]
-    join, inside = within(region, CommunityYearDetails.community_id)
+    """The rollups an overview of ``region`` needs, in two statements: ``({child or region id: [the ADDITIVE
+    figures]}, {child or region id: (active volunteers, active units)})``. The database adds up the communities'
+    rows per child (a district's few hundred rows are summed where they lie)."""
+    years, reports = CommunityYearFigures.__table__.c, CommunityReportCounts.__table__.c
     details = CommunityYearDetails.__table__.c
-    for community_id, *values in db.session.execute(
-            select(details.community_id, details.attendances, details.appeals_received,
-                   *(details[c] for c in CATEGORY_COLUMNS))
-            .join(Region, join).where(inside, details.year == year)):
-        per_community[community_id][6:] = [*values[:2], *(Decimal(v) for v in values[2:])]
-    distinct_counts = defaultdict(lambda: [0, 0])
-    for position, model, column in ((0, RegionYearVolunteers, RegionYearVolunteers.active_volunteers),
-                                    (1, RegionYearUnits, RegionYearUnits.units_active)):
-        for region_id, count in db.session.execute(
-                select(model.region_id, column).join(Region, Region.id == model.region_id)
-                .where(model.year == year, (Region.id == region.id) | (Region.parent_id == region.id))):
-            distinct_counts[region_id][position] = count
-    return per_community, distinct_counts
+    child = child_of(region)
+    columns = (years.approved_hours, years.settled_assignments, years.no_shows, reports.members_reported,
+               reports.units_reported, reports.active_teams, details.attendances, details.appeals_received,
+               *(details[c] for c in CATEGORY_COLUMNS))
+    rows = db.session.execute(
+        select(child, *(func.coalesce(func.sum(column), 0) for column in columns)).select_from(Region)
+        .outerjoin(CommunityYearFigures, (years.community_id == Region.id) & (years.year == year))
+        .outerjoin(CommunityReportCounts, reports.community_id == Region.id)
+        .outerjoin(CommunityYearDetails, (details.community_id == Region.id) & (details.year == year))
+        .where(Region.kind == "community", Region.path.startswith(region.path)).group_by(child))
+    hours_at = {0, *range(ADDITIVE.index("appeals_received") + 1, len(ADDITIVE))}
+    sums = with_whole(region, {child_id: [Decimal(v) if i in hours_at else int(v) for i, v in enumerate(values)]
+                               for child_id, *values in rows})
+    volunteers, units = RegionYearVolunteers.__table__.c, RegionYearUnits.__table__.c
+    distinct_counts = {region_id: (volunteers_count or 0, units_count or 0)
+                       for region_id, volunteers_count, units_count in db.session.execute(
+        select(Region.id, volunteers.active_volunteers, units.units_active).select_from(Region)
+        .outerjoin(RegionYearVolunteers, (volunteers.region_id == Region.id) & (volunteers.year == year))
+        .outerjoin(RegionYearUnits, (units.region_id == Region.id) & (units.year == year))
+        .where((Region.id == region.id) | (Region.parent_id == region.id)))}
+    return sums, distinct_counts
 
 
 # Rebuilding from the facts.

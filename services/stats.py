@@ -54,11 +54,9 @@ def overview(actor, *, region_id=None, year=None, fresh=False):
     ``fresh`` is still accepted from clients written when the figures were snapshots: every answer is fresh now."""
     region = _region_of(actor, region_id)
     year = year or local_today().year
-    buckets = _buckets(region)
     children = list(db.session.scalars(select(Region).where(Region.parent_id == region.id).order_by(Region.id)))
-    per_community, distinct_counts = rollups.figures(region, year)
-    totals = _roll_up(region, buckets, ((c, *values) for c, values in per_community.items()))
-    activities = _activities(region, buckets, year)
+    totals, distinct_counts = rollups.figures(region, year)
+    activities = _activities(region, year)
     empty = [0] * len(rollups.ADDITIVE)
 
     def figures(bucket_id):
@@ -135,14 +133,16 @@ def _roll_up(region, buckets, rows):
     return totals
 
 
-def _activities(region, buckets, year):
+def _activities(region, year):
+    """{child or region id: [activities not cancelled that start in the year]}, counted per child by the database."""
     start, end = local_year_bounds(year)
     join, inside = rollups.within(region, Activity.community_id)
-    return _roll_up(region, buckets, db.session.execute(
-        select(Activity.community_id, func.count(Activity.id)).join(Region, join)
+    child = rollups.child_of(region)
+    return rollups.with_whole(region, {child_id: [n] for child_id, n in db.session.execute(
+        select(child, func.count(Activity.id)).join(Region, join)
         .where(inside, Activity.starts_at >= start, Activity.starts_at < end,
                Activity.status != ActivityStatus.CANCELLED)
-        .group_by(Activity.community_id)))
+        .group_by(child))})
 
 
 def _volunteers(region, buckets, start, end):
@@ -217,7 +217,7 @@ def compute(region, year):
         select(Appeal.community_id, func.count())
         .where(Appeal.community_id.in_(communities), Appeal.created_at >= start, Appeal.created_at < end)
         .group_by(Appeal.community_id)))
-    activities = _activities(region, buckets, year)
+    activities = _activities(region, year)
     service = _volunteers(region, buckets, start, end)
     categories = _category_hours(region, buckets, start, end)
     checked_out = _attendances(region, buckets, start, end)

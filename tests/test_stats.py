@@ -12,7 +12,18 @@ from models import Activity, Attendance, Post, Region, Report, ServiceRecord, Sh
 from services import rollups, stats
 from services.stats import FIGURES
 from tests.activity_factories import make_activity, make_appeal, make_closed_attendance, make_post_shift, make_record
-from tests.factories import auth, error_code, make_member, make_report, make_staff, make_unit, region_tree
+from tests.conftest import ON_POSTGRES
+from tests.factories import (
+    auth,
+    error_code,
+    make_member,
+    make_region,
+    make_report,
+    make_staff,
+    make_unit,
+    region_tree,
+)
+from tests.team_factories import make_team
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -229,3 +240,29 @@ def test_the_v1_1_figures_for_a_district_and_its_streets(client):
     street = overview(client, admin, region_id=tree["street_a"].id, year=2024).get_json()
     assert {c["region_id"]: c["units_active"] for c in street["children"]} == {a1.id: 1, a2.id: 1}
     assert _comparable(body) == _comparable(stats.compute(db.session.get(Region, tree["district"].id), 2024))
+
+
+def test_the_overview_reads_the_same_statements_however_many_communities_and_teams(client, count_queries):
+    """The database adds up the communities' rollup rows per child: a district's overview sends the same statements
+    for four communities as for forty, and reads no team."""
+    tree = region_tree()
+    admin = make_staff("district_admin", tree["district"])
+    headers = auth(admin)
+    path = f"/api/v1/stats/overview?region_id={tree['district'].id}"
+
+    def statements():
+        with count_queries() as counted:
+            response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json(), counted.total - (0 if ON_POSTGRES else 1)
+
+    before, few = statements()
+    for n in range(36):
+        community = make_region(f"新社区{n}", "community", tree["street_a" if n % 2 else "street_b"])
+        make_team(community, f"服务队{n}")
+    after, many = statements()
+    # The caller's sign-in, roles and regions' paths; the region and its children; the additive and the distinct
+    # rollups; the activities.
+    assert few == many == 8
+    assert (before["teams"], after["teams"]) == (0, 36)
+    assert {c["region_id"]: c["teams"] for c in after["children"]} == {tree["street_a"].id: 18, tree["street_b"].id: 18}
