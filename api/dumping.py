@@ -10,7 +10,10 @@ shortest exact way to its value:
 - a field whose serialization marshmallow leaves as it is (Boolean, Raw: ``Field._serialize``) passes the value on;
 - String, Integer and Float pass on None or a value already of their type (a ``str``, an ``int``, a ``float``; never
   a subclass such as an enum or a bool) and call the field's own ``_serialize`` for any other value;
-- any other field (dates, nested schemas, lists, this app's fields) is its own ``_serialize``, called directly;
+- a Nested field whose schema dumps by a plan and has no dump hooks, or a List of such, goes straight to that
+  schema's plan (what ``Nested._serialize`` and ``Schema.dump`` come to without hooks);
+- any other field (dates, other nested schemas and lists, this app's fields) is its own ``_serialize``, called
+  directly;
 - a field that reads no attribute (Function, Method, Constant) or a dotted one, and a value its object does not
   hold, go through marshmallow's own path, defaults included; so does every field of an object that is neither a
   dict nor read by attribute (marshmallow reads ``obj[key]`` first of anything with ``__getitem__``).
@@ -22,6 +25,7 @@ gets checks the plans.
 
 from flask import current_app, has_app_context
 from marshmallow import Schema, fields
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from marshmallow.utils import missing
 
 
@@ -36,12 +40,39 @@ def _passing_through(field, native):
     return convert
 
 
+def _nested_plan(field):
+    """A ``(value, attr, obj)`` function for a Nested field whose schema dumps by its plan with no dump hooks, else
+    None."""
+    if type(field)._serialize is not fields.Nested._serialize:
+        return None
+    schema = field.schema
+    if not (isinstance(schema, PlannedDumpSchema) and type(schema).dump is Schema.dump
+            and type(schema)._serialize is PlannedDumpSchema._serialize
+            and not schema._hooks[PRE_DUMP] and not schema._hooks[POST_DUMP]):
+        return None
+    many = schema.many or field.many
+
+    def planned(value, attr, obj):
+        return None if value is None else schema._planned(value, many)
+
+    return planned
+
+
 def _converter(field):
     """How the plan turns the field's value into its answer: None to pass it on, else a ``(value, attr, obj)``
     function."""
     serialize = type(field)._serialize
     if serialize is fields.Field._serialize:
         return None
+    nested = _nested_plan(field)
+    if nested is not None:
+        return nested
+    inner = _nested_plan(field.inner) if serialize is fields.List._serialize else None
+    if inner is not None:
+        def each_planned(value, attr, obj):
+            return None if value is None else [inner(each, attr, obj) for each in value]
+
+        return each_planned
     if serialize is fields.String._serialize:
         return _passing_through(field, str)
     if serialize is fields.Number._serialize and not field.as_string and field.num_type in (int, float):

@@ -116,3 +116,29 @@ def test_with_check_dumps_a_plan_that_differs_from_marshmallow_raises(app, monke
         assert app.config["CHECK_DUMPS"]
         with pytest.raises(AssertionError, match="differs from marshmallow"):
             schema.dump({"name": "right", "size": 1})
+
+
+def test_nested_planned_schemas_go_straight_to_their_plan(answer, monkeypatch):
+    dumps = []
+    original = Schema.dump
+    monkeypatch.setattr(Schema, "dump", lambda self, obj, **kwargs: dumps.append(type(self)) or original(
+        self, obj, **kwargs))
+    assert answer.dump(VALUES)["inners"] == [{"name": "一", "size": 1}, {"name": "二"}]
+    assert dumps == [type(answer)]  # the nested object and the list's two were dumped by their plans
+
+
+def test_a_nested_schema_with_hooks_still_runs_them(app):
+    class HookedSchema(PlannedDumpSchema):
+        name = fields.String()
+
+        @post_dump
+        def shout(self, data, **kwargs):
+            return {**data, "name": data["name"].upper()}
+
+    class OuterSchema(PlannedDumpSchema):
+        one = fields.Nested(HookedSchema)
+        several = fields.List(fields.Nested(HookedSchema))
+
+    with app.app_context():
+        assert OuterSchema().dump({"one": {"name": "a"}, "several": [{"name": "b"}, {"name": "c"}]}) == {
+            "one": {"name": "A"}, "several": [{"name": "B"}, {"name": "C"}]}
