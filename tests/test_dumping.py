@@ -97,14 +97,15 @@ def test_a_planned_dump_keeps_the_types_marshmallow_gives(answer):
     assert answer.dump({})["defaulted"] == "default"
 
 
+class HookedSchema(PlannedDumpSchema):
+    name = fields.String()
+
+    @post_dump
+    def shout(self, data, **kwargs):
+        return {**data, "name": data["name"].upper()}
+
+
 def test_hooks_still_run(app):
-    class HookedSchema(PlannedDumpSchema):
-        name = fields.String()
-
-        @post_dump
-        def shout(self, data, **kwargs):
-            return {**data, "name": data["name"].upper()}
-
     with app.app_context():
         assert HookedSchema().dump({"name": "a"}) == {"name": "A"}
 
@@ -128,13 +129,6 @@ def test_nested_planned_schemas_go_straight_to_their_plan(answer, monkeypatch):
 
 
 def test_a_nested_schema_with_hooks_still_runs_them(app):
-    class HookedSchema(PlannedDumpSchema):
-        name = fields.String()
-
-        @post_dump
-        def shout(self, data, **kwargs):
-            return {**data, "name": data["name"].upper()}
-
     class OuterSchema(PlannedDumpSchema):
         one = fields.Nested(HookedSchema)
         several = fields.List(fields.Nested(HookedSchema))
