@@ -34,7 +34,7 @@ class CommunityReportCounts(db.Model):
     members_reported: Mapped[int] = mapped_column(Integer, default=0)
     units_reported: Mapped[int] = mapped_column(Integer, default=0)
     # Active teams the community owns or its units own (a unit counts where its approved unit report is, else where
-    # it sits: services/teams.py).
+    # it sits: models/report.py, approved_unit_report).
     active_teams: Mapped[int] = mapped_column(Integer, default=0)
 
 

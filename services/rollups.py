@@ -291,6 +291,8 @@ CATEGORY_COLUMNS = tuple(f"hours_{c}" for c in (*CATEGORIES, "other"))
 # The additive figures of a community, in the order ``figures`` gives them.
 ADDITIVE = ("approved_hours", "settled_assignments", "no_shows", "members_reported", "units_reported", "active_teams",
             "attendances", "appeals_received", *CATEGORY_COLUMNS)
+# Those of them that are hours (decimals); the others are counts.
+HOURS = {"approved_hours", *CATEGORY_COLUMNS}
 
 
 def figures(region, year):
@@ -309,8 +311,8 @@ def figures(region, year):
         .outerjoin(CommunityReportCounts, reports.community_id == Region.id)
         .outerjoin(CommunityYearDetails, (details.community_id == Region.id) & (details.year == year))
         .where(Region.kind == "community", Region.path.startswith(region.path)).group_by(child))
-    hours_at = {0, *range(ADDITIVE.index("appeals_received") + 1, len(ADDITIVE))}
-    sums = with_whole(region, {child_id: [Decimal(v) if i in hours_at else int(v) for i, v in enumerate(values)]
+    sums = with_whole(region, {child_id: [Decimal(v) if name in HOURS else int(v)
+                                          for name, v in zip(ADDITIVE, values, strict=True)]
                                for child_id, *values in rows})
     volunteers, units = RegionYearVolunteers.__table__.c, RegionYearUnits.__table__.c
     distinct_counts = {region_id: (volunteers_count or 0, units_count or 0)

@@ -63,17 +63,13 @@ def _log(team, action, actor_id, member_id=None, details=None):
 
 # Where units stand: the community of a unit's approved unit report, else their own (models/report.py).
 
-def _unit_report_join():
-    return approved_unit_report(Unit.id)
-
-
 def unit_communities(unit_ids):
     """``{unit_id: community_id}`` for these units, in one query."""
     if not unit_ids:
         return {}
     return dict(db.session.execute(
         select(Unit.id, func.coalesce(Report.community_id, Unit.community_id))
-        .outerjoin(Report, _unit_report_join()).where(Unit.id.in_(set(unit_ids)))).all())
+        .outerjoin(Report, approved_unit_report(Unit.id)).where(Unit.id.in_(set(unit_ids)))).all())
 
 
 def _units_in_community(community_id):
@@ -82,7 +78,7 @@ def _units_in_community(community_id):
     reported = select(Report.unit_id).where(Report.kind == "unit", Report.status == ReportStatus.APPROVED,
                                             Report.community_id == community_id)
     unreported = select(Unit.id).where(Unit.community_id == community_id,
-                                       ~select(Report.id).where(_unit_report_join()).exists())
+                                       ~select(Report.id).where(approved_unit_report(Unit.id)).exists())
     return list(db.session.scalars(reported.union(unreported)))
 
 
@@ -285,7 +281,7 @@ def present(actor, teams):
     owners = union_all(
         select(literal("community"), Region.id, Region.name, Region.id).where(Region.id.in_(region_ids)),
         select(literal("unit"), Unit.id, Unit.name, func.coalesce(Report.community_id, Unit.community_id))
-        .outerjoin(Report, _unit_report_join()).where(Unit.id.in_(unit_ids)))
+        .outerjoin(Report, approved_unit_report(Unit.id)).where(Unit.id.in_(unit_ids)))
     named = {(kind, owner_id): (name, community_id)
              for kind, owner_id, name, community_id in db.session.execute(owners)}
     # Member counts and the caller's own membership in one grouped statement (a round trip each cost p99 under load).
